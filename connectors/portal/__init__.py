@@ -1,0 +1,1 @@
+"""Planned in the return-path issue; see connectors/README.md."""

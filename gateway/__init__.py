@@ -1,0 +1,1 @@
+"""Appeals Gateway: the regional hub for citizens' electronic appeals."""

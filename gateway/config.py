@@ -1,0 +1,65 @@
+"""Settings, read once from the environment (and ``.env``), with embedded defaults.
+
+The same code runs on a developer's laptop and in production: with no ``DATABASE_URL``
+the hub starts an embedded PostgreSQL (``pgserver``) under ``var/``; with one, it uses it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every knob of the hub. Names are the environment variables, prefixed ``GATEWAY_``."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "GATEWAY_DATABASE_URL")
+    )
+    broker_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("BROKER_URL", "GATEWAY_BROKER_URL")
+    )
+    data_dir: Path = PROJECT_ROOT / "var"
+    schemas_dir: Path = PROJECT_ROOT / "schemas"
+
+    trust_anchors: Path | None = Field(
+        default=None, description="PEM bundle of the CAs whose certificates may sign portal envelopes"
+    )
+    registry_file: Path | None = Field(default=None, description="agency registry (YAML) loaded on start")
+
+    trust_client_cert_header: bool = Field(
+        default=False, description="honour X-Client-Cert-Sha256 set by a TLS terminator in front of the hub"
+    )
+    client_cert_header: str = "X-Client-Cert-Sha256"
+    operator_tokens_sha256: list[str] = Field(
+        default_factory=list, description="SHA-256 hex of operator tokens"
+    )
+
+    replay_window_seconds: int = 600
+    max_envelope_bytes: int = 2 * 1024 * 1024
+    max_attachment_bytes: int = 200 * 1024 * 1024
+    max_attachments: int = 20
+    max_xml_depth: int = 48
+    lease_seconds: int = 300
+    max_pull_batch: int = 500
+    db_pool_size: int = 10
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.data_dir / "pki"
+
+    @property
+    def trust_anchor_file(self) -> Path:
+        return self.trust_anchors or self.pki_dir / "trust-anchors.pem"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

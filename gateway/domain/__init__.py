@@ -1,0 +1,1 @@
+"""The pure domain: appeals, agencies, routing, identity policy. No I/O is imported here."""

@@ -1,0 +1,146 @@
+"""``appeals-gateway``: run the hub, manage its schema and registry, sign envelopes, play the demo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gateway.config import get_settings
+
+app = typer.Typer(
+    help="Appeals Gateway: the regional hub between the national portal and agencies' EDMS.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+agencies_app = typer.Typer(help="The agency registry.", no_args_is_help=True)
+app.add_typer(agencies_app, name="agencies")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8080,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+    dev: Annotated[
+        bool, typer.Option("--dev", help="generate a dev PKI, registry and tokens under var/")
+    ] = False,
+) -> None:
+    """Start the HTTP hub (portal intake, EDMS pull, operators)."""
+    import uvicorn
+
+    from gateway.adapters.db import migrate, resolve_database_url
+
+    settings = get_settings()
+    if dev:
+        from gateway.faces.cli.dev import prepare_dev_environment
+
+        prepare_dev_environment(settings, base_url=f"http://{host}:{port}")
+        get_settings.cache_clear()
+        settings = get_settings()
+    url = resolve_database_url(settings)
+    # Workers inherit one database URL, so they never race to boot an embedded server.
+    os.environ["DATABASE_URL"] = url
+    applied = migrate(url)
+    if applied:
+        typer.echo(f"migrations applied: {', '.join(applied)}")
+    typer.echo(f"hub listening on http://{host}:{port}  (OpenAPI: http://{host}:{port}/schema)")
+    uvicorn.run(
+        "gateway.faces.rest.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@app.command("migrate")
+def migrate_command(
+    check: Annotated[
+        bool, typer.Option("--check", help="only list pending migrations; exit 1 if any")
+    ] = False,
+) -> None:
+    """Bring the database schema up to date (also done on every start)."""
+    from gateway.adapters.db import migrate, pending_migrations, resolve_database_url
+
+    url = resolve_database_url(get_settings())
+    if check:
+        pending = pending_migrations(url)
+        typer.echo("\n".join(pending) if pending else "schema is current")
+        raise typer.Exit(1 if pending else 0)
+    applied = migrate(url)
+    typer.echo(f"applied: {', '.join(applied)}" if applied else "schema is current")
+
+
+@agencies_app.command("load")
+def agencies_load(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="registry YAML")],
+) -> None:
+    """Load agencies, routing prefixes, credentials and portal senders from FILE (one transaction)."""
+    from pydantic import ValidationError
+
+    from gateway.service.hub import open_hub
+    from gateway.service.registry import load_registry
+
+    hub = open_hub(get_settings())
+    try:
+        senders, agencies = load_registry(hub, file)
+    except ValidationError as exc:
+        typer.echo(f"{file}: invalid registry:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        hub.close()
+    typer.echo(f"loaded {agencies} agencies and {senders} portal senders from {file}")
+
+
+@app.command("dev-pki")
+def dev_pki(
+    directory: Annotated[Path | None, typer.Option(help="where to write it (default var/pki)")] = None,
+) -> None:
+    """Generate (once) a development PKI: a root CA, portal, applicant and hub certificates."""
+    from gateway.adapters.pki import ensure_dev_pki
+
+    pki = ensure_dev_pki(directory or get_settings().pki_dir)
+    for name, path in vars(pki).items():
+        typer.echo(f"{name:28} {path}")
+
+
+@app.command()
+def sign(
+    envelope: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="unsigned envelope XML")],
+    key: Annotated[Path, typer.Option(exists=True, help="portal private key (PEM)")],
+    cert: Annotated[Path, typer.Option(exists=True, help="portal certificate (PEM)")],
+    applicant_key: Annotated[
+        Path | None, typer.Option(help="legal entity's key (PEM), signs the Appeal")
+    ] = None,
+    applicant_cert: Annotated[Path | None, typer.Option(help="legal entity's certificate (PEM)")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="write here instead of stdout")
+    ] = None,
+) -> None:
+    """Sign an envelope as the portal does (XMLDSig, exclusive C14N, RSA/ECDSA-SHA256)."""
+    import sys
+
+    from gateway.adapters.xmlsec.signing import sign_envelope
+
+    if (applicant_key is None) != (applicant_cert is None):
+        raise typer.BadParameter("--applicant-key and --applicant-cert go together")
+    signed = sign_envelope(
+        envelope.read_bytes(),
+        key.read_bytes(),
+        cert.read_bytes(),
+        applicant_key_pem=applicant_key.read_bytes() if applicant_key else None,
+        applicant_cert_pem=applicant_cert.read_bytes() if applicant_cert else None,
+    )
+    if output:
+        output.write_bytes(signed)
+    else:
+        sys.stdout.buffer.write(signed)
+
+
+if __name__ == "__main__":
+    app()

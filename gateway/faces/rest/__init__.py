@@ -1,0 +1,1 @@
+"""The REST face (Litestar): portal intake, agency EDMS pull, operators."""

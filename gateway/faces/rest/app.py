@@ -1,0 +1,51 @@
+"""The Litestar application: one process serves the portal, agencies' EDMS and operators.
+
+Run with ``appeals-gateway serve`` or ``uvicorn --factory gateway.faces.rest.app:create_app``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+
+from gateway.config import Settings, get_settings
+from gateway.domain.errors import Rejection
+from gateway.faces.rest import portal
+from gateway.faces.rest.problems import http_exception_handler, internal_error_handler, rejection_handler
+from gateway.service.hub import Hub, open_hub
+
+
+def _provide_hub(state: State) -> Hub:
+    return state.hub
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        hub = await anyio.to_thread.run_sync(open_hub, settings)
+        app.state.hub = hub
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(hub.close)
+
+    return Litestar(
+        route_handlers=[portal.push_appeal],
+        dependencies={"hub": Provide(_provide_hub, sync_to_thread=False)},
+        exception_handlers={
+            Rejection: rejection_handler,
+            HTTPException: http_exception_handler,
+            Exception: internal_error_handler,
+        },
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(title="Appeals Gateway", version="1", path="/schema"),
+    )

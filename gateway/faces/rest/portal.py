@@ -1,0 +1,55 @@
+"""The portal's face: ``POST /portal/v1/appeals`` takes a signed envelope and answers with a receipt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from litestar import Request, Response, post
+
+from gateway.domain.errors import Code, Rejection
+from gateway.faces.rest.upload import Upload, read_multipart, read_xml
+from gateway.service import intake
+from gateway.service.hub import Hub
+
+XML_TYPES = {"application/xml", "text/xml"}
+
+
+async def _read_upload(request: Request, hub: Hub) -> Upload:
+    settings = hub.settings
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type in XML_TYPES:
+        return Upload(await read_xml(request.stream(), settings.max_envelope_bytes), {})
+    if media_type.startswith("multipart/"):
+        return await read_multipart(
+            request.stream(),
+            content_type,
+            max_envelope=settings.max_envelope_bytes,
+            max_attachment=settings.max_attachment_bytes,
+            max_parts=settings.max_attachments,
+        )
+    raise Rejection(
+        Code.UNSUPPORTED_MEDIA_TYPE, "send application/xml, or multipart/form-data with an 'envelope' part"
+    )
+
+
+@post("/portal/v1/appeals", request_max_body_size=None, summary="Push one signed appeal envelope")
+async def push_appeal(request: Request, hub: Hub) -> Response[dict[str, Any]]:
+    """201 with a receipt for a new appeal; 200 with the same receipt for a repeat of the same bytes."""
+    try:
+        upload = await _read_upload(request, hub)
+    except Rejection as rejection:
+        await anyio.to_thread.run_sync(intake.record_rejection, hub, rejection, intake.IntakeContext())
+        raise
+    try:
+        receipt = await anyio.to_thread.run_sync(intake.accept, hub, upload.envelope, upload.attachments)
+    finally:
+        upload.close()
+    body = {
+        "appeal_id": str(receipt.appeal_id),
+        "received_at": receipt.received_at.isoformat(),
+        "routed_to": receipt.routed_to,
+        "duplicate": receipt.duplicate,
+    }
+    return Response(body, status_code=200 if receipt.duplicate else 201)

@@ -1,0 +1,1 @@
+"""The service layer: every operation of the hub, written once, behind every face (REST, SOAP, CLI, tasks)."""

@@ -1,0 +1,48 @@
+"""The hub's running context: settings, the database pool, and the verifier built from trust anchors.
+
+Faces receive one :class:`Hub` and pass it to service functions; nothing else is global.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from lxml import etree
+from psycopg_pool import ConnectionPool
+
+from gateway.adapters.db import migrate, open_pool, resolve_database_url
+from gateway.adapters.xmlsec.envelope import load_schema
+from gateway.adapters.xmlsec.signature import EnvelopeVerifier
+from gateway.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    pool: ConnectionPool
+    database_url: str = field(repr=False)
+
+    @cached_property
+    def envelope_schema(self) -> etree.XMLSchema:
+        return load_schema(self.settings.schemas_dir / "appeal-envelope-1.xsd")
+
+    @cached_property
+    def verifier(self) -> EnvelopeVerifier:
+        """Built lazily so a hub without trust anchors still serves agencies and operators."""
+        return EnvelopeVerifier(self.settings.trust_anchor_file.read_bytes())
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def open_hub(settings: Settings, *, apply_migrations: bool = True) -> Hub:
+    """Connect to the database (embedded if none is configured) and bring its schema up to date."""
+    url = resolve_database_url(settings)
+    if apply_migrations:
+        migrate(url)
+    pool = open_pool(url, size=settings.db_pool_size)
+    return Hub(settings=settings, pool=pool, database_url=url)

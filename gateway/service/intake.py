@@ -1,0 +1,238 @@
+"""Intake: a signed envelope from the portal becomes a stored, routed appeal — or a precise refusal.
+
+The order of checks is the order of cost and of trust: size, hardened parsing, schema, the
+portal's signature (after which only what it covers is read), the sender, the applicant's
+identity, replay, attachments; then one transaction stores the raw bytes, the appeal, its
+attachments, its routing and the mailbox message. Either all of that commits or none of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import BinaryIO
+from uuid import UUID, uuid4
+
+from gateway.adapters.db import agencies as agencies_db
+from gateway.adapters.db import appeals as appeals_db
+from gateway.adapters.db import blobs, mailbox
+from gateway.adapters.db.audit import append_audit
+from gateway.adapters.xmlsec.envelope import read_message, validate
+from gateway.adapters.xmlsec.parsing import parse_hardened
+from gateway.adapters.xmlsec.signature import certificate_cn, organisation_id
+from gateway.domain.errors import Code, Rejection
+from gateway.domain.identity import check_identity
+from gateway.domain.model import Appeal, MessageHeader, PortalSender
+from gateway.domain.routing import route
+from gateway.service.hub import Hub
+
+log = logging.getLogger(__name__)
+
+MANUAL_ROUTING = "manual-routing"
+APPEAL_MESSAGE = "appeal"
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingAttachment:
+    """An attachment part already spooled by the face, with its digest computed while it streamed."""
+
+    content_id: str
+    file: BinaryIO
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    appeal_id: UUID
+    received_at: datetime
+    agency_code: str | None
+    duplicate: bool = False
+
+    @property
+    def routed_to(self) -> str:
+        return self.agency_code or MANUAL_ROUTING
+
+
+@dataclass(slots=True)
+class IntakeContext:
+    """What is known of the envelope so far, for the rejection record."""
+
+    body_sha256: bytes | None = None
+    body_size: int | None = None
+    sender_id: str | None = None
+    message_id: str | None = None
+
+
+def accept(hub: Hub, raw: bytes, attachments: Mapping[str, IncomingAttachment] | None = None) -> Receipt:
+    """Accept one pushed envelope; raises :class:`Rejection` (already recorded) if it is refused."""
+    ctx = IntakeContext(body_sha256=hashlib.sha256(raw).digest(), body_size=len(raw))
+    try:
+        return _accept(hub, raw, attachments or {}, ctx)
+    except Rejection as rejection:
+        record_rejection(hub, rejection, ctx)
+        raise
+
+
+def _accept(
+    hub: Hub, raw: bytes, attachments: Mapping[str, IncomingAttachment], ctx: IntakeContext
+) -> Receipt:
+    settings = hub.settings
+    if len(raw) > settings.max_envelope_bytes:
+        raise Rejection(Code.BODY_TOO_LARGE, f"the envelope exceeds {settings.max_envelope_bytes} bytes")
+    with hub.pool.connection() as conn:
+        # Identical bytes were verified when first accepted: answer with the same receipt at once.
+        known = appeals_db.find_receipt_by_body(conn, ctx.body_sha256)
+        conn.rollback()
+    if known is not None:
+        return Receipt(known["appeal_id"], known["received_at"], known["agency_code"], duplicate=True)
+
+    root = parse_hardened(raw, max_depth=settings.max_xml_depth)
+    validate(root, hub.envelope_schema)
+    portal = hub.verifier.verify_portal(root)
+    header, appeal = read_message(portal.signed_element)
+    ctx.sender_id, ctx.message_id = header.sender_id, str(header.message_id)
+    applicant = hub.verifier.verify_applicant(root)
+    org_id = organisation_id(applicant.certificate) if applicant else None
+
+    now = datetime.now(UTC)
+    _check_fresh(header, now, settings.replay_window_seconds)
+    _check_attachments(appeal, attachments, settings.max_attachment_bytes)
+
+    with hub.pool.connection() as conn, conn.transaction():
+        sender = agencies_db.find_sender(conn, header.sender_id)
+        _check_sender(sender, certificate_cn(portal.certificate), header.sender_id)
+        assert sender is not None
+        check_identity(appeal, sender.jurisdiction, org_id)
+
+        previous = appeals_db.find_inbound(conn, header.sender_id, header.message_id)
+        if previous is not None:
+            return _repeat(previous, ctx.body_sha256)
+
+        rules, known_agencies = agencies_db.routing_table(conn)
+        agency_code = route(
+            appeal.topic_code, appeal.territory_code, rules, appeal.addressee_code, known_agencies
+        )
+        appeal_id = uuid4()
+        state = "routed" if agency_code else "received"
+        if not appeals_db.insert_appeal(
+            conn, appeal_id, header, appeal, agency_code=agency_code, state=state, received_at=now
+        ):
+            # A concurrent twin may have committed first: same bytes get its receipt.
+            previous = appeals_db.find_inbound(conn, header.sender_id, header.message_id)
+            if previous is not None:
+                return _repeat(previous, ctx.body_sha256)
+            raise Rejection(
+                Code.APPEAL_ALREADY_RECEIVED,
+                "this sender already delivered an appeal with this portal appeal id",
+                "/Message/Appeal/PortalAppealId",
+            )
+        appeals_db.insert_inbound(conn, header, appeal_id, raw, ctx.body_sha256, now)
+        for n, item in enumerate(appeal.attachments, start=1):
+            part = attachments[item.content_id]
+            digest = bytes.fromhex(item.sha256)
+            part.file.seek(0)
+            blobs.put(conn, digest, item.size, part.file)
+            appeals_db.insert_attachment(
+                conn, appeal_id, n, item.content_id, item.file_name, item.media_type, item.size, digest
+            )
+        append_audit(
+            conn,
+            appeal_id,
+            "portal:" + header.sender_id,
+            "received",
+            {"message_id": str(header.message_id), "attachments": len(appeal.attachments)},
+        )
+        if agency_code:
+            mailbox_id = mailbox.post(conn, agency_code, appeal_id, APPEAL_MESSAGE)
+            append_audit(
+                conn, appeal_id, "hub", "routed", {"agency": agency_code, "mailbox_message": str(mailbox_id)}
+            )
+        else:
+            append_audit(conn, appeal_id, "hub", "awaiting-manual-routing", {})
+    log.info(
+        "appeal accepted", extra={"appeal_id": str(appeal_id), "routed_to": agency_code or MANUAL_ROUTING}
+    )
+    return Receipt(appeal_id, now, agency_code)
+
+
+def _repeat(previous: dict, body_sha256: bytes) -> Receipt:
+    if bytes(previous["body_sha256"]) != body_sha256:
+        raise Rejection(
+            Code.MESSAGE_ID_REUSED,
+            "this message id was already used with different content",
+            "/Message/MessageId",
+        )
+    return Receipt(previous["appeal_id"], previous["received_at"], previous["agency_code"], duplicate=True)
+
+
+def _check_sender(sender: PortalSender | None, cert_cn: str | None, sender_id: str) -> None:
+    if sender is None:
+        raise Rejection(Code.SENDER_UNKNOWN, "the sender is not a registered portal", "/Message/SenderId")
+    if cert_cn != sender.certificate_cn:
+        raise Rejection(
+            Code.SENDER_CERTIFICATE_MISMATCH,
+            f"the signing certificate does not belong to sender {sender_id}",
+            "/PortalSignature",
+        )
+
+
+def _check_fresh(header: MessageHeader, now: datetime, window_seconds: int) -> None:
+    if abs(now - header.sent_at) > timedelta(seconds=window_seconds):
+        raise Rejection(
+            Code.SENT_AT_OUT_OF_WINDOW,
+            f"SentAt is more than {window_seconds} s away from the hub's clock",
+            "/Message/SentAt",
+        )
+
+
+def _check_attachments(appeal: Appeal, parts: Mapping[str, IncomingAttachment], max_bytes: int) -> None:
+    """Every signed header has its part, every part its header, and the bytes match the signed digest."""
+    declared = {a.content_id: a for a in appeal.attachments}
+    for n, item in enumerate(appeal.attachments, start=1):
+        pointer = f"/Message/Appeal/Attachments/Attachment[{n}]"
+        if item.size > max_bytes:
+            raise Rejection(
+                Code.ATTACHMENT_TOO_LARGE, f"attachments are limited to {max_bytes} bytes", pointer
+            )
+        part = parts.get(item.content_id)
+        if part is None:
+            raise Rejection(Code.ATTACHMENT_MISSING, f"no part named {item.content_id}", pointer)
+        if part.size != item.size:
+            raise Rejection(
+                Code.ATTACHMENT_SIZE_MISMATCH, "the part's size differs from the signed Size", pointer
+            )
+        if part.sha256 != item.sha256:
+            raise Rejection(
+                Code.ATTACHMENT_DIGEST_MISMATCH, "the part's SHA-256 differs from the signed digest", pointer
+            )
+    for content_id in parts:
+        if content_id not in declared:
+            raise Rejection(
+                Code.ATTACHMENT_UNEXPECTED, f"part {content_id} is not declared in the signed appeal"
+            )
+
+
+def record_rejection(hub: Hub, rejection: Rejection, ctx: IntakeContext) -> None:
+    """Record a refusal in its own transaction (the intake transaction, if any, rolled back).
+
+    Faces call it too, for what they refuse before the envelope is whole (size, multipart).
+    """
+    try:
+        with hub.pool.connection() as conn, conn.transaction():
+            appeals_db.record_rejection(
+                conn,
+                code=rejection.code.value,
+                pointer=rejection.pointer,
+                detail=rejection.detail,
+                sender_id=ctx.sender_id,
+                message_id=ctx.message_id,
+                body_sha256=ctx.body_sha256,
+                body_size=ctx.body_size,
+            )
+    except Exception:
+        log.exception("could not record an intake rejection (%s)", rejection.code)
+    log.info("intake rejected", extra={"code": rejection.code.value, "pointer": rejection.pointer})

@@ -1,0 +1,117 @@
+"""Shared fixtures: a real PostgreSQL database for the whole run, created fresh and dropped after.
+
+With ``DATABASE_URL`` set (CI, production-like machines) the tests use that server; without it
+they start the embedded ``pgserver`` PostgreSQL under ``var/test-pg``. If the server cannot be
+reached, tests that need it are skipped — unless ``REQUIRE_SERVICES=1``, when they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from gateway.adapters.db import start_embedded
+from gateway.config import PROJECT_ROOT
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def _unavailable(what: str, error: Exception) -> None:
+    message = f"{what} is not reachable: {error}"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " (REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(message)
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """An admin URL of the PostgreSQL server the tests run against."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    try:
+        return start_embedded(PROJECT_ROOT / "var" / "test-pg")
+    except Exception as exc:  # the embedded server failing to boot is a missing service too
+        _unavailable("embedded PostgreSQL", exc)
+        raise
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    """A fresh database for this test run, dropped at the end."""
+    name = f"gw_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(server_url, autocommit=True, connect_timeout=10) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        _unavailable("PostgreSQL", exc)
+    yield _with_database(server_url, name)
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- the hub in-process (integration tests) -------------------------------------------------
+
+OPERATOR_TOKEN = "operator-token-for-tests"
+APPEAL_TABLES = (
+    "appeal, inbound_message, attachment, blob, blob_chunk, mailbox_message, appeal_event, "
+    "audit_record, intake_rejection"
+)
+
+
+@pytest.fixture(scope="session")
+def dev_pki(tmp_path_factory: pytest.TempPathFactory):
+    from gateway.adapters.pki import ensure_dev_pki
+
+    return ensure_dev_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory):
+    """The example registry with generated tokens: (path, tokens by agency code)."""
+    from gateway.faces.cli.dev import write_dev_registry
+
+    return write_dev_registry(tmp_path_factory.mktemp("registry"))
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, dev_pki, tmp_path_factory: pytest.TempPathFactory):
+    from gateway.config import Settings
+    from gateway.service.registry import hash_secret
+
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path_factory.mktemp("var"),
+        trust_anchors=dev_pki.trust_anchors,
+        operator_tokens_sha256=[hash_secret(OPERATOR_TOKEN)],
+        trust_client_cert_header=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def session_hub(settings, registry):
+    from gateway.service.hub import open_hub
+    from gateway.service.registry import load_registry
+
+    hub = open_hub(settings)
+    load_registry(hub, registry[0], actor="tests")
+    yield hub
+    hub.close()
+
+
+@pytest.fixture
+def hub(session_hub):
+    """The hub with no appeals, mailbox messages or audit records left by earlier tests."""
+    with session_hub.pool.connection() as conn:
+        conn.execute(f"TRUNCATE {APPEAL_TABLES} CASCADE")
+    return session_hub

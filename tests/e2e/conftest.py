@@ -1,0 +1,57 @@
+"""End-to-end: the hub as deployed — a uvicorn process on a real socket — driven by real HTTP clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from gateway.config import PROJECT_ROOT
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def hub_url(settings, session_hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a hub process serving the test database (registry already loaded)."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "GATEWAY_DATA_DIR": str(settings.data_dir),
+        "GATEWAY_TRUST_ANCHORS": str(settings.trust_anchors),
+        "GATEWAY_OPERATOR_TOKENS_SHA256": json.dumps(settings.operator_tokens_sha256),
+        "GATEWAY_TRUST_CLIENT_CERT_HEADER": "true",
+    }
+    log_path = tmp_path_factory.mktemp("hub") / "hub.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "gateway.faces.rest.app:create_app",
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(url + "/schema/openapi.json", timeout=1)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    pytest.fail(f"the hub did not start:\n{log_path.read_text()}")
+                time.sleep(0.2)
+        yield url
+        proc.terminate()
+        proc.wait(timeout=10)
