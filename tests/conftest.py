@@ -115,3 +115,28 @@ def hub(session_hub):
     with session_hub.pool.connection() as conn:
         conn.execute(f"TRUNCATE {APPEAL_TABLES} CASCADE")
     return session_hub
+
+
+# --- the portal, played ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def portal(dev_pki):
+    """The Russian portal (EPGU, RSA) with a legal entity's representative able to co-sign."""
+    from gateway.simulators.portal import Portal, Signer
+
+    return Portal(
+        "EPGU",
+        Signer(dev_pki.portal_rsa_key.read_bytes(), dev_pki.portal_rsa_cert.read_bytes()),
+        applicant=Signer(dev_pki.applicant_key.read_bytes(), dev_pki.applicant_cert.read_bytes()),
+    )
+
+
+@pytest.fixture(scope="session")
+def portal_by(dev_pki):
+    """The Belarusian portal (обращения.бел, ECDSA)."""
+    from gateway.simulators.portal import Portal, Signer
+
+    return Portal(
+        "OBRASHCHENIYA-BEL", Signer(dev_pki.portal_ec_key.read_bytes(), dev_pki.portal_ec_cert.read_bytes())
+    )

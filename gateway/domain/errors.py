@@ -22,6 +22,8 @@ class Code(StrEnum):
     SIGNATURE_MISSING = "signature-missing"
     SIGNATURE_INVALID = "signature-invalid"
     SIGNATURE_REFERENCE_INVALID = "signature-reference-invalid"
+    SIGNATURE_AMBIGUOUS = "signature-ambiguous"
+    SIGNATURE_ALGORITHM_NOT_ALLOWED = "signature-algorithm-not-allowed"
     CERTIFICATE_UNTRUSTED = "certificate-untrusted"
     CERTIFICATE_EXPIRED = "certificate-expired"
     CERTIFICATE_KEY_USAGE = "certificate-key-usage"
@@ -60,6 +62,7 @@ HTTP_STATUS: dict[Code, int] = {
     Code.MALFORMED_XML: 400,
     Code.FORBIDDEN_XML_CONSTRUCT: 400,
     Code.XML_TOO_DEEP: 400,
+    Code.SCHEMA_VIOLATION: 400,
     Code.INVALID_REQUEST: 400,
     Code.UNAUTHENTICATED: 401,
     Code.NOT_FOUND: 404,

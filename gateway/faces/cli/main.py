@@ -142,5 +142,15 @@ def sign(
         sys.stdout.buffer.write(signed)
 
 
+@app.command()
+def demo(
+    url: Annotated[str, typer.Option(help="the running hub")] = "http://127.0.0.1:8080",
+) -> None:
+    """Play the portal (sign and push appeals) and an EDMS (pull, acknowledge, register) against URL."""
+    from gateway.faces.cli.demo import run_demo
+
+    run_demo(url, get_settings().data_dir)
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,104 @@
+"""``appeals-gateway demo``: play the portal and an agency's EDMS against a running hub, step by step."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+from pathlib import Path
+
+import httpx
+import typer
+
+from gateway.adapters.pki import DevPki, ensure_dev_pki
+from gateway.domain.model import ApplicantType
+from gateway.simulators.edms import Edms
+from gateway.simulators.portal import Portal, Signer, push
+from gateway.simulators.samples import attachment_header, sample_appeal
+
+
+def _step(text: str) -> None:
+    typer.secho(f"\n▶ {text}", bold=True)
+
+
+def _show(response: httpx.Response) -> dict:
+    body = response.json()
+    typer.echo(f"  HTTP {response.status_code} {json.dumps(body, ensure_ascii=False)}")
+    return body
+
+
+def _portal(pki: DevPki) -> Portal:
+    return Portal(
+        "EPGU",
+        Signer(pki.portal_rsa_key.read_bytes(), pki.portal_rsa_cert.read_bytes()),
+        applicant=Signer(pki.applicant_key.read_bytes(), pki.applicant_cert.read_bytes()),
+    )
+
+
+def run_demo(url: str, data_dir: Path) -> None:
+    pki = ensure_dev_pki(data_dir / "pki")
+    tokens_file = data_dir / "dev" / "tokens.json"
+    if not tokens_file.exists():
+        raise typer.BadParameter(f"{tokens_file} is missing: start the hub with `make run` first")
+    tokens = json.loads(tokens_file.read_text())
+    portal = _portal(pki)
+
+    with httpx.Client(base_url=url, timeout=30) as client:
+        _step("Portal pushes an individual's appeal about utility bills in Cheboksary")
+        first = portal.envelope(sample_appeal(1))
+        receipt = _show(push(client, first))
+
+        _step("Portal pushes the same bytes again (a retry): the hub answers with the same receipt")
+        _show(push(client, first))
+
+        _step(
+            "Portal pushes a legal entity's appeal, signed by its representative, with a scanned attachment"
+        )
+        scan = b"%PDF-1.4 demo scan\n" * 2000
+        header = attachment_header("scan-1", "акт-проверки.pdf", "application/pdf", scan)
+        appeal = sample_appeal(2, applicant_type=ApplicantType.LEGAL_ENTITY, attachments=(header,))
+        _show(
+            push(
+                client,
+                portal.envelope(appeal, sign_as_applicant=True),
+                {"scan-1": (header.file_name, scan, "application/pdf")},
+            )
+        )
+
+        _step("Portal pushes an appeal on a topic no rule covers: it waits for an operator")
+        orphan = _show(push(client, portal.envelope(sample_appeal(3, topic_code="0001.0001.0001.0001"))))
+
+        _step("Someone tampers with a signed envelope: the hub refuses it with a precise reason")
+        tampered = portal.envelope(sample_appeal(4)).replace("Прошу".encode(), "Требую".encode(), 1)
+        _show(push(client, tampered))
+
+        _step("The EDMS of ADM-CHEBOKSARY pulls its mailbox, downloads attachments and acknowledges")
+        edms = Edms(client, tokens["ADM-CHEBOKSARY"])
+        messages = edms.pull(limit=10)
+        for m in messages:
+            typer.echo(
+                f"  leased {m['message_id']} (appeal {m['appeal_id']}, delivery {m['delivery_count']})"
+            )
+            for a in m["attachments"]:
+                size, digest = edms.download(a["href"])
+                typer.echo(f"    attachment {a['n']}: {size} bytes, sha256 {digest[:16]}…")
+        for result in edms.ack(messages):
+            typer.echo(f"  ack {result['message_id']}: {result['status']}")
+
+        _step("The EDMS registers the first appeal under its own number")
+        typer.echo(
+            "  "
+            + json.dumps(edms.register(receipt["appeal_id"], "ОГ-2026/101", date.today(), str(uuid.uuid4())))
+        )
+
+        _step("An operator assigns the unrouted appeal to MINSTROY-21")
+        operator = {"Authorization": f"Bearer {tokens['operator']}"}
+        _show(client.get("/ops/v1/manual-routing", headers=operator))
+        _show(
+            client.post(
+                f"/ops/v1/appeals/{orphan['appeal_id']}/assign",
+                json={"agency_code": "MINSTROY-21"},
+                headers=operator,
+            )
+        )
+    typer.secho("\nDemo complete.", fg=typer.colors.GREEN)

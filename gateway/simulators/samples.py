@@ -1,0 +1,86 @@
+"""Synthetic appeals: plausible, varied, and free of anyone's real personal data."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+
+from gateway.domain.model import (
+    Appeal,
+    AppealKind,
+    Applicant,
+    ApplicantType,
+    AssuranceLevel,
+    AttachmentHeader,
+    IdentityAssertion,
+    IdentityProvider,
+    MessageHeader,
+    Organisation,
+    PersonName,
+    PostalAddress,
+)
+
+SAMPLE_OGRN = "1027700132195"
+_PARAGRAPH = (
+    "Прошу провести проверку начисления платы за коммунальные услуги по адресу проживания: "
+    "в квитанции за прошлый месяц указан объём потребления, не соответствующий показаниям приборов учёта. "
+)
+
+
+def sample_text(size: int) -> str:
+    """About ``size`` bytes of UTF-8 appeal text."""
+    repeats = max(1, size // len(_PARAGRAPH.encode()))
+    return (_PARAGRAPH * repeats).strip()
+
+
+def attachment_header(content_id: str, file_name: str, media_type: str, data: bytes) -> AttachmentHeader:
+    return AttachmentHeader(content_id, file_name, media_type, len(data), hashlib.sha256(data).hexdigest())
+
+
+def sample_appeal(
+    seq: int = 1,
+    *,
+    applicant_type: ApplicantType = ApplicantType.INDIVIDUAL,
+    provider: IdentityProvider = IdentityProvider.ESIA,
+    topic_code: str = "0005.0005.0056.1149",
+    territory_code: str = "97701000",
+    addressee_code: str | None = None,
+    text_size: int = 2000,
+    attachments: tuple[AttachmentHeader, ...] = (),
+    portal_appeal_id: str | None = None,
+) -> Appeal:
+    organisation = (
+        Organisation("ООО «Пример»", SAMPLE_OGRN, "OGRN")
+        if applicant_type is ApplicantType.LEGAL_ENTITY
+        else None
+    )
+    return Appeal(
+        portal_appeal_id=portal_appeal_id or f"P-{seq:08d}-{uuid.uuid4().hex[:6]}",
+        kind=AppealKind.STATEMENT,
+        applicant=Applicant(
+            type=applicant_type,
+            person=PersonName("Петрова", "Анна", "Сергеевна"),
+            organisation=organisation,
+            email="applicant@example.org",
+            phone="+79000000000",
+            postal_address=PostalAddress("г. Чебоксары, ул. Примерная, д. 1, кв. 1", "428000"),
+        ),
+        identity=IdentityAssertion(provider, f"subject-{seq}", AssuranceLevel.HIGH),
+        topic_code=topic_code,
+        territory_code=territory_code,
+        addressee_code=addressee_code,
+        subject="Начисление платы за коммунальные услуги",
+        text=sample_text(text_size),
+        reply_preference="cabinet",
+        notification_channels=("cabinet", "email"),
+        consent=True,
+        attachments=attachments,
+    )
+
+
+def message_header(
+    sender_id: str, *, sent_at: datetime | None = None, message_id: uuid.UUID | None = None
+) -> MessageHeader:
+    """A transport header; SMEV uses time-based (v1) UUIDs, lower-case."""
+    return MessageHeader(message_id or uuid.uuid1(), sent_at or datetime.now(UTC), sender_id)
