@@ -98,8 +98,17 @@ def issue_certificate(
     if unp:
         attributes.append(x509.NameAttribute(UNP_OID, unp))
     now = dt.datetime.now(dt.UTC)
-    usage = x509.KeyUsage(key_usage_digital_signature, True, key_usage_digital_signature is False, False, False,
-                          False, False, False, False)  # fmt: skip
+    usage = x509.KeyUsage(
+        digital_signature=key_usage_digital_signature,
+        content_commitment=True,
+        key_encipherment=not key_usage_digital_signature,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name(attributes))

@@ -68,7 +68,7 @@ class _Verifier(XMLVerifier):
         super().__init__()
         self._store = store
 
-    def get_cert_chain_verifier(self, ca_pem_file, ee_policy, ca_policy):  # noqa: ARG002 (signxml's signature)
+    def get_cert_chain_verifier(self, ca_pem_file, ee_policy, ca_policy):
         return _AnchoredChainVerifier(self._store, self._get_cert_verification_time())
 
 
