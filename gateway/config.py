@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     max_attachment_bytes: int = 200 * 1024 * 1024
     max_attachments: int = 20
     max_xml_depth: int = 48
-    lease_seconds: int = 300
+    lease_seconds: int = Field(default=300, description="lease length when the EDMS does not ask for one")
+    max_lease_seconds: int = 3600
     max_pull_batch: int = 500
     db_pool_size: int = 10
 

@@ -63,9 +63,12 @@ def database_url(server_url: str) -> Iterator[str]:
 # --- the hub in-process (integration tests) -------------------------------------------------
 
 OPERATOR_TOKEN = "operator-token-for-tests"
+# An agency that (also) authenticates by the client certificate a TLS terminator vouches for.
+CERT_AGENCY = "MINZDRAV-21"
+CLIENT_CERT_SHA256 = "5e" * 32
 APPEAL_TABLES = (
     "appeal, inbound_message, attachment, blob, blob_chunk, mailbox_message, appeal_event, "
-    "audit_record, intake_rejection"
+    "audit_record, intake_rejection, request_refusal"
 )
 
 
@@ -79,9 +82,17 @@ def dev_pki(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory):
     """The example registry with generated tokens: (path, tokens by agency code)."""
+    import yaml
+
     from gateway.faces.cli.dev import write_dev_registry
 
-    return write_dev_registry(tmp_path_factory.mktemp("registry"))
+    path, tokens = write_dev_registry(tmp_path_factory.mktemp("registry"))
+    content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for agency in content["agencies"]:
+        if agency["code"] == CERT_AGENCY:
+            agency["credentials"]["cert_sha256"] = [CLIENT_CERT_SHA256]
+    path.write_text(yaml.safe_dump(content, allow_unicode=True), encoding="utf-8")
+    return path, tokens
 
 
 @pytest.fixture(scope="session")

@@ -51,6 +51,10 @@ class Code(StrEnum):
     LEASE_INVALID = "lease-invalid"
     INVALID_REQUEST = "invalid-request"
     ILLEGAL_TRANSITION = "illegal-transition"
+    EVENT_ID_REUSED = "event-id-reused"
+    REGISTRATION_NUMBER_TAKEN = "registration-number-taken"
+    # operators
+    AGENCY_UNKNOWN = "agency-unknown"
 
 
 # HTTP status per code; anything not listed is a 422 (understood, but refused).
@@ -70,6 +74,8 @@ HTTP_STATUS: dict[Code, int] = {
     Code.APPEAL_ALREADY_RECEIVED: 409,
     Code.LEASE_INVALID: 409,
     Code.ILLEGAL_TRANSITION: 409,
+    Code.EVENT_ID_REUSED: 409,
+    Code.REGISTRATION_NUMBER_TAKEN: 409,
 }
 
 

@@ -25,14 +25,15 @@ from gateway.adapters.xmlsec.parsing import parse_hardened
 from gateway.adapters.xmlsec.signature import certificate_cn, organisation_id
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.identity import check_identity
+from gateway.domain.lifecycle import AppealState
 from gateway.domain.model import Appeal, MessageHeader, PortalSender
 from gateway.domain.routing import route
 from gateway.service.hub import Hub
+from gateway.service.mailbox import APPEAL_MESSAGE
 
 log = logging.getLogger(__name__)
 
 MANUAL_ROUTING = "manual-routing"
-APPEAL_MESSAGE = "appeal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,7 @@ def _accept(
             appeal.topic_code, appeal.territory_code, rules, appeal.addressee_code, known_agencies
         )
         appeal_id = uuid4()
-        state = "routed" if agency_code else "received"
+        state = AppealState.ROUTED if agency_code else AppealState.RECEIVED
         if not appeals_db.insert_appeal(
             conn, appeal_id, header, appeal, agency_code=agency_code, state=state, received_at=now
         ):

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from psycopg import Connection
+from psycopg import Connection, sql
 from psycopg.types.json import Jsonb
 
 from gateway.domain.model import Appeal, MessageHeader
+
+_FOR_UPDATE = sql.SQL("FOR UPDATE")
 
 
 def appeal_to_json(appeal: Appeal) -> dict[str, Any]:
@@ -119,3 +121,91 @@ def record_rejection(
            VALUES (%s, %s, %s, %s, %s, %s, %s)""",
         (code, pointer, detail, sender_id, message_id, body_sha256, body_size),
     )
+
+
+def find_for_agency(
+    conn: Connection, appeal_id: UUID, agency_code: str, *, lock: bool = False
+) -> dict[str, Any] | None:
+    """The appeal if it is this agency's; ``lock`` serialises events on it until commit."""
+    query = sql.SQL(
+        "SELECT id, state, agency_code, registration_number, registered_on FROM appeal "
+        "WHERE id = %s AND agency_code = %s {}"
+    ).format(_FOR_UPDATE if lock else sql.SQL(""))
+    return conn.execute(query, (appeal_id, agency_code)).fetchone()
+
+
+def find(conn: Connection, appeal_id: UUID, *, lock: bool = False) -> dict[str, Any] | None:
+    query = sql.SQL(
+        "SELECT id, state, agency_code, received_at, topic_code, territory_code FROM appeal WHERE id = %s {}"
+    ).format(_FOR_UPDATE if lock else sql.SQL(""))
+    return conn.execute(query, (appeal_id,)).fetchone()
+
+
+def move(conn: Connection, appeal_ids: list[UUID], sources: frozenset[str], target: str) -> list[UUID]:
+    """Set ``target`` on those of ``appeal_ids`` whose state is one of ``sources``; returns them."""
+    rows = conn.execute(
+        "UPDATE appeal SET state = %s WHERE id = ANY(%s) AND state = ANY(%s) RETURNING id",
+        (target, appeal_ids, list(sources)),
+    ).fetchall()
+    return [row["id"] for row in rows]
+
+
+def assign(conn: Connection, appeal_id: UUID, agency_code: str, state: str) -> None:
+    conn.execute(
+        "UPDATE appeal SET agency_code = %s, state = %s WHERE id = %s", (agency_code, state, appeal_id)
+    )
+
+
+def register(conn: Connection, appeal_id: UUID, number: str, registered_on: date, state: str) -> None:
+    conn.execute(
+        "UPDATE appeal SET registration_number = %s, registered_on = %s, state = %s WHERE id = %s",
+        (number, registered_on, state, appeal_id),
+    )
+
+
+def registration_taken(conn: Connection, agency_code: str, number: str, appeal_id: UUID) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM appeal WHERE agency_code = %s AND registration_number = %s AND id <> %s",
+        (agency_code, number, appeal_id),
+    ).fetchone()
+    return row is not None
+
+
+def find_event(conn: Connection, appeal_id: UUID, event_id: str) -> dict[str, Any] | None:
+    return conn.execute(
+        "SELECT seq, event_id, type, at, details FROM appeal_event WHERE appeal_id = %s AND event_id = %s",
+        (appeal_id, event_id),
+    ).fetchone()
+
+
+def append_event(
+    conn: Connection, appeal_id: UUID, event_id: str, type_: str, actor: str, details: dict[str, Any]
+) -> dict[str, Any]:
+    """Append an event with the appeal's next sequence number (callers hold the appeal's row lock)."""
+    return conn.execute(
+        """INSERT INTO appeal_event (appeal_id, seq, event_id, type, actor, details)
+           SELECT %s, coalesce(max(seq), 0) + 1, %s, %s, %s, %s FROM appeal_event WHERE appeal_id = %s
+           RETURNING seq, event_id, type, at, details""",
+        (appeal_id, event_id, type_, actor, Jsonb(details), appeal_id),
+    ).fetchone()
+
+
+def attachment_for_agency(
+    conn: Connection, appeal_id: UUID, n: int, agency_code: str
+) -> dict[str, Any] | None:
+    return conn.execute(
+        """SELECT t.n, t.file_name, t.media_type, t.size, t.sha256 FROM attachment t
+           JOIN appeal a ON a.id = t.appeal_id
+           WHERE t.appeal_id = %s AND t.n = %s AND a.agency_code = %s""",
+        (appeal_id, n, agency_code),
+    ).fetchone()
+
+
+def awaiting_manual_routing(conn: Connection, limit: int) -> list[dict[str, Any]]:
+    """Unrouted appeals, oldest first, with what an operator needs to choose (no personal data)."""
+    return conn.execute(
+        """SELECT id, sender_id, portal_appeal_id, kind, applicant_type, topic_code, territory_code,
+                  addressee_code, received_at
+           FROM appeal WHERE agency_code IS NULL ORDER BY received_at, id LIMIT %s""",
+        (limit,),
+    ).fetchall()

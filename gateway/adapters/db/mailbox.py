@@ -1,7 +1,15 @@
-"""SQL for per-agency mailboxes (SMEV-style pull: lease, then acknowledge)."""
+"""SQL for per-agency mailboxes (SMEV-style pull: lease, then acknowledge).
+
+A message is pending when ``visible_at <= now()`` and it is neither acknowledged nor refused.
+Leasing moves ``visible_at`` forward and issues a fresh token, so an expired lease makes the
+message pending again without any sweeper, and a stale token can no longer acknowledge it.
+``FOR UPDATE SKIP LOCKED`` keeps concurrent pullers of one agency from leasing the same row.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
 from uuid import UUID, uuid4
 
 from psycopg import Connection
@@ -15,3 +23,93 @@ def post(conn: Connection, agency_code: str, appeal_id: UUID, kind: str) -> UUID
         (message_id, agency_code, appeal_id, kind),
     )
     return message_id
+
+
+def lease(conn: Connection, agency_code: str, limit: int, lease_seconds: int) -> list[dict[str, Any]]:
+    """Lease up to ``limit`` pending messages, oldest first, with what an EDMS needs to take them."""
+    return conn.execute(
+        """WITH picked AS (
+               SELECT id FROM mailbox_message
+               WHERE agency_code = %(agency)s AND acked_at IS NULL AND refused_at IS NULL
+                 AND visible_at <= clock_timestamp()
+               ORDER BY created_at, id
+               LIMIT %(limit)s
+               FOR UPDATE SKIP LOCKED
+           ), leased AS (
+               UPDATE mailbox_message m
+               SET visible_at = clock_timestamp() + make_interval(secs => %(seconds)s),
+                   lease_token = gen_random_uuid(),
+                   delivery_count = m.delivery_count + 1,
+                   last_leased_at = clock_timestamp()
+               FROM picked WHERE m.id = picked.id
+               RETURNING m.id, m.appeal_id, m.kind, m.created_at, m.lease_token, m.visible_at,
+                         m.delivery_count
+           )
+           SELECT l.id AS message_id, l.appeal_id, l.kind, l.created_at, l.lease_token,
+                  l.visible_at AS lease_expires_at, l.delivery_count, a.data AS appeal,
+                  a.received_at, a.sender_id, i.raw AS signed_xml,
+                  coalesce((SELECT jsonb_agg(jsonb_build_object(
+                               'n', t.n, 'file_name', t.file_name, 'media_type', t.media_type,
+                               'size', t.size, 'sha256', encode(t.sha256, 'hex')) ORDER BY t.n)
+                            FROM attachment t WHERE t.appeal_id = l.appeal_id), '[]'::jsonb)
+                      AS attachments
+           FROM leased l
+           JOIN appeal a ON a.id = l.appeal_id
+           JOIN inbound_message i ON i.appeal_id = l.appeal_id
+           ORDER BY l.created_at, l.id""",
+        {"agency": agency_code, "limit": limit, "seconds": lease_seconds},
+    ).fetchall()
+
+
+def acknowledge(
+    conn: Connection, agency_code: str, acks: Sequence[tuple[UUID, UUID]]
+) -> list[dict[str, Any]]:
+    """Take the messages whose (id, token) still match an unacknowledged lease; returns those taken."""
+    if not acks:
+        return []
+    ids, tokens = zip(*acks, strict=True)
+    return conn.execute(
+        """UPDATE mailbox_message m SET acked_at = clock_timestamp()
+           FROM unnest(%s::uuid[], %s::uuid[]) AS a(id, token)
+           WHERE m.id = a.id AND m.lease_token = a.token AND m.agency_code = %s
+             AND m.acked_at IS NULL AND m.refused_at IS NULL
+           RETURNING m.id, m.appeal_id, m.kind""",
+        (list(ids), list(tokens), agency_code),
+    ).fetchall()
+
+
+def refuse(
+    conn: Connection, agency_code: str, message_id: UUID, lease_token: UUID, reason: str
+) -> dict[str, Any] | None:
+    """Record the EDMS's refusal of a leased message; it leaves delivery until an operator acts."""
+    return conn.execute(
+        """UPDATE mailbox_message SET refused_at = clock_timestamp(), refused_reason = %s
+           WHERE id = %s AND lease_token = %s AND agency_code = %s
+             AND acked_at IS NULL AND refused_at IS NULL
+           RETURNING id, appeal_id, kind""",
+        (reason, message_id, lease_token, agency_code),
+    ).fetchone()
+
+
+def find(conn: Connection, agency_code: str, message_ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
+    """The agency's own messages among ``message_ids`` (others' are indistinguishable from unknown)."""
+    rows = conn.execute(
+        """SELECT id, lease_token, acked_at, refused_at FROM mailbox_message
+           WHERE id = ANY(%s) AND agency_code = %s""",
+        (list(message_ids), agency_code),
+    ).fetchall()
+    return {row["id"]: row for row in rows}
+
+
+def statistics(conn: Connection, agency_code: str) -> dict[str, Any]:
+    """Pending, leased, refused and the age of the oldest pending message (seconds) of one mailbox."""
+    return conn.execute(
+        """SELECT count(*) FILTER (WHERE refused_at IS NULL AND visible_at <= clock_timestamp()) AS pending,
+                  count(*) FILTER (WHERE refused_at IS NULL AND visible_at > clock_timestamp()) AS leased,
+                  count(*) FILTER (WHERE refused_at IS NOT NULL) AS refused,
+                  coalesce(extract(epoch FROM clock_timestamp() - min(created_at)
+                      FILTER (WHERE refused_at IS NULL AND visible_at <= clock_timestamp())), 0)::float
+                      AS oldest_pending_age_s
+           FROM mailbox_message WHERE agency_code = %s AND acked_at IS NULL""",
+        (agency_code,),
+    ).fetchone()

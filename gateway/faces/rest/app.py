@@ -12,13 +12,13 @@ import anyio
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 
 from gateway.config import Settings, get_settings
-from gateway.domain.errors import Rejection
 from gateway.faces.rest import portal
-from gateway.faces.rest.problems import http_exception_handler, internal_error_handler, rejection_handler
+from gateway.faces.rest.ops import OpsController
+from gateway.faces.rest.problems import exception_handler, record_refusal
+from gateway.faces.rest.sed import SedController
 from gateway.service.hub import Hub, open_hub
 
 
@@ -39,13 +39,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await anyio.to_thread.run_sync(hub.close)
 
     return Litestar(
-        route_handlers=[portal.push_appeal],
+        route_handlers=[portal.push_appeal, SedController, OpsController],
         dependencies={"hub": Provide(_provide_hub, sync_to_thread=False)},
-        exception_handlers={
-            Rejection: rejection_handler,
-            HTTPException: http_exception_handler,
-            Exception: internal_error_handler,
-        },
+        exception_handlers={Exception: exception_handler},
+        after_exception=[record_refusal],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="Appeals Gateway", version="1", path="/schema"),
     )

@@ -2,41 +2,38 @@
 
 Clients branch on ``code`` (the same vocabulary as SOAP faults); ``pointer`` names the field at
 fault. Unexpected failures become a bare 500 problem that leaks nothing of the request.
+Refusals of agencies' and operators' requests are recorded (the portal's intake records its own,
+with more context).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-from litestar import Request, Response
+import anyio
+from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.types import Scope
 
 from gateway.domain.errors import Code, Rejection
+from gateway.service import refusals
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "urn:appeals-gateway:problem:"
+INTERNAL_ERROR = "internal-error"
+SELF_RECORDING_PREFIXES = ("/portal/",)
 
 
-def problem(status: int, code: str, detail: str, pointer: str | None = None, **extra: Any) -> Response:
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + code,
-        "title": code.replace("-", " "),
-        "status": status,
-        "code": code,
-        "detail": detail,
-    }
-    if pointer:
-        body["pointer"] = pointer
-    body.update(extra)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
-
-
-def rejection_handler(_: Request, exc: Rejection) -> Response:
-    return problem(exc.http_status, exc.code.value, exc.detail, exc.pointer)
+@dataclass(frozen=True, slots=True)
+class Problem:
+    status: int
+    code: str
+    detail: str
+    pointer: str | None = None
 
 
 def _validation_pointer(exc: ValidationException) -> str | None:
@@ -47,23 +44,55 @@ def _validation_pointer(exc: ValidationException) -> str | None:
     return None
 
 
-def http_exception_handler(_: Request, exc: HTTPException) -> Response:
+def describe(exc: Exception) -> Problem:
+    """The problem an exception stands for, the same for the response and for the record."""
+    if isinstance(exc, Rejection):
+        return Problem(exc.http_status, exc.code.value, exc.detail, exc.pointer)
     if isinstance(exc, ValidationException):
-        return problem(400, Code.INVALID_REQUEST.value, "the request is not valid", _validation_pointer(exc))
+        return Problem(400, Code.INVALID_REQUEST.value, "the request is not valid", _validation_pointer(exc))
     if isinstance(exc, NotFoundException):
-        return problem(404, Code.NOT_FOUND.value, "no such resource")
-    status = exc.status_code
-    if status >= 500:
-        log.error("server error %s: %s", status, exc.detail)
-        return problem(status, "internal-error", "the hub failed; the request was not applied")
-    code = {
-        405: "method-not-allowed",
-        413: Code.BODY_TOO_LARGE.value,
-        415: Code.UNSUPPORTED_MEDIA_TYPE.value,
-    }.get(status, Code.INVALID_REQUEST.value)
-    return problem(status, code, str(exc.detail))
+        return Problem(404, Code.NOT_FOUND.value, "no such resource")
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        code = {
+            405: "method-not-allowed",
+            413: Code.BODY_TOO_LARGE.value,
+            415: Code.UNSUPPORTED_MEDIA_TYPE.value,
+        }.get(exc.status_code, Code.INVALID_REQUEST.value)
+        return Problem(exc.status_code, code, str(exc.detail))
+    return Problem(500, INTERNAL_ERROR, "the hub failed; the request was not applied")
 
 
-def internal_error_handler(_: Request, exc: Exception) -> Response:
-    log.exception("unhandled %s", type(exc).__name__)
-    return problem(500, "internal-error", "the hub failed; the request was not applied")
+def problem_response(p: Problem, **extra: Any) -> Response:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + p.code,
+        "title": p.code.replace("-", " "),
+        "status": p.status,
+        "code": p.code,
+        "detail": p.detail,
+    }
+    if p.pointer:
+        body["pointer"] = p.pointer
+    body.update(extra)
+    headers = {"WWW-Authenticate": "Bearer"} if p.status == 401 else None
+    return Response(body, status_code=p.status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def exception_handler(_: Request, exc: Exception) -> Response:
+    p = describe(exc)
+    if p.status >= 500:
+        log.error("unhandled %s", type(exc).__name__, exc_info=exc)
+    return problem_response(p)
+
+
+async def record_refusal(exc: Exception, scope: Scope) -> None:
+    """``after_exception`` hook: keep a record of every client error outside the portal's intake."""
+    p = describe(exc)
+    path = scope.get("path", "")
+    if p.status >= 500 or path.startswith(SELF_RECORDING_PREFIXES):
+        return
+    hub = Litestar.from_scope(scope).state.get("hub")
+    if hub is None:
+        return
+    face = path.strip("/").split("/", 1)[0] or "root"
+    refusal = refusals.Refusal(face, scope.get("method", ""), path, p.status, p.code, p.pointer, p.detail)
+    await anyio.to_thread.run_sync(refusals.record, hub, refusal)

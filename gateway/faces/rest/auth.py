@@ -1,0 +1,26 @@
+"""Who is calling the REST face: Litestar dependencies that resolve an agency or an operator."""
+
+from __future__ import annotations
+
+from litestar import Request
+
+from gateway.service.access import authenticate_agency, authenticate_operator
+from gateway.service.hub import Hub
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def calling_agency(request: Request, hub: Hub) -> str:
+    """The agency code of the caller (bearer token, or the TLS terminator's certificate header)."""
+    return authenticate_agency(
+        hub,
+        bearer=bearer_token(request),
+        client_cert_sha256=request.headers.get(hub.settings.client_cert_header),
+    )
+
+
+def calling_operator(request: Request, hub: Hub) -> str:
+    return authenticate_operator(hub, bearer_token(request))

@@ -1,0 +1,160 @@
+"""The agencies' EDMS face over REST: lease and acknowledge mailbox messages, fetch attachments,
+report events. Only translation happens here; the rules live in the service layer."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+import anyio
+from litestar import Controller, Response, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+from litestar.response import Stream
+
+from gateway.domain import events as domain_events
+from gateway.domain.errors import Code, Rejection
+from gateway.faces.rest.auth import calling_agency
+from gateway.service import attachments, events, mailbox
+from gateway.service.hub import Hub
+
+
+@dataclass
+class AckBody:
+    lease_token: UUID
+    accepted: bool = True
+    reason: str | None = None
+
+
+@dataclass
+class BatchAckItem(AckBody):
+    message_id: UUID | None = None
+
+
+@dataclass
+class BatchAckBody:
+    acks: list[BatchAckItem]
+
+
+@dataclass
+class EventBody:
+    """One event; which fields are required depends on ``type``."""
+
+    event_id: str
+    type: str
+    registration_number: str | None = None
+    registered_on: date | None = None
+
+
+def _message_json(m: mailbox.LeasedMessage) -> dict[str, Any]:
+    return {
+        "message_id": str(m.message_id),
+        "kind": m.kind,
+        "appeal_id": str(m.appeal_id),
+        "lease_token": str(m.lease_token),
+        "lease_expires_at": m.lease_expires_at.isoformat(),
+        "delivery_count": m.delivery_count,
+        "received_at": m.received_at.isoformat(),
+        "appeal": m.appeal,
+        "signed_xml_base64": base64.b64encode(m.signed_xml).decode("ascii"),
+        "attachments": [
+            {
+                "n": a.n,
+                "file_name": a.file_name,
+                "media_type": a.media_type,
+                "size": a.size,
+                "sha256": a.sha256,
+                "href": f"/sed/v1/appeals/{m.appeal_id}/attachments/{a.n}",
+            }
+            for a in m.attachments
+        ],
+    }
+
+
+def _event(body: EventBody) -> domain_events.AgencyEvent:
+    if body.type == domain_events.EventType.REGISTERED:
+        if not body.registration_number or body.registered_on is None:
+            missing = "/registration_number" if not body.registration_number else "/registered_on"
+            raise Rejection(Code.INVALID_REQUEST, "a registered event needs its number and date", missing)
+        return domain_events.registered(
+            body.event_id, body.registration_number, body.registered_on, date.today()
+        )
+    known = ", ".join(t.value for t in domain_events.EventType)
+    raise Rejection(Code.INVALID_REQUEST, f"unknown event type; known: {known}", "/type")
+
+
+class SedController(Controller):
+    path = "/sed/v1"
+    tags = ["EDMS (REST)"]
+    dependencies = {"agency": Provide(calling_agency, sync_to_thread=True)}
+
+    @get("/messages", summary="Lease up to `limit` pending messages, oldest first")
+    async def lease(
+        self,
+        hub: Hub,
+        agency: str,
+        limit: int = Parameter(default=10, ge=1),
+        lease_seconds: int | None = Parameter(default=None, ge=1),
+    ) -> dict[str, Any]:
+        leased = await anyio.to_thread.run_sync(mailbox.lease, hub, agency, limit, lease_seconds)
+        return {"messages": [_message_json(m) for m in leased]}
+
+    @post("/messages/{message_id:uuid}/ack", status_code=200, summary="Acknowledge (or refuse) one message")
+    async def ack(self, hub: Hub, agency: str, message_id: UUID, data: AckBody) -> dict[str, str]:
+        ack = mailbox.Ack(message_id, data.lease_token, data.accepted, data.reason)
+        result = await anyio.to_thread.run_sync(mailbox.acknowledge_one, hub, agency, ack)
+        return {"message_id": str(result.message_id), "status": result.outcome.value}
+
+    @post("/messages/ack", status_code=200, summary="Acknowledge (or refuse) a batch; one result each")
+    async def ack_batch(self, hub: Hub, agency: str, data: BatchAckBody) -> dict[str, Any]:
+        acks = []
+        for i, item in enumerate(data.acks):
+            if item.message_id is None:
+                raise Rejection(Code.INVALID_REQUEST, "message_id is required", f"/acks/{i}/message_id")
+            acks.append(mailbox.Ack(item.message_id, item.lease_token, item.accepted, item.reason))
+        results = await anyio.to_thread.run_sync(mailbox.acknowledge, hub, agency, acks)
+        return {"results": [{"message_id": str(r.message_id), "status": r.outcome.value} for r in results]}
+
+    @get("/statistics", summary="Pending, leased and refused messages, and the oldest pending age")
+    async def statistics(self, hub: Hub, agency: str) -> dict[str, Any]:
+        stats = await anyio.to_thread.run_sync(mailbox.statistics, hub, agency)
+        return {
+            "pending": stats.pending,
+            "leased": stats.leased,
+            "refused": stats.refused,
+            "oldest_pending_age_s": round(stats.oldest_pending_age_s, 3),
+        }
+
+    @get("/appeals/{appeal_id:uuid}/attachments/{n:int}", summary="Stream one attachment's bytes")
+    async def attachment(self, hub: Hub, agency: str, appeal_id: UUID, n: int) -> Stream:
+        found = await anyio.to_thread.run_sync(attachments.find, hub, agency, appeal_id, n)
+        digest = base64.b64encode(found.sha256).decode("ascii")
+        return Stream(
+            attachments.stream(hub, found),
+            media_type=found.media_type,
+            headers={
+                "Content-Length": str(found.size),
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.file_name)}",
+                "Repr-Digest": f"sha-256=:{digest}:",
+            },
+        )
+
+    @post("/appeals/{appeal_id:uuid}/events", summary="Report an event on one of the agency's appeals")
+    async def event(
+        self, hub: Hub, agency: str, appeal_id: UUID, data: EventBody
+    ) -> Response[dict[str, Any]]:
+        receipt = await anyio.to_thread.run_sync(events.record, hub, agency, appeal_id, _event(data))
+        body = {
+            "appeal_id": str(receipt.appeal_id),
+            "event_id": receipt.event_id,
+            "seq": receipt.seq,
+            "type": receipt.type,
+            "recorded_at": receipt.recorded_at.isoformat(),
+            "state": receipt.state,
+            "repeated": receipt.repeated,
+        }
+        return Response(body, status_code=200 if receipt.repeated else 201)

@@ -1,0 +1,198 @@
+"""Per-agency mailboxes: lease, acknowledge (or refuse), and queue statistics.
+
+Written once for every face: the REST and SOAP faces translate their wire formats into these
+calls and back. The agency code always comes from authentication, never from the request, so
+an agency can reach only its own messages; another agency's message is "not found".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from gateway.adapters.db import appeals as appeals_db
+from gateway.adapters.db import mailbox as mailbox_db
+from gateway.adapters.db.audit import append_audit_many
+from gateway.domain.errors import Code, Rejection
+from gateway.domain.lifecycle import Transition, sources, target
+from gateway.service.hub import Hub
+
+APPEAL_MESSAGE = "appeal"
+MAX_REFUSAL_REASON = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentRef:
+    n: int
+    file_name: str
+    media_type: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeasedMessage:
+    """One leased message: the appeal as data and as the portal's signed bytes, verbatim."""
+
+    message_id: UUID
+    kind: str
+    appeal_id: UUID
+    lease_token: UUID
+    lease_expires_at: datetime
+    delivery_count: int
+    received_at: datetime
+    appeal: dict[str, Any]
+    signed_xml: bytes
+    attachments: tuple[AttachmentRef, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    message_id: UUID
+    lease_token: UUID
+    accepted: bool = True
+    reason: str | None = None
+
+
+class AckOutcome(StrEnum):
+    ACKNOWLEDGED = "acknowledged"  # taken (again, if it was already: acks are idempotent)
+    REFUSED = "refused"  # the EDMS's refusal is recorded and raised to operators
+    LEASE_INVALID = "lease-invalid"  # the token is not the message's current lease
+    NOT_FOUND = "not-found"  # no such message in this agency's mailbox
+
+
+@dataclass(frozen=True, slots=True)
+class AckResult:
+    message_id: UUID
+    outcome: AckOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatistics:
+    pending: int
+    leased: int
+    refused: int
+    oldest_pending_age_s: float
+
+
+def lease(hub: Hub, agency_code: str, limit: int, lease_seconds: int | None = None) -> list[LeasedMessage]:
+    """Lease up to ``limit`` of the agency's pending messages, oldest first."""
+    settings = hub.settings
+    if not 1 <= limit <= settings.max_pull_batch:
+        raise Rejection(Code.INVALID_REQUEST, f"limit must be 1 to {settings.max_pull_batch}", "/limit")
+    seconds = settings.lease_seconds if lease_seconds is None else lease_seconds
+    if not 1 <= seconds <= settings.max_lease_seconds:
+        raise Rejection(
+            Code.INVALID_REQUEST, f"lease_seconds must be 1 to {settings.max_lease_seconds}", "/lease_seconds"
+        )
+    actor = "agency:" + agency_code
+    with hub.pool.connection() as conn, conn.transaction():
+        rows = mailbox_db.lease(conn, agency_code, limit, seconds)
+        first = [r["appeal_id"] for r in rows if r["kind"] == APPEAL_MESSAGE and r["delivery_count"] == 1]
+        if first:
+            appeals_db.move(conn, first, sources(Transition.LEASE), target(Transition.LEASE))
+        leases = [
+            (
+                r["appeal_id"],
+                actor,
+                "leased",
+                {"mailbox_message": str(r["message_id"]), "delivery": r["delivery_count"]},
+            )
+            for r in rows
+        ]
+        append_audit_many(conn, leases)
+    return [_leased(row) for row in rows]
+
+
+def _leased(row: dict[str, Any]) -> LeasedMessage:
+    return LeasedMessage(
+        message_id=row["message_id"],
+        kind=row["kind"],
+        appeal_id=row["appeal_id"],
+        lease_token=row["lease_token"],
+        lease_expires_at=row["lease_expires_at"],
+        delivery_count=row["delivery_count"],
+        received_at=row["received_at"],
+        appeal=row["appeal"],
+        signed_xml=bytes(row["signed_xml"]),
+        attachments=tuple(AttachmentRef(**a) for a in row["attachments"]),
+    )
+
+
+def acknowledge(hub: Hub, agency_code: str, acks: Sequence[Ack]) -> list[AckResult]:
+    """Apply a batch of acknowledgements in one transaction; each gets its own outcome."""
+    settings = hub.settings
+    if not 1 <= len(acks) <= settings.max_pull_batch:
+        raise Rejection(Code.INVALID_REQUEST, f"send 1 to {settings.max_pull_batch} acks", "/acks")
+    for i, ack in enumerate(acks):
+        if not ack.accepted and not (ack.reason and ack.reason.strip()):
+            raise Rejection(Code.INVALID_REQUEST, "a refusal needs a reason", f"/acks/{i}/reason")
+        if ack.reason and len(ack.reason) > MAX_REFUSAL_REASON:
+            raise Rejection(
+                Code.INVALID_REQUEST,
+                f"reason is limited to {MAX_REFUSAL_REASON} characters",
+                f"/acks/{i}/reason",
+            )
+    actor = "agency:" + agency_code
+    outcomes: dict[UUID, AckOutcome] = {}
+    audit: list[tuple[UUID | None, str, str, dict[str, Any]]] = []
+    with hub.pool.connection() as conn, conn.transaction():
+        taken = mailbox_db.acknowledge(
+            conn, agency_code, [(a.message_id, a.lease_token) for a in acks if a.accepted]
+        )
+        for row in taken:
+            outcomes[row["id"]] = AckOutcome.ACKNOWLEDGED
+            audit.append((row["appeal_id"], actor, "acknowledged", {"mailbox_message": str(row["id"])}))
+        first = [r["appeal_id"] for r in taken if r["kind"] == APPEAL_MESSAGE]
+        if first:
+            appeals_db.move(conn, first, sources(Transition.ACKNOWLEDGE), target(Transition.ACKNOWLEDGE))
+        for ack in acks:
+            if not ack.accepted and ack.message_id not in outcomes:
+                row = mailbox_db.refuse(conn, agency_code, ack.message_id, ack.lease_token, ack.reason or "")
+                if row is not None:
+                    outcomes[ack.message_id] = AckOutcome.REFUSED
+                    audit.append(
+                        (row["appeal_id"], actor, "refused-by-edms", {"mailbox_message": str(row["id"])})
+                    )
+        unresolved = [a for a in acks if a.message_id not in outcomes]
+        known = mailbox_db.find(conn, agency_code, [a.message_id for a in unresolved])
+        for ack in unresolved:
+            outcomes[ack.message_id] = _why_not(ack, known.get(ack.message_id))
+        append_audit_many(conn, audit)
+    return [AckResult(a.message_id, outcomes[a.message_id]) for a in acks]
+
+
+def _why_not(ack: Ack, row: dict[str, Any] | None) -> AckOutcome:
+    if row is None:
+        return AckOutcome.NOT_FOUND
+    same_lease = row["lease_token"] == ack.lease_token
+    if same_lease and ack.accepted and row["acked_at"] is not None:
+        return AckOutcome.ACKNOWLEDGED
+    if same_lease and not ack.accepted and row["refused_at"] is not None:
+        return AckOutcome.REFUSED
+    return AckOutcome.LEASE_INVALID
+
+
+def acknowledge_one(hub: Hub, agency_code: str, ack: Ack) -> AckResult:
+    """One acknowledgement; a stale lease or an unknown message is a rejection, not a result."""
+    (result,) = acknowledge(hub, agency_code, [ack])
+    if result.outcome is AckOutcome.NOT_FOUND:
+        raise Rejection(Code.NOT_FOUND, "no such message in this agency's mailbox", "/message_id")
+    if result.outcome is AckOutcome.LEASE_INVALID:
+        raise Rejection(
+            Code.LEASE_INVALID,
+            "the lease token is not this message's current lease (it expired and was leased again, "
+            "or the message was already settled otherwise)",
+            "/lease_token",
+        )
+    return result
+
+
+def statistics(hub: Hub, agency_code: str) -> QueueStatistics:
+    with hub.pool.connection() as conn:
+        row = mailbox_db.statistics(conn, agency_code)
+    return QueueStatistics(**row)

@@ -1,0 +1,41 @@
+"""The manual-routing queue: appeals no rule could route wait here until an operator assigns them."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from gateway.adapters.db import agencies as agencies_db
+from gateway.adapters.db import appeals as appeals_db
+from gateway.adapters.db import mailbox as mailbox_db
+from gateway.adapters.db.audit import append_audit
+from gateway.domain.errors import Code, Rejection
+from gateway.domain.lifecycle import Transition, advance
+from gateway.service.hub import Hub
+from gateway.service.mailbox import APPEAL_MESSAGE
+
+
+def waiting(hub: Hub, limit: int = 100) -> list[dict[str, Any]]:
+    """Unrouted appeals, oldest first: routing facts only, never the applicant or the text."""
+    if not 1 <= limit <= 1000:
+        raise Rejection(Code.INVALID_REQUEST, "limit must be 1 to 1000", "/limit")
+    with hub.pool.connection() as conn:
+        return appeals_db.awaiting_manual_routing(conn, limit)
+
+
+def assign(hub: Hub, operator: str, appeal_id: UUID, agency_code: str) -> UUID:
+    """Route an unrouted appeal to ``agency_code``: its mailbox gets the message in the same commit."""
+    with hub.pool.connection() as conn, conn.transaction():
+        appeal = appeals_db.find(conn, appeal_id, lock=True)
+        if appeal is None:
+            raise Rejection(Code.NOT_FOUND, "no such appeal", "/appeal_id")
+        if agencies_db.get_agency(conn, agency_code) is None:
+            raise Rejection(Code.AGENCY_UNKNOWN, f"no agency {agency_code} in the registry", "/agency_code")
+        state = advance(appeal["state"], Transition.ASSIGN)
+        appeals_db.assign(conn, appeal_id, agency_code, state)
+        message_id = mailbox_db.post(conn, agency_code, appeal_id, APPEAL_MESSAGE)
+        append_audit(
+            conn, appeal_id, operator, "routed",
+            {"agency": agency_code, "mailbox_message": str(message_id), "by": "operator"},
+        )  # fmt: skip
+    return message_id

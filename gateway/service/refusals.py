@@ -1,0 +1,35 @@
+"""Refused requests are recorded, so an operator can see which agency keeps sending what wrong."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from gateway.adapters.db import refusals as refusals_db
+from gateway.service.hub import Hub
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    face: str
+    method: str
+    path: str
+    status: int
+    code: str
+    pointer: str | None
+    detail: str
+
+
+def record(hub: Hub, refusal: Refusal) -> None:
+    """Best effort, in its own transaction: failing to record must not turn a 4xx into a 500."""
+    try:
+        with hub.pool.connection() as conn:
+            refusals_db.insert(
+                conn, refusal.face, refusal.method, refusal.path, refusal.status,
+                refusal.code, refusal.pointer, refusal.detail,
+            )  # fmt: skip
+    except Exception:
+        log.exception("could not record a refused request (%s)", refusal.code)
+    log.info("request refused", extra={"face": refusal.face, "code": refusal.code, "status": refusal.status})
