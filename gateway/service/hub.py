@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from lxml import etree
+from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from gateway.adapters.db import migrate, open_pool, resolve_database_url
 from gateway.adapters.xmlsec.envelope import load_schema
 from gateway.adapters.xmlsec.signature import EnvelopeVerifier
 from gateway.config import Settings
+from gateway.service.routing_table import RoutingTable, RoutingTableCache
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +28,22 @@ class Hub:
     pool: ConnectionPool
     database_url: str = field(repr=False)
 
-    @cached_property
+    @property
     def envelope_schema(self) -> etree.XMLSchema:
+        """The compiled envelope XSD of the calling thread (see ``load_schema``)."""
         return load_schema(self.settings.schemas_dir / "appeal-envelope-1.xsd")
 
     @cached_property
     def verifier(self) -> EnvelopeVerifier:
         """Built lazily so a hub without trust anchors still serves agencies and operators."""
         return EnvelopeVerifier(self.settings.trust_anchor_file.read_bytes())
+
+    @cached_property
+    def _routing_tables(self) -> RoutingTableCache:
+        return RoutingTableCache(self.settings.registry_refresh_seconds)
+
+    def routing_table(self, conn: Connection) -> RoutingTable:
+        return self._routing_tables.get(conn)
 
     def close(self) -> None:
         self.pool.close()

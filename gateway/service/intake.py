@@ -8,6 +8,7 @@ attachments, its routing and the mailbox message. Either all of that commits or 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -16,10 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 from uuid import UUID, uuid4
 
-from gateway.adapters.db import agencies as agencies_db
+from psycopg import Connection
+from psycopg.errors import UniqueViolation
+
 from gateway.adapters.db import appeals as appeals_db
-from gateway.adapters.db import blobs, mailbox
-from gateway.adapters.db.audit import append_audit
+from gateway.adapters.db import blobs
 from gateway.adapters.xmlsec.envelope import read_message, validate
 from gateway.adapters.xmlsec.parsing import parse_hardened
 from gateway.adapters.xmlsec.signature import certificate_cn, organisation_id
@@ -69,13 +71,29 @@ class IntakeContext:
 
 
 def accept(hub: Hub, raw: bytes, attachments: Mapping[str, IncomingAttachment] | None = None) -> Receipt:
-    """Accept one pushed envelope; raises :class:`Rejection` (already recorded) if it is refused."""
+    """Accept one pushed envelope; raises :class:`Rejection` (already recorded) if it is refused.
+
+    Bytes the hub already accepted always get their first receipt, even when they would now be
+    refused (a retry after the replay window, a certificate that expired since): the portal may
+    retry blindly and must never see an accepted appeal turn into a rejection.
+    """
     ctx = IntakeContext(body_sha256=hashlib.sha256(raw).digest(), body_size=len(raw))
     try:
         return _accept(hub, raw, attachments or {}, ctx)
     except Rejection as rejection:
+        known = _known_receipt(hub, ctx.body_sha256)
+        if known is not None:
+            return known
         record_rejection(hub, rejection, ctx)
         raise
+
+
+def _known_receipt(hub: Hub, body_sha256: bytes) -> Receipt | None:
+    with hub.pool.connection() as conn:
+        known = appeals_db.find_receipt_by_body(conn, body_sha256)
+    if known is None:
+        return None
+    return Receipt(known["appeal_id"], known["received_at"], known["agency_code"], duplicate=True)
 
 
 def _accept(
@@ -84,13 +102,6 @@ def _accept(
     settings = hub.settings
     if len(raw) > settings.max_envelope_bytes:
         raise Rejection(Code.BODY_TOO_LARGE, f"the envelope exceeds {settings.max_envelope_bytes} bytes")
-    with hub.pool.connection() as conn:
-        # Identical bytes were verified when first accepted: answer with the same receipt at once.
-        known = appeals_db.find_receipt_by_body(conn, ctx.body_sha256)
-        conn.rollback()
-    if known is not None:
-        return Receipt(known["appeal_id"], known["received_at"], known["agency_code"], duplicate=True)
-
     root = parse_hardened(raw, max_depth=settings.max_xml_depth)
     validate(root, hub.envelope_schema)
     portal = hub.verifier.verify_portal(root)
@@ -98,76 +109,78 @@ def _accept(
     ctx.sender_id, ctx.message_id = header.sender_id, str(header.message_id)
     applicant = hub.verifier.verify_applicant(root)
     org_id = organisation_id(applicant.certificate) if applicant else None
-
     now = datetime.now(UTC)
     _check_fresh(header, now, settings.replay_window_seconds)
     _check_attachments(appeal, attachments, settings.max_attachment_bytes)
 
-    with hub.pool.connection() as conn, conn.transaction():
-        sender = agencies_db.find_sender(conn, header.sender_id)
+    with hub.pool.connection() as conn:
+        table = hub.routing_table(conn)
+        sender = table.senders.get(header.sender_id)
         _check_sender(sender, certificate_cn(portal.certificate), header.sender_id)
         assert sender is not None
         check_identity(appeal, sender.jurisdiction, org_id)
-
-        previous = appeals_db.find_inbound(conn, header.sender_id, header.message_id)
-        if previous is not None:
-            return _repeat(previous, ctx.body_sha256)
-
-        rules, known_agencies = agencies_db.routing_table(conn)
         agency_code = route(
-            appeal.topic_code, appeal.territory_code, rules, appeal.addressee_code, known_agencies
+            appeal.topic_code, appeal.territory_code, table.rules, appeal.addressee_code, table.agencies
         )
-        appeal_id = uuid4()
-        state = AppealState.ROUTED if agency_code else AppealState.RECEIVED
-        if not appeals_db.insert_appeal(
-            conn, appeal_id, header, appeal, agency_code=agency_code, state=state, received_at=now
-        ):
-            # A concurrent twin may have committed first: same bytes get its receipt.
-            previous = appeals_db.find_inbound(conn, header.sender_id, header.message_id)
-            if previous is not None:
-                return _repeat(previous, ctx.body_sha256)
-            raise Rejection(
-                Code.APPEAL_ALREADY_RECEIVED,
-                "this sender already delivered an appeal with this portal appeal id",
-                "/Message/Appeal/PortalAppealId",
-            )
-        appeals_db.insert_inbound(conn, header, appeal_id, raw, ctx.body_sha256, now)
-        for n, item in enumerate(appeal.attachments, start=1):
-            part = attachments[item.content_id]
-            digest = bytes.fromhex(item.sha256)
-            part.file.seek(0)
-            blobs.put(conn, digest, item.size, part.file)
-            appeals_db.insert_attachment(
-                conn, appeal_id, n, item.content_id, item.file_name, item.media_type, item.size, digest
-            )
-        append_audit(
-            conn,
-            appeal_id,
-            "portal:" + header.sender_id,
-            "received",
-            {"message_id": str(header.message_id), "attachments": len(appeal.attachments)},
-        )
-        if agency_code:
-            mailbox_id = mailbox.post(conn, agency_code, appeal_id, APPEAL_MESSAGE)
-            append_audit(
-                conn, appeal_id, "hub", "routed", {"agency": agency_code, "mailbox_message": str(mailbox_id)}
-            )
-        else:
-            append_audit(conn, appeal_id, "hub", "awaiting-manual-routing", {})
+        appeal_id, mailbox_id = uuid4(), uuid4()
+        audit = [
+            (
+                "portal:" + header.sender_id,
+                "received",
+                {"message_id": str(header.message_id), "attachments": len(appeal.attachments)},
+            ),
+            ("hub", "routed", {"agency": agency_code, "mailbox_message": str(mailbox_id)})
+            if agency_code
+            else ("hub", "awaiting-manual-routing", {}),
+        ]
+        # Without attachments the store is one statement, atomic on its own (the pool is in
+        # autocommit mode); attachments add statements, so they share an explicit transaction.
+        with conn.transaction() if appeal.attachments else contextlib.nullcontext():
+            try:
+                stored = appeals_db.store_new(
+                    conn,
+                    appeal_id=appeal_id,
+                    header=header,
+                    appeal=appeal,
+                    state=AppealState.ROUTED if agency_code else AppealState.RECEIVED,
+                    received_at=now,
+                    raw=raw,
+                    body_sha256=ctx.body_sha256,
+                    mailbox=(mailbox_id, agency_code, APPEAL_MESSAGE) if agency_code else None,
+                    audit=audit,
+                )
+            except UniqueViolation:
+                stored = False  # a push with this message id committed first
+            if not stored:
+                raise _conflict(conn, header)
+            for n, item in enumerate(appeal.attachments, start=1):
+                part = attachments[item.content_id]
+                digest = bytes.fromhex(item.sha256)
+                part.file.seek(0)
+                blobs.put(conn, digest, item.size, part.file)
+                appeals_db.insert_attachment(
+                    conn, appeal_id, n, item.content_id, item.file_name, item.media_type, item.size, digest
+                )
     log.info(
         "appeal accepted", extra={"appeal_id": str(appeal_id), "routed_to": agency_code or MANUAL_ROUTING}
     )
     return Receipt(appeal_id, now, agency_code)
 
 
-def _repeat(previous: dict, body_sha256: bytes) -> Receipt:
-    if bytes(previous["body_sha256"]) != body_sha256:
-        raise Rejection(
+def _conflict(conn: Connection, header: MessageHeader) -> Rejection:
+    """Why a new appeal could not be stored. (Identical bytes never get here as an error: the
+    caller answers them with the first receipt.)"""
+    if appeals_db.find_inbound(conn, header.sender_id, header.message_id) is not None:
+        return Rejection(
             Code.MESSAGE_ID_REUSED,
             "this message id was already used with different content",
             "/Message/MessageId",
         )
-    return Receipt(previous["appeal_id"], previous["received_at"], previous["agency_code"], duplicate=True)
+    return Rejection(
+        Code.APPEAL_ALREADY_RECEIVED,
+        "this sender already delivered an appeal with this portal appeal id",
+        "/Message/Appeal/PortalAppealId",
+    )
 
 
 def _check_sender(sender: PortalSender | None, cert_cn: str | None, sender_id: str) -> None:

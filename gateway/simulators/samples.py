@@ -83,4 +83,4 @@ def message_header(
     sender_id: str, *, sent_at: datetime | None = None, message_id: uuid.UUID | None = None
 ) -> MessageHeader:
     """A transport header; SMEV uses time-based (v1) UUIDs, lower-case."""
-    return MessageHeader(message_id or uuid.uuid1(), sent_at or datetime.now(UTC), sender_id)
+    return MessageHeader(message_id or uuid.uuid4(), sent_at or datetime.now(UTC), sender_id)

@@ -43,12 +43,16 @@ def start_embedded(path: Path) -> str:
 
 
 def open_pool(url: str, *, size: int = 10, name: str = "gateway") -> ConnectionPool:
-    """A psycopg 3 pool; rows come back as dicts so adapters read columns by name."""
+    """A psycopg 3 pool; rows come back as dicts so adapters read columns by name.
+
+    Connections are in autocommit mode: a single statement is its own transaction (no BEGIN and
+    COMMIT round trips), and every multi-statement change opens ``conn.transaction()`` itself.
+    """
     pool = ConnectionPool(
         url,
         min_size=1,
         max_size=size,
-        kwargs={"row_factory": dict_row, "autocommit": False},
+        kwargs={"row_factory": dict_row, "autocommit": True},
         name=name,
         open=False,
     )

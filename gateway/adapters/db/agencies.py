@@ -61,13 +61,11 @@ def upsert_agency(
         )
 
 
-def find_sender(conn: Connection, sender_id: str) -> PortalSender | None:
-    row = conn.execute(
-        "SELECT id, jurisdiction, certificate_cn FROM portal_sender WHERE id = %s", (sender_id,)
-    ).fetchone()
-    if row is None:
-        return None
-    return PortalSender(row["id"], Jurisdiction(row["jurisdiction"]), row["certificate_cn"])
+def senders(conn: Connection) -> dict[str, PortalSender]:
+    rows = conn.execute("SELECT id, jurisdiction, certificate_cn FROM portal_sender").fetchall()
+    return {
+        r["id"]: PortalSender(r["id"], Jurisdiction(r["jurisdiction"]), r["certificate_cn"]) for r in rows
+    }
 
 
 def routing_table(conn: Connection) -> tuple[list[RoutingRule], frozenset[str]]:

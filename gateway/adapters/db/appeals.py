@@ -38,54 +38,79 @@ def find_inbound(conn: Connection, sender_id: str, message_id: UUID) -> dict[str
     ).fetchone()
 
 
-def insert_appeal(
+def store_new(
     conn: Connection,
+    *,
     appeal_id: UUID,
     header: MessageHeader,
     appeal: Appeal,
-    *,
-    agency_code: str | None,
     state: str,
     received_at: datetime,
-) -> bool:
-    """False when this sender already delivered an appeal with the same portal id."""
-    row = conn.execute(
-        """INSERT INTO appeal (id, sender_id, portal_appeal_id, kind, applicant_type, topic_code,
-                               territory_code, addressee_code, agency_code, state, received_at, data)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-           ON CONFLICT (sender_id, portal_appeal_id) DO NOTHING RETURNING id""",
-        (
-            appeal_id,
-            header.sender_id,
-            appeal.portal_appeal_id,
-            appeal.kind.value,
-            appeal.applicant.type.value,
-            appeal.topic_code,
-            appeal.territory_code,
-            appeal.addressee_code,
-            agency_code,
-            state,
-            received_at,
-            Jsonb(appeal_to_json(appeal)),
-        ),
-    ).fetchone()
-    return row is not None
-
-
-def insert_inbound(
-    conn: Connection,
-    header: MessageHeader,
-    appeal_id: UUID,
     raw: bytes,
     body_sha256: bytes,
-    received_at: datetime,
-) -> None:
-    conn.execute(
-        """INSERT INTO inbound_message
-                (sender_id, message_id, body_sha256, raw, sent_at, received_at, appeal_id)
-           VALUES (%s, %s, %s, %s, %s, %s, %s)""",
-        (header.sender_id, header.message_id, body_sha256, raw, header.sent_at, received_at, appeal_id),
-    )
+    mailbox: tuple[UUID, str, str] | None,
+    audit: list[tuple[str, str, dict[str, Any]]],
+) -> bool:
+    """Store a new appeal with its archived message, mailbox message and audit records in one
+    statement (one round trip). False, and nothing written, when this sender already delivered
+    an appeal with the same portal id.
+
+    ``mailbox`` is (message id, agency code, kind) for an appeal routed to that agency, or None
+    for one left to manual routing; ``audit`` is (actor, action, details) in order. Foreign keys
+    between the sibling inserts are checked at the end of the statement.
+    """
+    message_id, agency_code, kind = mailbox or (None, None, None)
+    row = conn.execute(
+        """WITH new_appeal AS (
+               INSERT INTO appeal (id, sender_id, portal_appeal_id, kind, applicant_type, topic_code,
+                                   territory_code, addressee_code, agency_code, state, received_at, data)
+               VALUES (%(id)s, %(sender)s, %(portal_id)s, %(kind)s, %(applicant_type)s, %(topic)s,
+                       %(territory)s, %(addressee)s, %(agency)s::text, %(state)s, %(received_at)s, %(data)s)
+               ON CONFLICT (sender_id, portal_appeal_id) DO NOTHING
+               RETURNING id
+           ), archived AS (
+               INSERT INTO inbound_message
+                      (sender_id, message_id, body_sha256, raw, sent_at, received_at, appeal_id)
+               SELECT %(sender)s, %(message_id)s, %(sha)s, %(raw)s, %(sent_at)s, %(received_at)s, id
+               FROM new_appeal
+           ), posted AS (
+               INSERT INTO mailbox_message (id, agency_code, appeal_id, kind)
+               SELECT %(mailbox_id)s::uuid, %(agency)s::text, id, %(mailbox_kind)s::text
+               FROM new_appeal WHERE %(mailbox_id)s::uuid IS NOT NULL
+           ), audited AS (
+               INSERT INTO audit_record (appeal_id, actor, action, details)
+               SELECT new_appeal.id, r.actor, r.action, r.details
+               FROM new_appeal,
+                    unnest(%(actors)s::text[], %(actions)s::text[], %(details)s::jsonb[])
+                        WITH ORDINALITY AS r(actor, action, details, ord)
+               ORDER BY r.ord
+           )
+           SELECT id FROM new_appeal""",
+        {
+            "id": appeal_id,
+            "sender": header.sender_id,
+            "portal_id": appeal.portal_appeal_id,
+            "kind": appeal.kind.value,
+            "applicant_type": appeal.applicant.type.value,
+            "topic": appeal.topic_code,
+            "territory": appeal.territory_code,
+            "addressee": appeal.addressee_code,
+            "agency": agency_code,
+            "state": state,
+            "received_at": received_at,
+            "data": Jsonb(appeal_to_json(appeal)),
+            "message_id": header.message_id,
+            "sha": body_sha256,
+            "raw": raw,
+            "sent_at": header.sent_at,
+            "mailbox_id": message_id,
+            "mailbox_kind": kind,
+            "actors": [a[0] for a in audit],
+            "actions": [a[1] for a in audit],
+            "details": [Jsonb(a[2]) for a in audit],
+        },
+    ).fetchone()
+    return row is not None
 
 
 def insert_attachment(

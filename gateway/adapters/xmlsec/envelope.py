@@ -6,8 +6,8 @@ building is the portal's side, used by the simulators, the demo and the benches.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from uuid import UUID
 
@@ -38,9 +38,20 @@ def q(local: str) -> str:
     return f"{{{NS}}}{local}"
 
 
-@lru_cache(maxsize=4)
+_per_thread = threading.local()
+
+
 def load_schema(path: Path) -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(path), etree.XMLParser(no_network=True, resolve_entities=False)))
+    """The compiled XSD at ``path`` (a trusted file of ours), compiled once per thread.
+
+    Not once per process: an ``XMLSchema``'s error log belongs to the instance, so validations
+    running concurrently on one instance lose or swap each other's errors (and pointers).
+    """
+    schemas: dict[Path, etree.XMLSchema] = _per_thread.__dict__.setdefault("schemas", {})
+    if path not in schemas:
+        parser = etree.XMLParser(no_network=True, resolve_entities=False)
+        schemas[path] = etree.XMLSchema(etree.parse(str(path), parser))
+    return schemas[path]
 
 
 def _pointer(root: etree._Element, path: str | None) -> str | None:
@@ -48,7 +59,9 @@ def _pointer(root: etree._Element, path: str | None) -> str | None:
     if not path:
         return None
     try:
-        found = root.getroottree().xpath(path)
+        # libxml2 writes prefixed steps (``/s:X``) when the document uses prefixes.
+        namespaces = {p: ns for e in root.iter(etree.Element) for p, ns in e.nsmap.items() if p}
+        found = root.getroottree().xpath(path, namespaces=namespaces)
     except etree.XPathError:
         return None
     if not found or not isinstance(found[0], etree._Element):

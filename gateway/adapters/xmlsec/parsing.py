@@ -42,8 +42,12 @@ def parse_hardened(data: bytes, *, max_depth: int) -> etree._Element:
         if "depth" in message.lower() or "nesting" in message.lower():
             raise Rejection(Code.XML_TOO_DEEP, f"elements are nested deeper than {max_depth}") from None
         raise Rejection(Code.MALFORMED_XML, f"not well-formed XML (line {exc.lineno})") from None
-    if root.getroottree().docinfo.doctype:
+    # Again after parsing: the byte scan cannot see constructs in UTF-16 or other encodings.
+    tree = root.getroottree()
+    if tree.docinfo.doctype:
         raise Rejection(Code.FORBIDDEN_XML_CONSTRUCT, "DTDs are not accepted")
+    if tree.xpath("boolean(//processing-instruction())"):
+        raise Rejection(Code.FORBIDDEN_XML_CONSTRUCT, "processing instructions are not accepted")
     _check_depth(root, max_depth)
     if root.find(f".//{{{_XINCLUDE_NS}}}include") is not None:
         raise Rejection(Code.FORBIDDEN_XML_CONSTRUCT, "XInclude is not accepted")

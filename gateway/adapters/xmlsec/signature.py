@@ -41,6 +41,9 @@ _SIGNATURE_METHODS = frozenset(
     }
 )
 _DIGESTS = frozenset({DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512})
+# Checked before signxml runs, so the refusal does not depend on the wording of its messages.
+_SIGNATURE_METHOD_URIS = frozenset(m.value for m in _SIGNATURE_METHODS)
+_DIGEST_URIS = frozenset(d.value for d in _DIGESTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,9 +191,21 @@ def _check_references(signature: etree._Element, target: etree._Element | None, 
     c14n = signed_info.find(f"{{{DS}}}CanonicalizationMethod")
     if c14n is None or c14n.get("Algorithm") not in EXC_C14N:
         raise Rejection(Code.SIGNATURE_ALGORITHM_NOT_ALLOWED, "exclusive C14N is required", slot.pointer)
+    method = signed_info.find(f"{{{DS}}}SignatureMethod")
+    if method is None or method.get("Algorithm") not in _SIGNATURE_METHOD_URIS:
+        raise Rejection(
+            Code.SIGNATURE_ALGORITHM_NOT_ALLOWED,
+            "RSA or ECDSA with SHA-256 or stronger is required",
+            slot.pointer,
+        )
     references = signed_info.findall(f"{{{DS}}}Reference")
     if len(references) != 1:
         raise Rejection(Code.SIGNATURE_REFERENCE_INVALID, "exactly one Reference is expected", slot.pointer)
+    digest = references[0].find(f"{{{DS}}}DigestMethod")
+    if digest is None or digest.get("Algorithm") not in _DIGEST_URIS:
+        raise Rejection(
+            Code.SIGNATURE_ALGORITHM_NOT_ALLOWED, "a SHA-256 or stronger digest is required", slot.pointer
+        )
     target_id = target.get("Id") if target is not None else None
     if not target_id or references[0].get("URI") != "#" + target_id:
         raise Rejection(

@@ -19,6 +19,7 @@ from gateway.faces.rest import portal
 from gateway.faces.rest.ops import OpsController
 from gateway.faces.rest.problems import exception_handler, record_refusal
 from gateway.faces.rest.sed import SedController
+from gateway.faces.soap import routes as soap
 from gateway.service.hub import Hub, open_hub
 
 
@@ -39,7 +40,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await anyio.to_thread.run_sync(hub.close)
 
     return Litestar(
-        route_handlers=[portal.push_appeal, SedController, OpsController],
+        route_handlers=[portal.push_appeal, SedController, soap.contract, soap.call, OpsController],
         dependencies={"hub": Provide(_provide_hub, sync_to_thread=False)},
         exception_handlers={Exception: exception_handler},
         after_exception=[record_refusal],

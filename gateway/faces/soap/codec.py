@@ -1,0 +1,309 @@
+"""The EDMS service's payloads (``schemas/sed-service-1.xsd``) ⇄ the service layer's calls and results.
+
+Requests reach the readers here only after they passed the schema, so a reader may trust element
+presence and lexical forms; the rules (limits, lease checks, event validation) stay in the service
+and domain layers. Responses are written from declarative field lists in the schema's element
+order, so one list per type is all that has to follow the XSD.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from lxml import etree
+
+from gateway.domain import events as domain_events
+from gateway.domain.errors import Code, Rejection
+from gateway.service import mailbox
+from gateway.service.attachments import AttachmentFile
+from gateway.service.events import EventReceipt
+
+NS = "urn:appeals-gateway:sed:1"
+_XS_DATE = re.compile(r"\s*([0-9]{4})-([0-9]{2})-([0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?\s*")
+
+
+def q(local: str) -> str:
+    """Clark notation for an element of the service namespace."""
+    return f"{{{NS}}}{local}"
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+def standalone(payload: etree._Element) -> etree._Element:
+    """A copy of ``payload`` as its own document, the service namespace unprefixed.
+
+    Schema errors then name their element by a path from the operation element that resolves
+    without a namespace map (libxml2 writes ``/*/*[2]`` there, but ``/ns0:X/ns0:Y`` under a
+    prefix), so the Fault's pointer can say ``/Limit`` whatever prefix the client chose.
+    """
+    copy = etree.Element(payload.tag, payload.attrib, nsmap={None: NS})
+    _copy_children(payload, copy)
+    return copy
+
+
+def _copy_children(source: etree._Element, target: etree._Element) -> None:
+    target.text = source.text
+    for child in source:
+        if isinstance(child.tag, str):
+            copy = etree.SubElement(target, child.tag, child.attrib)
+            _copy_children(child, copy)
+            copy.tail = child.tail
+
+
+def _text(parent: etree._Element, local: str) -> str | None:
+    child = parent.find(q(local))
+    return None if child is None else child.text or ""
+
+
+def _required(parent: etree._Element, local: str) -> str:
+    return parent.findtext(q(local), default="")
+
+
+def _boolean(lexical: str) -> bool:
+    return lexical.strip() in ("true", "1")
+
+
+def _date(lexical: str, pointer: str) -> date:
+    """An ``xs:date`` (its zone, if any, dropped: a registration date is a calendar day)."""
+    match = _XS_DATE.fullmatch(lexical)
+    try:
+        if match:
+            return date(*(int(part) for part in match.groups()))
+    except ValueError:
+        pass
+    raise Rejection(Code.INVALID_REQUEST, "not a date this hub can represent", pointer)
+
+
+def lease_args(payload: etree._Element) -> tuple[int, int | None]:
+    lease_seconds = _text(payload, "LeaseSeconds")
+    return int(_required(payload, "Limit")), None if lease_seconds is None else int(lease_seconds)
+
+
+def ack_of(element: etree._Element) -> mailbox.Ack:
+    accepted = _text(element, "Accepted")
+    return mailbox.Ack(
+        message_id=UUID(_required(element, "MessageId").strip()),
+        lease_token=UUID(_required(element, "LeaseToken").strip()),
+        accepted=True if accepted is None else _boolean(accepted),
+        reason=_text(element, "Reason"),
+    )
+
+
+def acks_of(payload: etree._Element) -> list[mailbox.Ack]:
+    return [ack_of(element) for element in payload.iterfind(q("Ack"))]
+
+
+def attachment_args(payload: etree._Element) -> tuple[UUID, int]:
+    return UUID(_required(payload, "AppealId").strip()), int(_required(payload, "N"))
+
+
+def _registered(element: etree._Element, today: date) -> domain_events.AgencyEvent:
+    return domain_events.registered(
+        _required(element, "EventId"),
+        _required(element, "RegistrationNumber"),
+        _date(_required(element, "RegisteredOn"), "/registered_on"),
+        today,
+    )
+
+
+# One reader per choice of the schema's Event type; a new event type adds a line here.
+_EVENTS: dict[str, Callable[[etree._Element, date], domain_events.AgencyEvent]] = {
+    q("Registered"): _registered,
+}
+
+
+def event_of(payload: etree._Element, today: date) -> tuple[UUID, domain_events.AgencyEvent]:
+    (choice,) = (child for child in payload.find(q("Event")) if isinstance(child.tag, str))
+    return UUID(_required(payload, "AppealId").strip()), _EVENTS[choice.tag](choice, today)
+
+
+# --- responses --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """One element: ``key`` names the attribute (or mapping key) it is written from.
+
+    With ``children`` the value is written as a nested element; with ``item`` the value is a
+    sequence, written as one ``item`` element per value inside this (wrapper) element.
+    """
+
+    element: str
+    key: str
+    children: tuple[_Field, ...] = ()
+    item: str | None = None
+
+
+_PERSON = (
+    _Field("LastName", "last_name"),
+    _Field("FirstName", "first_name"),
+    _Field("MiddleName", "middle_name"),
+)
+_ORGANISATION = (
+    _Field("Name", "name"),
+    _Field("OrganisationId", "organisation_id"),
+    _Field("Scheme", "scheme"),
+)
+_APPLICANT = (
+    _Field("Type", "type"),
+    _Field("Person", "person", _PERSON),
+    _Field("Organisation", "organisation", _ORGANISATION),
+    _Field("Email", "email"),
+    _Field("Phone", "phone"),
+    _Field("PostalAddress", "postal_address", (_Field("Text", "text"), _Field("Postcode", "postcode"))),
+)
+_IDENTITY = (
+    _Field("Provider", "provider"),
+    _Field("SubjectId", "subject_id"),
+    _Field("AssuranceLevel", "assurance_level"),
+)
+_ATTACHMENT_HEADER = (
+    _Field("ContentId", "content_id"),
+    _Field("FileName", "file_name"),
+    _Field("MediaType", "media_type"),
+    _Field("Size", "size"),
+    _Field("Sha256", "sha256"),
+)
+_APPEAL = (
+    _Field("PortalAppealId", "portal_appeal_id"),
+    _Field("Kind", "kind"),
+    _Field("Applicant", "applicant", _APPLICANT),
+    _Field("Identity", "identity", _IDENTITY),
+    _Field("TopicCode", "topic_code"),
+    _Field("TerritoryCode", "territory_code"),
+    _Field("Subject", "subject"),
+    _Field("Text", "text"),
+    _Field("ReplyPreference", "reply_preference"),
+    _Field("NotificationChannels", "notification_channels", item="Channel"),
+    _Field("Consent", "consent"),
+    _Field("AddresseeCode", "addressee_code"),
+    _Field("Attachments", "attachments", _ATTACHMENT_HEADER, item="Attachment"),
+)
+_ATTACHMENT_REF = (
+    _Field("N", "n"),
+    _Field("FileName", "file_name"),
+    _Field("MediaType", "media_type"),
+    _Field("Size", "size"),
+    _Field("Sha256", "sha256"),
+)
+_MESSAGE = (
+    _Field("MessageId", "message_id"),
+    _Field("Kind", "kind"),
+    _Field("AppealId", "appeal_id"),
+    _Field("LeaseToken", "lease_token"),
+    _Field("LeaseExpiresAt", "lease_expires_at"),
+    _Field("DeliveryCount", "delivery_count"),
+    _Field("ReceivedAt", "received_at"),
+    _Field("Appeal", "appeal", _APPEAL),
+    _Field("SignedXml", "signed_xml"),
+    _Field("Attachments", "attachments", _ATTACHMENT_REF, item="Attachment"),
+)
+_ACK_RESULT = (_Field("MessageId", "message_id"), _Field("Status", "outcome"))
+_STATISTICS = (
+    _Field("Pending", "pending"),
+    _Field("Leased", "leased"),
+    _Field("Refused", "refused"),
+    _Field("OldestPendingAgeSeconds", "oldest_pending_age_s"),
+)
+_ATTACHMENT_CONTENT = (*_ATTACHMENT_REF, _Field("Content", "content"))
+_RECEIPT = (
+    _Field("AppealId", "appeal_id"),
+    _Field("EventId", "event_id"),
+    _Field("Seq", "seq"),
+    _Field("Type", "type"),
+    _Field("RecordedAt", "recorded_at"),
+    _Field("State", "state"),
+    _Field("Repeated", "repeated"),
+)
+
+
+def _lexical(value: Any) -> str:
+    """The XSD lexical form of a Python value (``bool`` before ``int``: it is one)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    return str(value)
+
+
+def _get(data: Any, key: str) -> Any:
+    return data.get(key) if isinstance(data, Mapping) else getattr(data, key)
+
+
+def _write(parent: etree._Element, fields: Sequence[_Field], data: Any) -> None:
+    """Append ``fields`` of ``data`` to ``parent``; a ``None`` is an optional element left out."""
+    for field in fields:
+        value = _get(data, field.key)
+        if value is None:
+            continue
+        node = etree.SubElement(parent, q(field.element))
+        if field.item is not None:
+            _write_items(node, field.item, field.children, value)
+        elif field.children:
+            _write(node, field.children, value)
+        else:
+            node.text = _lexical(value)
+
+
+def _write_items(
+    parent: etree._Element, item: str, children: Sequence[_Field], values: Iterable[Any]
+) -> None:
+    for value in values:
+        node = etree.SubElement(parent, q(item))
+        if children:
+            _write(node, children, value)
+        else:
+            node.text = _lexical(value)
+
+
+def _response(local: str, fields: Sequence[_Field] = (), data: Any = None) -> etree._Element:
+    root = etree.Element(q(local), nsmap={"sed": NS})
+    _write(root, fields, data)
+    return root
+
+
+def messages_response(leased: Iterable[mailbox.LeasedMessage]) -> etree._Element:
+    root = _response("GetMessagesResponse")
+    for message in leased:
+        _write(etree.SubElement(root, q("Message")), _MESSAGE, message)
+    return root
+
+
+def ack_response(result: mailbox.AckResult) -> etree._Element:
+    return _response("AckResponse", _ACK_RESULT, result)
+
+
+def ack_batch_response(results: Iterable[mailbox.AckResult]) -> etree._Element:
+    root = _response("AckBatchResponse")
+    for result in results:
+        _write(etree.SubElement(root, q("Result")), _ACK_RESULT, result)
+    return root
+
+
+def statistics_response(stats: mailbox.QueueStatistics) -> etree._Element:
+    return _response("GetQueueStatisticsResponse", _STATISTICS, stats)
+
+
+def attachment_response(found: AttachmentFile, content: bytes) -> etree._Element:
+    data = {
+        "n": found.n,
+        "file_name": found.file_name,
+        "media_type": found.media_type,
+        "size": found.size,
+        "sha256": found.sha256.hex(),
+        "content": content,
+    }
+    return _response("GetAttachmentResponse", _ATTACHMENT_CONTENT, data)
+
+
+def receipt_response(receipt: EventReceipt) -> etree._Element:
+    return _response("SendEventResponse", _RECEIPT, receipt)

@@ -1,0 +1,304 @@
+"""One table of mailbox scenarios, run against every face an EDMS can use (REST and SOAP).
+
+Each scenario drives an Edms-like simulator, so the faces must answer the same things with the
+same stable codes; only the HTTP status of a refusal differs (a SOAP Fault is always 500), so
+refusals are compared by ``code`` and ``pointer``.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+
+import httpx
+import pytest
+
+from gateway.simulators.edms import Edms, Refused
+from gateway.simulators.edms_soap import SoapEdms
+from gateway.simulators.portal import push
+from gateway.simulators.samples import attachment_header, sample_appeal
+
+CHEBOKSARY = "ADM-CHEBOKSARY"
+MINSTROY = "MINSTROY-21"
+
+EdmsLike = Edms | SoapEdms
+Face = Callable[[str], EdmsLike]
+
+
+@pytest.fixture
+def client(hub_url, hub) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=hub_url, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture(params=["rest", "soap"])
+def face(request, hub_url, hub, registry) -> Iterator[Face]:
+    """A maker of EDMS simulators on one face: ``face(agency_code)`` with the agency's own token."""
+    opened: list[httpx.Client | SoapEdms] = []
+
+    def edms_for(agency_code: str) -> EdmsLike:
+        token = registry[1][agency_code]
+        if request.param == "rest":
+            own = httpx.Client(base_url=hub_url, timeout=30)
+            opened.append(own)
+            return Edms(own, token)
+        soap = SoapEdms(hub_url, agency_code, token)
+        opened.append(soap)
+        return soap
+
+    yield edms_for
+    for item in opened:
+        item.close()
+
+
+@pytest.fixture
+def edms(face) -> EdmsLike:
+    return face(CHEBOKSARY)
+
+
+def _push(client: httpx.Client, portal, n: int = 1, **kwargs) -> list[str]:
+    ids = []
+    for i in range(n):
+        response = push(client, portal.envelope(sample_appeal(i, **kwargs)))
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["appeal_id"])
+    return ids
+
+
+def _refusal(attempt: Callable[[], object]) -> tuple[str, str | None]:
+    with pytest.raises(Refused) as refused:
+        attempt()
+    return refused.value.code, refused.value.pointer
+
+
+def _audit(hub, appeal_id: str) -> list[str]:
+    with hub.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT action FROM audit_record WHERE appeal_id = %s ORDER BY id", (appeal_id,)
+        ).fetchall()
+    return [r["action"] for r in rows]
+
+
+def _state(hub, appeal_id: str) -> str:
+    with hub.pool.connection() as conn:
+        return conn.execute("SELECT state FROM appeal WHERE id = %s", (appeal_id,)).fetchone()["state"]
+
+
+def test_a_lease_gives_the_appeal_as_data_and_as_the_signed_bytes(client, hub, portal, edms):
+    envelope = portal.envelope(sample_appeal(1))
+    appeal_id = push(client, envelope).json()["appeal_id"]
+    (message,) = edms.pull(limit=10)
+    assert (message["appeal_id"], message["kind"], message["delivery_count"]) == (appeal_id, "appeal", 1)
+    assert base64.b64decode(message["signed_xml_base64"]) == envelope
+    assert message["appeal"]["topic_code"] == "0005.0005.0056.1149"
+    assert message["appeal"]["applicant"]["person"]["last_name"] == "Петрова"
+    assert message["appeal"]["notification_channels"] == ["cabinet", "email"]
+    assert message["attachments"] == []
+    assert _state(hub, appeal_id) == "delivered"
+    assert edms.pull(limit=10) == []  # leased: not offered again while the lease runs
+    assert edms.ack([message]) == [{"message_id": message["message_id"], "status": "acknowledged"}]
+    assert _state(hub, appeal_id) == "acknowledged"
+    assert _audit(hub, appeal_id) == ["received", "routed", "leased", "acknowledged"]
+
+
+def test_leases_are_oldest_first_and_limited(client, portal, edms):
+    ids = _push(client, portal, 5)
+    first = edms.pull(limit=3)
+    second = edms.pull(limit=3)
+    assert [m["appeal_id"] for m in first + second] == ids
+    assert edms.statistics() == {"pending": 0, "leased": 5, "refused": 0, "oldest_pending_age_s": 0}
+
+
+def test_acks_are_idempotent_and_check_the_lease(client, portal, edms):
+    _push(client, portal)
+    (message,) = edms.pull()
+    assert edms.ack_one(message["message_id"], message["lease_token"]) == "acknowledged"
+    assert edms.ack_one(message["message_id"], message["lease_token"]) == "acknowledged"
+    stale = _refusal(lambda: edms.ack_one(message["message_id"], str(uuid.uuid4())))
+    assert stale == ("lease-invalid", "/lease_token")
+    unknown = _refusal(lambda: edms.ack_one(str(uuid.uuid4()), message["lease_token"]))
+    assert unknown == ("not-found", "/message_id")
+    assert edms.pull() == []
+
+
+def test_a_negative_ack_needs_a_reason_and_is_not_redelivered(client, hub, portal, edms):
+    (appeal_id,) = _push(client, portal)
+    (message,) = edms.pull()
+    no_reason = _refusal(lambda: edms.ack_one(message["message_id"], message["lease_token"], accepted=False))
+    assert no_reason == ("invalid-request", "/acks/0/reason")
+    status = edms.ack_one(
+        message["message_id"], message["lease_token"], accepted=False, reason="не наш вопрос"
+    )
+    assert status == "refused"
+    assert edms.pull() == []
+    assert edms.statistics()["refused"] == 1
+    assert _audit(hub, appeal_id)[-1] == "refused-by-edms"
+    with hub.pool.connection() as conn:
+        row = conn.execute("SELECT refused_reason FROM mailbox_message").fetchone()
+    assert row["refused_reason"] == "не наш вопрос"
+
+
+def test_an_expired_lease_makes_the_message_pending_again(client, portal, edms):
+    _push(client, portal)
+    (first,) = edms.pull(lease_seconds=1)
+    time.sleep(1.3)
+    (again,) = edms.pull(lease_seconds=60)
+    assert again["message_id"] == first["message_id"]
+    assert again["delivery_count"] == 2
+    assert again["lease_token"] != first["lease_token"]
+    assert edms.ack([first])[0]["status"] == "lease-invalid"  # the stale lease cannot take it any more
+    assert edms.ack([again])[0]["status"] == "acknowledged"
+
+
+def test_a_batch_ack_reports_each_message(client, portal, edms):
+    _push(client, portal, 2)
+    good, other = edms.pull(limit=2)
+    stranger = {"message_id": str(uuid.uuid4()), "lease_token": other["lease_token"]}
+    stale = {**other, "lease_token": str(uuid.uuid4())}
+    results = edms.ack([good, stranger, stale])
+    assert [r["status"] for r in results] == ["acknowledged", "not-found", "lease-invalid"]
+    assert [r["message_id"] for r in results] == [
+        good["message_id"],
+        stranger["message_id"],
+        other["message_id"],
+    ]
+
+
+def test_concurrent_pullers_never_share_a_message(client, portal, face):
+    ids = set(_push(client, portal, 24))
+    pullers = [face(CHEBOKSARY) for _ in range(6)]  # each with its own connection
+
+    def drain(puller: EdmsLike) -> list[str]:
+        taken = []
+        while batch := puller.pull(limit=3):
+            taken += [m["appeal_id"] for m in batch]
+            puller.ack(batch)
+        return taken
+
+    with ThreadPoolExecutor(len(pullers)) as pool:
+        per_puller = list(pool.map(drain, pullers))
+    everything = [appeal for taken in per_puller for appeal in taken]
+    assert len(everything) == len(set(everything)) == len(ids)
+    assert set(everything) == ids
+
+
+def test_an_agency_never_sees_another_agencys_messages_or_appeals(client, portal, face, edms):
+    other = face(MINSTROY)
+    scan = b"scan" * 1000
+    header = attachment_header("scan-1", "scan.pdf", "application/pdf", scan)
+    envelope = portal.envelope(sample_appeal(1, attachments=(header,)))
+    push(client, envelope, {"scan-1": ("scan.pdf", scan, "application/pdf")})
+    assert other.pull(limit=50) == []
+    (message,) = edms.pull()
+    (ref,) = message["attachments"]
+    for attempt in (
+        lambda: other.ack_one(message["message_id"], message["lease_token"]),
+        lambda: other.ack([message]),
+        lambda: other.download(ref["href"]),
+        lambda: other.register(message["appeal_id"], "1", date.today(), "e-1"),
+    ):
+        try:
+            outcome = attempt()
+        except Refused as refused:
+            assert refused.code == "not-found"
+        else:  # a batch answers per message instead of refusing
+            assert outcome == [{"message_id": message["message_id"], "status": "not-found"}]
+    assert other.statistics()["leased"] == 0
+    assert edms.ack_one(message["message_id"], message["lease_token"]) == "acknowledged"
+
+
+def test_attachments_come_with_their_digest(client, portal, edms):
+    scan = bytes(range(256)) * 12_000  # ~3 MB: several storage chunks
+    header = attachment_header("scan-1", "акт проверки.pdf", "application/pdf", scan)
+    envelope = portal.envelope(sample_appeal(1, attachments=(header,)))
+    push(client, envelope, {"scan-1": (header.file_name, scan, "application/pdf")})
+    (message,) = edms.pull()
+    (ref,) = message["attachments"]
+    assert ref == {
+        "n": 1,
+        "file_name": "акт проверки.pdf",
+        "media_type": "application/pdf",
+        "size": len(scan),
+        "sha256": header.sha256,
+        "href": f"/sed/v1/appeals/{message['appeal_id']}/attachments/1",
+    }
+    (signed,) = message["appeal"]["attachments"]
+    assert (signed["content_id"], signed["sha256"]) == ("scan-1", header.sha256)
+    assert edms.download(ref["href"]) == (len(scan), header.sha256)
+    assert _refusal(lambda: edms.download(ref["href"].replace("/1", "/2")))[0] == "not-found"
+
+
+def test_registration_is_recorded_once_per_event_id(client, hub, portal, edms):
+    appeal_id, second_id = _push(client, portal, 2)
+    first = edms.register(appeal_id, "ОГ-2026/1", date.today(), "evt-1")
+    assert set(first) == {"appeal_id", "event_id", "seq", "type", "recorded_at", "state", "repeated"}
+    assert (first["appeal_id"], first["event_id"], first["type"]) == (appeal_id, "evt-1", "registered")
+    assert (first["seq"], first["state"], first["repeated"]) == (1, "registered", False)
+    repeat = edms.register(appeal_id, "ОГ-2026/1", date.today(), "evt-1")
+    assert (repeat["seq"], repeat["repeated"], repeat["recorded_at"]) == (1, True, first["recorded_at"])
+    reused = _refusal(lambda: edms.register(appeal_id, "ОГ-2026/2", date.today(), "evt-1"))
+    assert reused == ("event-id-reused", "/event_id")
+    again = _refusal(lambda: edms.register(appeal_id, "ОГ-2026/2", date.today(), "evt-2"))
+    assert again[0] == "illegal-transition"
+    taken = _refusal(lambda: edms.register(second_id, "ОГ-2026/1", date.today(), "evt-3"))
+    assert taken == ("registration-number-taken", "/registration_number")
+    with hub.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT registration_number, registered_on, state FROM appeal WHERE id = %s", (appeal_id,)
+        ).fetchone()
+        events = conn.execute(
+            "SELECT seq, type FROM appeal_event WHERE appeal_id = %s", (appeal_id,)
+        ).fetchall()
+    assert (row["registration_number"], row["registered_on"], row["state"]) == (
+        "ОГ-2026/1",
+        date.today(),
+        "registered",
+    )
+    assert events == [{"seq": 1, "type": "registered"}]
+
+
+@pytest.mark.parametrize(
+    ("number", "registered_on", "event_id", "pointer"),
+    [
+        ("ОГ-1", date.today() + timedelta(days=30), "e-1", "/registered_on"),
+        ("  ", date.today(), "e-1", "/registration_number"),
+        ("ОГ-1", date.today(), "e" * 101, "/event_id"),
+    ],
+)
+def test_bad_events_are_refused_with_the_field_at_fault(
+    client, portal, edms, number, registered_on, event_id, pointer
+):
+    (appeal_id,) = _push(client, portal)
+    assert _refusal(lambda: edms.register(appeal_id, number, registered_on, event_id)) == (
+        "invalid-request",
+        pointer,
+    )
+
+
+@pytest.mark.parametrize(
+    ("limit", "lease_seconds", "pointer"),
+    [(0, None, "/limit"), (100_000, None, "/limit"), (10, 100_000, "/lease_seconds")],
+)
+def test_bad_lease_parameters_are_refused(edms, limit, lease_seconds, pointer):
+    assert _refusal(lambda: edms.pull(limit, lease_seconds)) == ("invalid-request", pointer)
+
+
+def test_statistics_count_pending_leased_and_refused(client, portal, edms):
+    assert edms.statistics() == {"pending": 0, "leased": 0, "refused": 0, "oldest_pending_age_s": 0}
+    _push(client, portal, 3)
+    time.sleep(0.05)
+    waiting = edms.statistics()
+    assert (waiting["pending"], waiting["leased"], waiting["refused"]) == (3, 0, 0)
+    assert waiting["oldest_pending_age_s"] > 0
+    taken, refused = edms.pull(limit=2)
+    edms.ack([taken])
+    edms.ack_one(refused["message_id"], refused["lease_token"], accepted=False, reason="дубликат")
+    assert {k: v for k, v in edms.statistics().items() if k != "oldest_pending_age_s"} == {
+        "pending": 1,
+        "leased": 0,
+        "refused": 1,
+    }
