@@ -7,6 +7,7 @@ an agency can reach only its own messages; another agency's message is "not foun
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,9 +15,8 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from gateway.adapters.db import appeals as appeals_db
 from gateway.adapters.db import mailbox as mailbox_db
-from gateway.adapters.db.audit import append_audit_many
+from gateway.adapters.db.audit import append_audit
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.lifecycle import Transition, sources, target
 from gateway.service.hub import Hub
@@ -89,22 +89,15 @@ def lease(hub: Hub, agency_code: str, limit: int, lease_seconds: int | None = No
         raise Rejection(
             Code.INVALID_REQUEST, f"lease_seconds must be 1 to {settings.max_lease_seconds}", "/lease_seconds"
         )
-    actor = "agency:" + agency_code
-    with hub.pool.connection() as conn, conn.transaction():
-        rows = mailbox_db.lease(conn, agency_code, limit, seconds)
-        first = [r["appeal_id"] for r in rows if r["kind"] == APPEAL_MESSAGE and r["delivery_count"] == 1]
-        if first:
-            appeals_db.move(conn, first, sources(Transition.LEASE), target(Transition.LEASE))
-        leases = [
-            (
-                r["appeal_id"],
-                actor,
-                "leased",
-                {"mailbox_message": str(r["message_id"]), "delivery": r["delivery_count"]},
-            )
-            for r in rows
-        ]
-        append_audit_many(conn, leases)
+    with hub.pool.connection() as conn:
+        rows = mailbox_db.lease(
+            conn,
+            agency_code,
+            limit,
+            seconds,
+            actor="agency:" + agency_code,
+            first_delivery=(sources(Transition.LEASE), target(Transition.LEASE)),
+        )
     return [_leased(row) for row in rows]
 
 
@@ -139,30 +132,29 @@ def acknowledge(hub: Hub, agency_code: str, acks: Sequence[Ack]) -> list[AckResu
             )
     actor = "agency:" + agency_code
     outcomes: dict[UUID, AckOutcome] = {}
-    audit: list[tuple[UUID | None, str, str, dict[str, Any]]] = []
-    with hub.pool.connection() as conn, conn.transaction():
-        taken = mailbox_db.acknowledge(
-            conn, agency_code, [(a.message_id, a.lease_token) for a in acks if a.accepted]
-        )
-        for row in taken:
-            outcomes[row["id"]] = AckOutcome.ACKNOWLEDGED
-            audit.append((row["appeal_id"], actor, "acknowledged", {"mailbox_message": str(row["id"])}))
-        first = [r["appeal_id"] for r in taken if r["kind"] == APPEAL_MESSAGE]
-        if first:
-            appeals_db.move(conn, first, sources(Transition.ACKNOWLEDGE), target(Transition.ACKNOWLEDGE))
-        for ack in acks:
-            if not ack.accepted and ack.message_id not in outcomes:
+    refusals = [a for a in acks if not a.accepted]
+    with hub.pool.connection() as conn:
+        # All accepted (the usual case): one statement, atomic on its own.
+        with conn.transaction() if refusals else contextlib.nullcontext():
+            taken = mailbox_db.acknowledge(
+                conn,
+                agency_code,
+                [(a.message_id, a.lease_token) for a in acks if a.accepted],
+                actor=actor,
+                taken=(sources(Transition.ACKNOWLEDGE), target(Transition.ACKNOWLEDGE)),
+            )
+            outcomes.update((row["id"], AckOutcome.ACKNOWLEDGED) for row in taken)
+            for ack in refusals:
                 row = mailbox_db.refuse(conn, agency_code, ack.message_id, ack.lease_token, ack.reason or "")
                 if row is not None:
                     outcomes[ack.message_id] = AckOutcome.REFUSED
-                    audit.append(
-                        (row["appeal_id"], actor, "refused-by-edms", {"mailbox_message": str(row["id"])})
-                    )
+                    mailbox_message = {"mailbox_message": str(row["id"])}
+                    append_audit(conn, row["appeal_id"], actor, "refused-by-edms", mailbox_message)
         unresolved = [a for a in acks if a.message_id not in outcomes]
-        known = mailbox_db.find(conn, agency_code, [a.message_id for a in unresolved])
-        for ack in unresolved:
-            outcomes[ack.message_id] = _why_not(ack, known.get(ack.message_id))
-        append_audit_many(conn, audit)
+        if unresolved:
+            known = mailbox_db.find(conn, agency_code, [a.message_id for a in unresolved])
+            for ack in unresolved:
+                outcomes[ack.message_id] = _why_not(ack, known.get(ack.message_id))
     return [AckResult(a.message_id, outcomes[a.message_id]) for a in acks]
 
 

@@ -166,15 +166,6 @@ def find(conn: Connection, appeal_id: UUID, *, lock: bool = False) -> dict[str, 
     return conn.execute(query, (appeal_id,)).fetchone()
 
 
-def move(conn: Connection, appeal_ids: list[UUID], sources: frozenset[str], target: str) -> list[UUID]:
-    """Set ``target`` on those of ``appeal_ids`` whose state is one of ``sources``; returns them."""
-    rows = conn.execute(
-        "UPDATE appeal SET state = %s WHERE id = ANY(%s) AND state = ANY(%s) RETURNING id",
-        (target, appeal_ids, list(sources)),
-    ).fetchall()
-    return [row["id"] for row in rows]
-
-
 def assign(conn: Connection, appeal_id: UUID, agency_code: str, state: str) -> None:
     conn.execute(
         "UPDATE appeal SET agency_code = %s, state = %s WHERE id = %s", (agency_code, state, appeal_id)

@@ -17,13 +17,3 @@ def append_audit(
         "INSERT INTO audit_record (appeal_id, actor, action, details) VALUES (%s, %s, %s, %s)",
         (appeal_id, actor, action, Jsonb(details or {})),
     )
-
-
-def append_audit_many(conn: Connection, records: list[tuple[UUID | None, str, str, dict[str, Any]]]) -> None:
-    """Append several records in one round trip (psycopg pipelines ``executemany``)."""
-    if records:
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO audit_record (appeal_id, actor, action, details) VALUES (%s, %s, %s, %s)",
-                [(appeal_id, actor, action, Jsonb(details)) for appeal_id, actor, action, details in records],
-            )

@@ -25,8 +25,21 @@ def post(conn: Connection, agency_code: str, appeal_id: UUID, kind: str) -> UUID
     return message_id
 
 
-def lease(conn: Connection, agency_code: str, limit: int, lease_seconds: int) -> list[dict[str, Any]]:
-    """Lease up to ``limit`` pending messages, oldest first, with what an EDMS needs to take them."""
+def lease(
+    conn: Connection,
+    agency_code: str,
+    limit: int,
+    lease_seconds: int,
+    *,
+    actor: str,
+    first_delivery: tuple[frozenset[str], str],
+) -> list[dict[str, Any]]:
+    """Lease up to ``limit`` pending messages, oldest first, with what an EDMS needs to take them.
+
+    One statement: the lease, the appeals' move on their first delivery (``first_delivery`` is
+    the lifecycle's (source states, target state)) and an audit record per lease.
+    """
+    sources, target = first_delivery
     return conn.execute(
         """WITH picked AS (
                SELECT id FROM mailbox_message
@@ -44,6 +57,16 @@ def lease(conn: Connection, agency_code: str, limit: int, lease_seconds: int) ->
                FROM picked WHERE m.id = picked.id
                RETURNING m.id, m.appeal_id, m.kind, m.created_at, m.lease_token, m.visible_at,
                          m.delivery_count
+           ), moved AS (
+               UPDATE appeal a SET state = %(target)s
+               FROM leased l
+               WHERE a.id = l.appeal_id AND l.kind = 'appeal' AND l.delivery_count = 1
+                 AND a.state = ANY(%(sources)s)
+           ), audited AS (
+               INSERT INTO audit_record (appeal_id, actor, action, details)
+               SELECT appeal_id, %(actor)s, 'leased',
+                      jsonb_build_object('mailbox_message', id, 'delivery', delivery_count)
+               FROM leased ORDER BY created_at, id
            )
            SELECT l.id AS message_id, l.appeal_id, l.kind, l.created_at, l.lease_token,
                   l.visible_at AS lease_expires_at, l.delivery_count, a.data AS appeal,
@@ -57,24 +80,63 @@ def lease(conn: Connection, agency_code: str, limit: int, lease_seconds: int) ->
            JOIN appeal a ON a.id = l.appeal_id
            JOIN inbound_message i ON i.appeal_id = l.appeal_id
            ORDER BY l.created_at, l.id""",
-        {"agency": agency_code, "limit": limit, "seconds": lease_seconds},
+        {
+            "agency": agency_code,
+            "limit": limit,
+            "seconds": lease_seconds,
+            "actor": actor,
+            "sources": list(sources),
+            "target": target,
+        },
     ).fetchall()
 
 
 def acknowledge(
-    conn: Connection, agency_code: str, acks: Sequence[tuple[UUID, UUID]]
+    conn: Connection,
+    agency_code: str,
+    acks: Sequence[tuple[UUID, UUID]],
+    *,
+    actor: str,
+    taken: tuple[frozenset[str], str],
 ) -> list[dict[str, Any]]:
-    """Take the messages whose (id, token) still match an unacknowledged lease; returns those taken."""
+    """Take the messages whose (id, token) still match an unacknowledged lease; returns those taken.
+
+    One statement: the acknowledgements, the appeals' move (``taken`` is the lifecycle's
+    (source states, target state)) and an audit record per acknowledged message.
+    """
     if not acks:
         return []
     ids, tokens = zip(*acks, strict=True)
+    sources, target = taken
     return conn.execute(
-        """UPDATE mailbox_message m SET acked_at = clock_timestamp()
-           FROM unnest(%s::uuid[], %s::uuid[]) AS a(id, token)
-           WHERE m.id = a.id AND m.lease_token = a.token AND m.agency_code = %s
-             AND m.acked_at IS NULL AND m.refused_at IS NULL
-           RETURNING m.id, m.appeal_id, m.kind""",
-        (list(ids), list(tokens), agency_code),
+        """WITH acked AS (
+               UPDATE mailbox_message m SET acked_at = clock_timestamp()
+               FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[]) AS a(id, token)
+               WHERE m.id = a.id AND m.lease_token = a.token AND m.agency_code = %(agency)s
+                 AND m.acked_at IS NULL AND m.refused_at IS NULL
+               RETURNING m.id, m.appeal_id, m.kind
+           ), moved AS (
+               UPDATE appeal a SET state = %(target)s
+               FROM acked WHERE a.id = acked.appeal_id AND acked.kind = 'appeal'
+                 AND a.state = ANY(%(sources)s)
+           ), audited AS (
+               INSERT INTO audit_record (appeal_id, actor, action, details)
+               SELECT appeal_id, %(actor)s, 'acknowledged', jsonb_build_object('mailbox_message', id)
+               FROM acked
+           )
+           SELECT id, appeal_id, kind FROM acked""",
+        {
+            "ids": list(ids),
+            "tokens": list(tokens),
+            "agency": agency_code,
+            "actor": actor,
+            "sources": list(sources),
+            "target": target,
+        },
+        # A generic (prepared) plan cannot see the array's length and walks the agency's whole
+        # open mailbox once per acked row; a custom plan joins on the primary key (measured:
+        # 130 ms → 3 ms per 100 acks at 7,000 open messages).
+        prepare=False,
     ).fetchall()
 
 

@@ -1,0 +1,139 @@
+"""Pull: an agency's EDMS drains a mailbox of 20,000 messages, lease + ack in batches of 100,
+over REST and then over SOAP, in one run against the same hub.
+
+The mailbox is filled through the hub's own storage adapter (the bench measures pulling, not
+intake). Two pullers work concurrently, as an EDMS with two workers would. The SOAP puller
+sends hand-built envelopes and parses responses with lxml, as a lean EDMS integration would;
+a general SOAP toolkit on the client side would measure the client.
+
+Last line: {"bench":"pull","rest_msgs_per_s":…,"soap_msgs_per_s":…,"soap_rest_ratio":…}
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import httpx
+import psycopg
+from _harness import log, machine, running_hub
+from lxml import etree
+from psycopg.rows import dict_row
+
+from gateway.adapters.db import appeals as appeals_db
+from gateway.simulators.portal import Portal, Signer
+from gateway.simulators.samples import message_header, sample_appeal
+
+MAILBOX = 20_000
+BATCH = 100
+PULLERS = 2
+AGENCY = "ADM-CHEBOKSARY"
+SED = "urn:appeals-gateway:sed:1"
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+
+
+def fill(database_url: str, raw: bytes) -> None:
+    now = datetime.now(UTC)
+    with psycopg.connect(database_url, row_factory=dict_row) as conn, conn.transaction():
+        for i in range(MAILBOX):
+            header = message_header("EPGU")
+            appeals_db.store_new(
+                conn,
+                appeal_id=uuid4(),
+                header=header,
+                appeal=sample_appeal(i, text_size=2000, portal_appeal_id=f"B-{uuid4().hex}"),
+                state="routed",
+                received_at=now,
+                raw=raw,
+                body_sha256=uuid4().bytes,
+                mailbox=(uuid4(), AGENCY, "appeal"),
+                audit=[("bench", "received", {})],
+            )
+
+
+def drain_rest(client: httpx.Client) -> int:
+    taken = 0
+    while True:
+        response = client.get("/sed/v1/messages", params={"limit": BATCH})
+        response.raise_for_status()
+        messages = response.json()["messages"]
+        if not messages:
+            return taken
+        acks = [{"message_id": m["message_id"], "lease_token": m["lease_token"]} for m in messages]
+        results = client.post("/sed/v1/messages/ack", json={"acks": acks}).json()["results"]
+        taken += sum(1 for r in results if r["status"] == "acknowledged")
+
+
+def _soap(body: str) -> bytes:
+    return (
+        f'<s:Envelope xmlns:s="{SOAP_ENV}" xmlns:sed="{SED}"><s:Body>{body}</s:Body></s:Envelope>'
+    ).encode()
+
+
+def drain_soap(client: httpx.Client) -> int:
+    taken = 0
+    headers = {"Content-Type": "text/xml; charset=utf-8"}
+    get_messages = _soap(f"<sed:GetMessages><sed:Limit>{BATCH}</sed:Limit></sed:GetMessages>")
+    while True:
+        response = client.post("/sed/soap/v1", content=get_messages, headers=headers)
+        response.raise_for_status()
+        messages = etree.fromstring(response.content).iter(f"{{{SED}}}Message")
+        acks = "".join(
+            f"<sed:Ack><sed:MessageId>{m.findtext(f'{{{SED}}}MessageId')}</sed:MessageId>"
+            f"<sed:LeaseToken>{m.findtext(f'{{{SED}}}LeaseToken')}</sed:LeaseToken></sed:Ack>"
+            for m in messages
+        )
+        if not acks:
+            return taken
+        response = client.post(
+            "/sed/soap/v1", content=_soap(f"<sed:AckBatch>{acks}</sed:AckBatch>"), headers=headers
+        )
+        response.raise_for_status()
+        statuses = etree.fromstring(response.content).iter(f"{{{SED}}}Status")
+        taken += sum(1 for s in statuses if s.text == "acknowledged")
+
+
+def measure(url: str, token: str, drain: Callable[[httpx.Client], int]) -> float:
+    def one(_: int) -> int:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+            return drain(client)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(PULLERS) as pool:
+        taken = sum(pool.map(one, range(PULLERS)))
+    elapsed = time.perf_counter() - start
+    if taken != MAILBOX:
+        raise SystemExit(f"expected {MAILBOX} acknowledged, got {taken}")
+    log(f"  {taken} acknowledged in {elapsed:.1f} s: {taken / elapsed:.0f} messages/s")
+    return taken / elapsed
+
+
+def main() -> None:
+    with running_hub(workers=2) as bench:
+        portal = Portal(
+            "EPGU", Signer(bench.pki.portal_rsa_key.read_bytes(), bench.pki.portal_rsa_cert.read_bytes())
+        )
+        raw = portal.envelope(sample_appeal(1))
+        rates = {}
+        for face, drain in (("rest", drain_rest), ("soap", drain_soap)):
+            log(f"filling {AGENCY}'s mailbox with {MAILBOX} messages…")
+            fill(bench.database_url, raw)
+            log(f"draining over {face.upper()} with {PULLERS} pullers, batches of {BATCH}…")
+            rates[face] = measure(bench.url, bench.tokens[AGENCY], drain)
+    print(json.dumps({"machine": machine()}), file=sys.stderr)
+    result = {
+        "bench": "pull",
+        "rest_msgs_per_s": round(rates["rest"], 1),
+        "soap_msgs_per_s": round(rates["soap"], 1),
+        "soap_rest_ratio": round(rates["soap"] / rates["rest"], 3),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
