@@ -13,6 +13,7 @@ import typer
 from gateway.adapters.pki import DevPki, ensure_dev_pki
 from gateway.domain.model import ApplicantType
 from gateway.simulators.edms import Edms
+from gateway.simulators.edms_soap import SoapEdms
 from gateway.simulators.portal import Portal, Signer, push
 from gateway.simulators.samples import attachment_header, sample_appeal
 
@@ -86,10 +87,9 @@ def run_demo(url: str, data_dir: Path) -> None:
             typer.echo(f"  ack {result['message_id']}: {result['status']}")
 
         _step("The EDMS registers the first appeal under its own number")
-        typer.echo(
-            "  "
-            + json.dumps(edms.register(receipt["appeal_id"], "ОГ-2026/101", date.today(), str(uuid.uuid4())))
-        )
+        number = f"ОГ-{date.today().year}/{uuid.uuid4().hex[:6]}"
+        registered = edms.register(receipt["appeal_id"], number, date.today(), str(uuid.uuid4()))
+        typer.echo("  " + json.dumps(registered, ensure_ascii=False))
 
         _step("An operator assigns the unrouted appeal to MINSTROY-21")
         operator = {"Authorization": f"Bearer {tokens['operator']}"}
@@ -101,4 +101,18 @@ def run_demo(url: str, data_dir: Path) -> None:
                 headers=operator,
             )
         )
+
+    _step("The EDMS of MINSTROY-21 works over SOAP: zeep loads the WSDL, leases, acknowledges, registers")
+    soap = SoapEdms(url, "MINSTROY-21", tokens["MINSTROY-21"])
+    try:
+        for m in soap.pull(limit=10):
+            typer.echo(
+                f"  leased {m['message_id']} (appeal {m['appeal_id']}, delivery {m['delivery_count']})"
+            )
+            typer.echo(f"  ack: {soap.ack_one(m['message_id'], m['lease_token'])}")
+            number = f"МС-{date.today().year}/{uuid.uuid4().hex[:6]}"
+            event = soap.register(m["appeal_id"], number, date.today(), str(uuid.uuid4()))
+            typer.echo(f"  registered as {number}: state {event['state']}, event #{event['seq']}")
+    finally:
+        soap.close()
     typer.secho("\nDemo complete.", fg=typer.colors.GREEN)
