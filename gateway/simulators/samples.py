@@ -82,5 +82,6 @@ def sample_appeal(
 def message_header(
     sender_id: str, *, sent_at: datetime | None = None, message_id: uuid.UUID | None = None
 ) -> MessageHeader:
-    """A transport header; SMEV uses time-based (v1) UUIDs, lower-case."""
+    """A transport header with a random (v4) message id: time-based (v1) ids made by parallel
+    processes on one host can collide (the ingest bench saw it)."""
     return MessageHeader(message_id or uuid.uuid4(), sent_at or datetime.now(UTC), sender_id)

@@ -7,9 +7,9 @@ building is the portal's side, used by the simulators, the demo and the benches.
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from lxml import etree
 
@@ -221,4 +221,15 @@ def build_envelope(
             _add(att, "Size", str(item.size))
             _add(att, "Sha256", item.sha256)
     _add(root, "PortalSignature")
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def restamp(unsigned: bytes) -> bytes:
+    """The unsigned envelope with a fresh MessageId, SentAt and PortalAppealId (for trying by hand)."""
+    root = etree.fromstring(unsigned, etree.XMLParser(resolve_entities=False, no_network=True))
+    message = root.find(q("Message"))
+    message.find(q("MessageId")).text = str(uuid4())
+    message.find(q("SentAt")).text = datetime.now(UTC).isoformat()
+    portal_id = message.find(f"{q('Appeal')}/{q('PortalAppealId')}")
+    portal_id.text = f"{portal_id.text}-{uuid4().hex[:8]}"
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

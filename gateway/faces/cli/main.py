@@ -121,16 +121,22 @@ def sign(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="write here instead of stdout")
     ] = None,
+    stamp: Annotated[
+        bool,
+        typer.Option(help="first give it a new MessageId, SentAt (now) and PortalAppealId: to push by hand"),
+    ] = False,
 ) -> None:
     """Sign an envelope as the portal does (XMLDSig, exclusive C14N, RSA/ECDSA-SHA256)."""
     import sys
 
+    from gateway.adapters.xmlsec.envelope import restamp
     from gateway.adapters.xmlsec.signing import sign_envelope
 
     if (applicant_key is None) != (applicant_cert is None):
         raise typer.BadParameter("--applicant-key and --applicant-cert go together")
+    unsigned = envelope.read_bytes()
     signed = sign_envelope(
-        envelope.read_bytes(),
+        restamp(unsigned) if stamp else unsigned,
         key.read_bytes(),
         cert.read_bytes(),
         applicant_key_pem=applicant_key.read_bytes() if applicant_key else None,
