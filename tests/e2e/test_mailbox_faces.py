@@ -21,6 +21,7 @@ from gateway.simulators.edms import Edms, Refused
 from gateway.simulators.edms_soap import SoapEdms
 from gateway.simulators.portal import push
 from gateway.simulators.samples import attachment_header, sample_appeal
+from tests.e2e.pushing import push_samples as _push
 
 CHEBOKSARY = "ADM-CHEBOKSARY"
 MINSTROY = "MINSTROY-21"
@@ -58,15 +59,6 @@ def face(request, hub_url, hub, registry) -> Iterator[Face]:
 @pytest.fixture
 def edms(face) -> EdmsLike:
     return face(CHEBOKSARY)
-
-
-def _push(client: httpx.Client, portal, n: int = 1, **kwargs) -> list[str]:
-    ids = []
-    for i in range(n):
-        response = push(client, portal.envelope(sample_appeal(i, **kwargs)))
-        assert response.status_code == 201, response.text
-        ids.append(response.json()["appeal_id"])
-    return ids
 
 
 def _refusal(attempt: Callable[[], object]) -> tuple[str, str | None]:
