@@ -51,6 +51,7 @@ def fill(database_url: str, raw: bytes) -> None:
                 received_at=now,
                 raw=raw,
                 body_sha256=uuid4().bytes,
+                register_by=None,
                 mailbox=(uuid4(), AGENCY, "appeal"),
                 audit=[("bench", "received", {})],
             )

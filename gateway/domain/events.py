@@ -1,12 +1,15 @@
-"""Events an agency reports about its appeals (registered, and more as the return path grows).
+"""Events an agency reports about its appeals, validated before they touch an appeal.
 
-Each event carries the agency's own ``event_id``: repeating an event with the same id is a
-no-op that answers as the first time did, so an EDMS may retry without fear of doubling.
+Each event carries the agency's own ``event_id``: repeating an event with the same id is a no-op
+that answers as the first time did, so an EDMS may retry without fear of doubling. Faces hand the
+event over as a type and a mapping of named text fields (JSON members, SOAP elements); the checks
+live here once, with JSON-pointer-like names of the fields at fault.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
@@ -15,10 +18,27 @@ from gateway.domain.errors import Code, Rejection
 
 MAX_EVENT_ID = 100
 MAX_REGISTRATION_NUMBER = 64
+MAX_TEXT = 2000
 
 
 class EventType(StrEnum):
     REGISTERED = "registered"
+    ASSIGNED = "assigned"
+    EXTENDED = "extended"
+    REDIRECTED = "redirected"
+    DECLINED = "declined"
+    CLOSED = "closed"
+
+
+class DeclineGround(StrEnum):
+    """Why an appeal gets no answer on the merits (59-FZ art. 11; Law 300-З has similar grounds)."""
+
+    ANONYMOUS = "anonymous"  # no name or no address for the answer (art. 11 p.1)
+    OBSCENE_OR_THREATENING = "obscene-or-threatening"  # art. 11 p.3
+    UNREADABLE = "unreadable"  # the text cannot be read (art. 11 p.4)
+    NO_QUESTION = "no-question"  # the essence cannot be made out (art. 11 p.4.1)
+    REPEATED = "repeated"  # answered on the merits several times already (art. 11 p.5)
+    STATE_SECRET = "state-secret"  # noqa: S105 (a legal ground, not a password): an answer would disclose a secret protected by law (art. 11 p.6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,35 +48,124 @@ class Registered:
     event_id: str
     registration_number: str
     registered_on: date
-
     type = EventType.REGISTERED
 
-    def details(self) -> dict[str, Any]:
-        return {
-            "registration_number": self.registration_number,
-            "registered_on": self.registered_on.isoformat(),
-        }
+
+@dataclass(frozen=True, slots=True)
+class Assigned:
+    """An executor (a unit or an official of the agency) was put in charge."""
+
+    event_id: str
+    executor: str
+    type = EventType.ASSIGNED
 
 
-AgencyEvent = Registered
+@dataclass(frozen=True, slots=True)
+class Extended:
+    """The answer's due date was moved, with the reason the applicant is told."""
+
+    event_id: str
+    new_due_date: date
+    reason: str
+    type = EventType.EXTENDED
 
 
-def check_event_id(event_id: str) -> str:
-    event_id = event_id.strip()
+@dataclass(frozen=True, slots=True)
+class Redirected:
+    """The appeal is not this agency's to answer: it goes to the competent one."""
+
+    event_id: str
+    target_agency: str
+    reason: str
+    type = EventType.REDIRECTED
+
+
+@dataclass(frozen=True, slots=True)
+class Declined:
+    event_id: str
+    ground: DeclineGround
+    comment: str | None = None
+    type = EventType.DECLINED
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    event_id: str
+    type = EventType.CLOSED
+
+
+AgencyEvent = Registered | Assigned | Extended | Redirected | Declined | Closed
+
+
+def details(event: AgencyEvent) -> dict[str, Any]:
+    """The event's own fields as JSON-ready values (stored with the event, sent to the cabinet)."""
+    fields = asdict(event)
+    fields.pop("event_id")
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in fields.items() if v is not None}
+
+
+def check_event_id(event_id: str | None) -> str:
+    event_id = (event_id or "").strip()
     if not 0 < len(event_id) <= MAX_EVENT_ID:
         raise Rejection(Code.INVALID_REQUEST, f"event_id must be 1 to {MAX_EVENT_ID} characters", "/event_id")
     return event_id
 
 
-def registered(event_id: str, number: str, registered_on: date, today: date) -> Registered:
-    """A validated ``registered`` event; a date after tomorrow is refused (one day of zone slack)."""
-    number = number.strip()
-    if not 0 < len(number) <= MAX_REGISTRATION_NUMBER or not number.isprintable():
+def _text(fields: Mapping[str, str | None], name: str, limit: int = MAX_TEXT) -> str:
+    value = (fields.get(name) or "").strip()
+    if not 0 < len(value) <= limit:
+        raise Rejection(Code.INVALID_REQUEST, f"{name} must be 1 to {limit} characters", "/" + name)
+    return value
+
+
+def _date(fields: Mapping[str, str | None], name: str) -> date:
+    try:
+        return date.fromisoformat((fields.get(name) or "").strip())
+    except ValueError:
+        raise Rejection(Code.INVALID_REQUEST, f"{name} must be a date (YYYY-MM-DD)", "/" + name) from None
+
+
+def _registered(event_id: str, fields: Mapping[str, str | None], today: date) -> Registered:
+    number = _text(fields, "registration_number", MAX_REGISTRATION_NUMBER)
+    if not number.isprintable():
         raise Rejection(
-            Code.INVALID_REQUEST,
-            f"registration_number must be 1 to {MAX_REGISTRATION_NUMBER} printable characters",
-            "/registration_number",
+            Code.INVALID_REQUEST, "registration_number must be printable characters", "/registration_number"
         )
-    if registered_on > today + timedelta(days=1):
+    registered_on = _date(fields, "registered_on")
+    if registered_on > today + timedelta(days=1):  # one day of slack for time zones
         raise Rejection(Code.INVALID_REQUEST, "registered_on is in the future", "/registered_on")
-    return Registered(check_event_id(event_id), number, registered_on)
+    return Registered(event_id, number, registered_on)
+
+
+def _declined(event_id: str, fields: Mapping[str, str | None], _: date) -> Declined:
+    try:
+        ground = DeclineGround((fields.get("ground") or "").strip())
+    except ValueError:
+        known = ", ".join(g.value for g in DeclineGround)
+        raise Rejection(Code.INVALID_REQUEST, f"ground must be one of: {known}", "/ground") from None
+    comment = (fields.get("comment") or "").strip() or None
+    if comment and len(comment) > MAX_TEXT:
+        raise Rejection(Code.INVALID_REQUEST, f"comment is limited to {MAX_TEXT} characters", "/comment")
+    return Declined(event_id, ground, comment)
+
+
+_PARSERS: dict[EventType, Callable[[str, Mapping[str, str | None], date], AgencyEvent]] = {
+    EventType.REGISTERED: _registered,
+    EventType.ASSIGNED: lambda e, f, _: Assigned(e, _text(f, "executor", 200)),
+    EventType.EXTENDED: lambda e, f, _: Extended(e, _date(f, "new_due_date"), _text(f, "reason")),
+    EventType.REDIRECTED: lambda e, f, _: Redirected(e, _text(f, "target_agency", 64), _text(f, "reason")),
+    EventType.DECLINED: _declined,
+    EventType.CLOSED: lambda e, _f, _t: Closed(e),
+}
+
+
+def parse_event(
+    event_id: str | None, type_: str | None, fields: Mapping[str, str | None], today: date
+) -> AgencyEvent:
+    """A validated event from a face's fields; ``today`` is the agency's date (for plausibility)."""
+    try:
+        kind = EventType((type_ or "").strip())
+    except ValueError:
+        known = ", ".join(t.value for t in EventType)
+        raise Rejection(Code.INVALID_REQUEST, f"unknown event type; known: {known}", "/type") from None
+    return _PARSERS[kind](check_event_id(event_id), fields, today)

@@ -1,7 +1,8 @@
 """The appeal's lifecycle: which state follows which, and refusals that name the current state.
 
-States are the hub's view of where an appeal is; the agency's own workflow is richer. Every
-move is checked here, so no face and no service can put an appeal where the law does not allow.
+States are the hub's view of where an appeal is (what the applicant sees in the cabinet); the
+agency's own workflow is richer. Every move is checked here, so no face and no service can put an
+appeal where the law does not allow.
 """
 
 from __future__ import annotations
@@ -17,24 +18,50 @@ class AppealState(StrEnum):
     DELIVERED = "delivered"  # leased by the agency's EDMS at least once
     ACKNOWLEDGED = "acknowledged"  # the EDMS confirmed it took the message
     REGISTERED = "registered"  # the agency registered it under its own number
+    IN_PROGRESS = "in-progress"  # an executor is assigned
+    EXTENDED = "extended"  # the answer's due date was moved, with a reason
+    REDIRECTED = "redirected"  # forwarded to the competent agency: in that agency's mailbox
+    ANSWERED = "answered"  # the signed answer is in
+    DECLINED = "declined"  # no answer on the merits, on a legal ground
+    CLOSED = "closed"  # the agency closed the case
+    WITHDRAWN = "withdrawn"  # the applicant withdrew it through the portal
 
 
 class Transition(StrEnum):
-    ASSIGN = "assign"
+    ASSIGN = "assign"  # an operator routes an appeal no rule could
     LEASE = "lease"
     ACKNOWLEDGE = "acknowledge"
     REGISTER = "register"
+    ASSIGN_EXECUTOR = "assign an executor to"
+    EXTEND = "extend"
+    REDIRECT = "redirect"
+    ANSWER = "answer"
+    DECLINE = "decline"
+    CLOSE = "close"
+    WITHDRAW = "withdraw"
 
+
+S = AppealState
+# Before registration the agency has not taken the appeal on; after it, it works on it.
+_IN_MAILBOX = frozenset({S.ROUTED, S.REDIRECTED, S.DELIVERED, S.ACKNOWLEDGED})
+_BEING_WORKED = frozenset({S.REGISTERED, S.IN_PROGRESS, S.EXTENDED})
+FINAL = frozenset({S.CLOSED, S.WITHDRAWN})
 
 _ALLOWED: dict[Transition, tuple[frozenset[AppealState], AppealState]] = {
-    Transition.ASSIGN: (frozenset({AppealState.RECEIVED}), AppealState.ROUTED),
-    Transition.LEASE: (frozenset({AppealState.ROUTED}), AppealState.DELIVERED),
-    Transition.ACKNOWLEDGE: (frozenset({AppealState.DELIVERED}), AppealState.ACKNOWLEDGED),
+    Transition.ASSIGN: (frozenset({S.RECEIVED}), S.ROUTED),
+    Transition.LEASE: (frozenset({S.ROUTED, S.REDIRECTED}), S.DELIVERED),
+    Transition.ACKNOWLEDGE: (frozenset({S.DELIVERED}), S.ACKNOWLEDGED),
     # An EDMS may register before it acknowledges (it registered, then crashed before acking).
-    Transition.REGISTER: (
-        frozenset({AppealState.ROUTED, AppealState.DELIVERED, AppealState.ACKNOWLEDGED}),
-        AppealState.REGISTERED,
-    ),
+    Transition.REGISTER: (_IN_MAILBOX, S.REGISTERED),
+    Transition.ASSIGN_EXECUTOR: (_BEING_WORKED, S.IN_PROGRESS),
+    # 59-FZ art. 12 p.2 allows one extension: the legal clock counts them (an executor may be
+    # assigned after an extension, which makes the appeal in-progress again).
+    Transition.EXTEND: (frozenset({S.REGISTERED, S.IN_PROGRESS}), S.EXTENDED),
+    Transition.REDIRECT: (_BEING_WORKED, S.REDIRECTED),
+    Transition.ANSWER: (_BEING_WORKED, S.ANSWERED),
+    Transition.DECLINE: (_BEING_WORKED, S.DECLINED),
+    Transition.CLOSE: (frozenset({S.ANSWERED, S.DECLINED}), S.CLOSED),
+    Transition.WITHDRAW: (frozenset(S) - FINAL - {S.ANSWERED, S.DECLINED}, S.WITHDRAWN),
 }
 
 

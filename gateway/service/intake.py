@@ -25,6 +25,7 @@ from gateway.adapters.db import blobs
 from gateway.adapters.xmlsec.envelope import read_message, validate
 from gateway.adapters.xmlsec.parsing import parse_hardened
 from gateway.adapters.xmlsec.signature import certificate_cn, organisation_id
+from gateway.domain.deadlines import clock_for
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.identity import check_identity
 from gateway.domain.lifecycle import AppealState
@@ -123,6 +124,7 @@ def _accept(
             appeal.topic_code, appeal.territory_code, table.rules, appeal.addressee_code, table.agencies
         )
         appeal_id, mailbox_id = uuid4(), uuid4()
+        register_by = clock_for(*table.clocks[agency_code]).register_by(now) if agency_code else None
         audit = [
             (
                 "portal:" + header.sender_id,
@@ -144,6 +146,7 @@ def _accept(
                     appeal=appeal,
                     state=AppealState.ROUTED if agency_code else AppealState.RECEIVED,
                     received_at=now,
+                    register_by=register_by,
                     raw=raw,
                     body_sha256=ctx.body_sha256,
                     mailbox=(mailbox_id, agency_code, APPEAL_MESSAGE) if agency_code else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -9,6 +10,7 @@ from gateway.adapters.db import agencies as agencies_db
 from gateway.adapters.db import appeals as appeals_db
 from gateway.adapters.db import mailbox as mailbox_db
 from gateway.adapters.db.audit import append_audit
+from gateway.domain.deadlines import clock_for
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.lifecycle import Transition, advance
 from gateway.service.hub import Hub
@@ -29,10 +31,14 @@ def assign(hub: Hub, operator: str, appeal_id: UUID, agency_code: str) -> UUID:
         appeal = appeals_db.find(conn, appeal_id, lock=True)
         if appeal is None:
             raise Rejection(Code.NOT_FOUND, "no such appeal", "/appeal_id")
-        if agencies_db.get_agency(conn, agency_code) is None:
+        agency = agencies_db.get_agency(conn, agency_code)
+        if agency is None:
             raise Rejection(Code.AGENCY_UNKNOWN, f"no agency {agency_code} in the registry", "/agency_code")
         state = advance(appeal["state"], Transition.ASSIGN)
-        appeals_db.assign(conn, appeal_id, agency_code, state)
+        clock = clock_for(agency.jurisdiction_profile, agency.timezone)
+        appeals_db.assign(
+            conn, appeal_id, agency_code, state, register_by=clock.register_by(datetime.now(UTC))
+        )
         message_id = mailbox_db.post(conn, agency_code, appeal_id, APPEAL_MESSAGE)
         append_audit(
             conn, appeal_id, operator, "routed",

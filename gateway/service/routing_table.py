@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from psycopg import Connection
 
 from gateway.adapters.db import agencies as agencies_db
-from gateway.domain.model import PortalSender, RoutingRule
+from gateway.domain.model import JurisdictionProfile, PortalSender, RoutingRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,7 @@ class RoutingTable:
     senders: dict[str, PortalSender]
     rules: list[RoutingRule]
     agencies: frozenset[str]
+    clocks: dict[str, tuple[JurisdictionProfile, str]]  # agency code → (profile, time zone)
 
 
 class RoutingTableCache:
@@ -37,6 +38,7 @@ class RoutingTableCache:
         with self._lock:
             if self._table is None or time.monotonic() - self._loaded_at > self._max_age_s:
                 rules, codes = agencies_db.routing_table(conn)
-                self._table = RoutingTable(agencies_db.senders(conn), rules, codes)
+                clocks = agencies_db.agency_clocks(conn)
+                self._table = RoutingTable(agencies_db.senders(conn), rules, codes, clocks)
                 self._loaded_at = time.monotonic()
             return self._table

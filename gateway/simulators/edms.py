@@ -79,12 +79,14 @@ class Edms:
                 size += len(chunk)
         return size, digest.hexdigest()
 
-    def register(self, appeal_id: str, number: str, registered_on: date, event_id: str) -> dict[str, Any]:
-        body = {
-            "event_id": event_id,
-            "type": "registered",
-            "registration_number": number,
-            "registered_on": registered_on.isoformat(),
-        }
+    def send_event(self, appeal_id: str, type_: str, event_id: str, **fields: Any) -> dict[str, Any]:
+        """One event; ``fields`` by their REST names (dates may be ``date`` objects)."""
+        body = {"event_id": event_id, "type": type_}
+        body.update({k: v.isoformat() if isinstance(v, date) else v for k, v in fields.items()})
         url = f"/sed/v1/appeals/{appeal_id}/events"
         return _checked(self.client.post(url, json=body, headers=self._auth))
+
+    def register(self, appeal_id: str, number: str, registered_on: date, event_id: str) -> dict[str, Any]:
+        return self.send_event(
+            appeal_id, "registered", event_id, registration_number=number, registered_on=registered_on
+        )

@@ -135,7 +135,17 @@ class SoapEdms:
         response = self._call("GetAttachment", AppealId=target[0], N=target[1])
         return len(response.Content), hashlib.sha256(response.Content).hexdigest()
 
-    def register(self, appeal_id: str, number: str, registered_on: date, event_id: str) -> dict[str, Any]:
-        registered = {"EventId": event_id, "RegistrationNumber": number, "RegisteredOn": registered_on}
-        receipt = self._call("SendEvent", AppealId=appeal_id, Event={"Registered": registered})
+    def send_event(self, appeal_id: str, type_: str, event_id: str, **fields: Any) -> dict[str, Any]:
+        """``type_`` and ``fields`` as on REST (``new_due_date``); sent as ``Extended/NewDueDate``."""
+        choice = {"EventId": event_id, **{_camel(k): v for k, v in fields.items()}}
+        receipt = self._call("SendEvent", AppealId=appeal_id, Event={_camel(type_): choice})
         return _plain(serialize_object(receipt, dict))
+
+    def register(self, appeal_id: str, number: str, registered_on: date, event_id: str) -> dict[str, Any]:
+        return self.send_event(
+            appeal_id, "registered", event_id, registration_number=number, registered_on=registered_on
+        )
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))

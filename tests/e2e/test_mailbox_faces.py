@@ -294,3 +294,92 @@ def test_statistics_count_pending_leased_and_refused(client, portal, edms):
         "leased": 0,
         "refused": 1,
     }
+
+
+def _appeal_row(hub, appeal_id: str) -> dict:
+    with hub.pool.connection() as conn:
+        return conn.execute(
+            "SELECT state, agency_code, registered_on, answer_by, redirect_by, register_by, extensions, "
+            "executor FROM appeal WHERE id = %s",
+            (appeal_id,),
+        ).fetchone()
+
+
+def test_an_appeal_is_worked_on_extended_once_declined_and_closed(client, hub, portal, edms):
+    (appeal_id,) = _push(client, portal)
+    assert _appeal_row(hub, appeal_id)["register_by"] is not None
+    today = date.today()
+    edms.register(appeal_id, "ОГ-7", today, "e-1")
+    registered = _appeal_row(hub, appeal_id)
+    assert registered["answer_by"] >= today + timedelta(days=30)  # 30 days, later if that is a day off
+    assert registered["redirect_by"] >= today + timedelta(days=7)
+    assert _refusal(lambda: edms.send_event(appeal_id, "closed", "e-0"))[0] == "illegal-transition"
+
+    assigned = edms.send_event(appeal_id, "assigned", "e-2", executor="отдел ЖКХ")
+    assert (assigned["seq"], assigned["state"]) == (2, "in-progress")
+    too_early = registered["answer_by"] - timedelta(days=1)
+    refused = _refusal(
+        lambda: edms.send_event(appeal_id, "extended", "e-3", new_due_date=too_early, reason="x")
+    )
+    assert refused == ("invalid-request", "/new_due_date")
+    new_due = registered["answer_by"] + timedelta(days=20)
+    extended = edms.send_event(appeal_id, "extended", "e-4", new_due_date=new_due, reason="нужна проверка")
+    assert (extended["seq"], extended["state"]) == (3, "extended")
+    row = _appeal_row(hub, appeal_id)
+    assert (row["extensions"], row["executor"]) == (1, "отдел ЖКХ")
+    assert row["answer_by"] >= new_due
+    edms.send_event(appeal_id, "assigned", "e-5", executor="другой отдел")
+    second = _refusal(lambda: edms.send_event(appeal_id, "extended", "e-6", new_due_date=new_due, reason="x"))
+    assert second[0] == "illegal-transition"
+
+    assert _refusal(lambda: edms.send_event(appeal_id, "declined", "e-7", ground="boredom")) == (
+        "invalid-request",
+        "/ground",
+    )
+    declined = edms.send_event(appeal_id, "declined", "e-8", ground="repeated")
+    closed = edms.send_event(appeal_id, "closed", "e-9")
+    assert (declined["state"], closed["state"], closed["seq"]) == ("declined", "closed", 6)
+    again = edms.send_event(appeal_id, "declined", "e-8", ground="repeated")
+    assert (again["repeated"], again["seq"]) == (True, 5)
+    with hub.pool.connection() as conn:
+        types = [r["type"] for r in conn.execute(
+            "SELECT type FROM appeal_event WHERE appeal_id = %s ORDER BY seq", (appeal_id,)
+        )]  # fmt: skip
+    assert types == ["registered", "assigned", "extended", "assigned", "declined", "closed"]
+
+
+def test_a_redirected_appeal_moves_to_the_competent_agency(client, hub, portal, face):
+    cheboksary, minstroy = face(CHEBOKSARY), face(MINSTROY)
+    (appeal_id,) = _push(client, portal)
+    cheboksary.register(appeal_id, "ОГ-8", date.today(), "r-1")
+    for target, code in (("NO-SUCH", "agency-unknown"), (CHEBOKSARY, "invalid-request")):
+        refused = _refusal(
+            lambda t=target: cheboksary.send_event(
+                appeal_id, "redirected", "r-2", target_agency=t, reason="x"
+            )
+        )
+        assert refused == (code, "/target_agency")
+    moved = cheboksary.send_event(
+        appeal_id, "redirected", "r-3", target_agency=MINSTROY, reason="не наш вопрос"
+    )
+    assert moved["state"] == "redirected"
+    assert cheboksary.send_event(
+        appeal_id, "redirected", "r-3", target_agency=MINSTROY, reason="не наш вопрос"
+    )["repeated"]
+    assert _refusal(lambda: cheboksary.register(appeal_id, "ОГ-9", date.today(), "r-4"))[0] == "not-found"
+    row = _appeal_row(hub, appeal_id)
+    assert (row["agency_code"], row["registered_on"], row["answer_by"]) == (MINSTROY, None, None)
+    assert row["register_by"] is not None
+    (message,) = minstroy.pull()
+    assert message["appeal_id"] == appeal_id
+    minstroy.ack([message])
+    assert minstroy.register(appeal_id, "МС-1", date.today(), "m-1")["state"] == "registered"
+    with hub.pool.connection() as conn:
+        details = conn.execute(
+            "SELECT details FROM appeal_event WHERE appeal_id = %s AND type = 'redirected'", (appeal_id,)
+        ).fetchone()["details"]
+    assert (details["from_agency"], details["target_agency"], details["within_legal_window"]) == (
+        CHEBOKSARY,
+        MINSTROY,
+        True,
+    )

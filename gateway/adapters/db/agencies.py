@@ -78,6 +78,12 @@ def routing_table(conn: Connection) -> tuple[list[RoutingRule], frozenset[str]]:
     return rules, codes
 
 
+def agency_clocks(conn: Connection) -> dict[str, tuple[JurisdictionProfile, str]]:
+    """Each agency's jurisdiction profile and time zone: what its legal clock runs on."""
+    rows = conn.execute("SELECT code, jurisdiction_profile, timezone FROM agency").fetchall()
+    return {r["code"]: (JurisdictionProfile(r["jurisdiction_profile"]), r["timezone"]) for r in rows}
+
+
 def agency_by_credential(conn: Connection, kind: str, secret_hash: str) -> str | None:
     row = conn.execute(
         "SELECT agency_code FROM agency_credential WHERE kind = %s AND secret_hash = %s", (kind, secret_hash)

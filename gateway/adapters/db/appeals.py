@@ -46,6 +46,7 @@ def store_new(
     appeal: Appeal,
     state: str,
     received_at: datetime,
+    register_by: date | None,
     raw: bytes,
     body_sha256: bytes,
     mailbox: tuple[UUID, str, str] | None,
@@ -63,9 +64,11 @@ def store_new(
     row = conn.execute(
         """WITH new_appeal AS (
                INSERT INTO appeal (id, sender_id, portal_appeal_id, kind, applicant_type, topic_code,
-                                   territory_code, addressee_code, agency_code, state, received_at, data)
+                                   territory_code, addressee_code, agency_code, state, received_at,
+                                   register_by, data)
                VALUES (%(id)s, %(sender)s, %(portal_id)s, %(kind)s, %(applicant_type)s, %(topic)s,
-                       %(territory)s, %(addressee)s, %(agency)s::text, %(state)s, %(received_at)s, %(data)s)
+                       %(territory)s, %(addressee)s, %(agency)s::text, %(state)s, %(received_at)s,
+                       %(register_by)s, %(data)s)
                ON CONFLICT (sender_id, portal_appeal_id) DO NOTHING
                RETURNING id
            ), archived AS (
@@ -98,6 +101,7 @@ def store_new(
             "agency": agency_code,
             "state": state,
             "received_at": received_at,
+            "register_by": register_by,
             "data": Jsonb(appeal_to_json(appeal)),
             "message_id": header.message_id,
             "sha": body_sha256,
@@ -153,8 +157,8 @@ def find_for_agency(
 ) -> dict[str, Any] | None:
     """The appeal if it is this agency's; ``lock`` serialises events on it until commit."""
     query = sql.SQL(
-        "SELECT id, state, agency_code, registration_number, registered_on FROM appeal "
-        "WHERE id = %s AND agency_code = %s {}"
+        "SELECT id, state, agency_code, registration_number, registered_on, register_by, redirect_by, "
+        "answer_by, extensions FROM appeal WHERE id = %s AND agency_code = %s {}"
     ).format(_FOR_UPDATE if lock else sql.SQL(""))
     return conn.execute(query, (appeal_id, agency_code)).fetchone()
 
@@ -166,16 +170,52 @@ def find(conn: Connection, appeal_id: UUID, *, lock: bool = False) -> dict[str, 
     return conn.execute(query, (appeal_id,)).fetchone()
 
 
-def assign(conn: Connection, appeal_id: UUID, agency_code: str, state: str) -> None:
+def assign(conn: Connection, appeal_id: UUID, agency_code: str, state: str, *, register_by: date) -> None:
     conn.execute(
-        "UPDATE appeal SET agency_code = %s, state = %s WHERE id = %s", (agency_code, state, appeal_id)
+        "UPDATE appeal SET agency_code = %s, state = %s, register_by = %s WHERE id = %s",
+        (agency_code, state, register_by, appeal_id),
     )
 
 
-def register(conn: Connection, appeal_id: UUID, number: str, registered_on: date, state: str) -> None:
+def register(
+    conn: Connection,
+    appeal_id: UUID,
+    number: str,
+    registered_on: date,
+    state: str,
+    *,
+    answer_by: date,
+    redirect_by: date,
+) -> None:
     conn.execute(
-        "UPDATE appeal SET registration_number = %s, registered_on = %s, state = %s WHERE id = %s",
-        (number, registered_on, state, appeal_id),
+        """UPDATE appeal SET registration_number = %s, registered_on = %s, state = %s,
+                             answer_by = %s, redirect_by = %s
+           WHERE id = %s""",
+        (number, registered_on, state, answer_by, redirect_by, appeal_id),
+    )
+
+
+_UPDATABLE = frozenset({"state", "executor", "answer_by", "extensions"})
+
+
+def update(conn: Connection, appeal_id: UUID, **columns: Any) -> None:
+    """Set some of the appeal's lifecycle columns (names from a fixed list, values as parameters)."""
+    assert columns and set(columns) <= _UPDATABLE, columns
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(name)) for name in columns
+    )
+    query = sql.SQL("UPDATE appeal SET {} WHERE id = %(appeal_id)s").format(assignments)
+    conn.execute(query, {**columns, "appeal_id": appeal_id})
+
+
+def redirect(conn: Connection, appeal_id: UUID, agency_code: str, state: str, *, register_by: date) -> None:
+    """Hand the appeal to another agency: the old agency's registration and clock no longer apply."""
+    conn.execute(
+        """UPDATE appeal SET agency_code = %s, state = %s, register_by = %s, registration_number = NULL,
+                             registered_on = NULL, answer_by = NULL, redirect_by = NULL, extensions = 0,
+                             executor = NULL
+           WHERE id = %s""",
+        (agency_code, state, register_by, appeal_id),
     )
 
 
@@ -187,22 +227,32 @@ def registration_taken(conn: Connection, agency_code: str, number: str, appeal_i
     return row is not None
 
 
-def find_event(conn: Connection, appeal_id: UUID, event_id: str) -> dict[str, Any] | None:
+def find_event(
+    conn: Connection, appeal_id: UUID, event_id: str, *, actor: str | None = None
+) -> dict[str, Any] | None:
+    """An event already recorded under ``event_id`` (by ``actor``, when given)."""
     return conn.execute(
-        "SELECT seq, event_id, type, at, details FROM appeal_event WHERE appeal_id = %s AND event_id = %s",
-        (appeal_id, event_id),
+        """SELECT seq, event_id, type, at, details, state_after FROM appeal_event
+           WHERE appeal_id = %s AND event_id = %s AND (%s::text IS NULL OR actor = %s)""",
+        (appeal_id, event_id, actor, actor),
     ).fetchone()
 
 
 def append_event(
-    conn: Connection, appeal_id: UUID, event_id: str, type_: str, actor: str, details: dict[str, Any]
+    conn: Connection,
+    appeal_id: UUID,
+    event_id: str,
+    type_: str,
+    actor: str,
+    details: dict[str, Any],
+    state_after: str,
 ) -> dict[str, Any]:
     """Append an event with the appeal's next sequence number (callers hold the appeal's row lock)."""
     return conn.execute(
-        """INSERT INTO appeal_event (appeal_id, seq, event_id, type, actor, details)
-           SELECT %s, coalesce(max(seq), 0) + 1, %s, %s, %s, %s FROM appeal_event WHERE appeal_id = %s
+        """INSERT INTO appeal_event (appeal_id, seq, event_id, type, actor, details, state_after)
+           SELECT %s, coalesce(max(seq), 0) + 1, %s, %s, %s, %s, %s FROM appeal_event WHERE appeal_id = %s
            RETURNING seq, event_id, type, at, details""",
-        (appeal_id, event_id, type_, actor, Jsonb(details), appeal_id),
+        (appeal_id, event_id, type_, actor, Jsonb(details), state_after, appeal_id),
     ).fetchone()
 
 

@@ -4,7 +4,7 @@ report events. Only translation happens here; the rules live in the service laye
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import quote
@@ -42,12 +42,18 @@ class BatchAckBody:
 
 @dataclass
 class EventBody:
-    """One event; which fields are required depends on ``type``."""
+    """One event; which fields it needs depends on ``type`` (the domain checks them)."""
 
-    event_id: str
-    type: str
+    event_id: str | None = None
+    type: str | None = None
     registration_number: str | None = None
-    registered_on: date | None = None
+    registered_on: str | None = None
+    executor: str | None = None
+    new_due_date: str | None = None
+    reason: str | None = None
+    target_agency: str | None = None
+    ground: str | None = None
+    comment: str | None = None
 
 
 def _message_json(m: mailbox.LeasedMessage) -> dict[str, Any]:
@@ -75,16 +81,9 @@ def _message_json(m: mailbox.LeasedMessage) -> dict[str, Any]:
     }
 
 
-def _event(body: EventBody) -> domain_events.AgencyEvent:
-    if body.type == domain_events.EventType.REGISTERED:
-        if not body.registration_number or body.registered_on is None:
-            missing = "/registration_number" if not body.registration_number else "/registered_on"
-            raise Rejection(Code.INVALID_REQUEST, "a registered event needs its number and date", missing)
-        return domain_events.registered(
-            body.event_id, body.registration_number, body.registered_on, date.today()
-        )
-    known = ", ".join(t.value for t in domain_events.EventType)
-    raise Rejection(Code.INVALID_REQUEST, f"unknown event type; known: {known}", "/type")
+def _event(body: EventBody, today: date) -> domain_events.AgencyEvent:
+    fields = {k: v for k, v in asdict(body).items() if k not in ("event_id", "type")}
+    return domain_events.parse_event(body.event_id, body.type, fields, today)
 
 
 class SedController(Controller):
@@ -147,7 +146,8 @@ class SedController(Controller):
     async def event(
         self, hub: Hub, agency: str, appeal_id: UUID, data: EventBody
     ) -> Response[dict[str, Any]]:
-        receipt = await anyio.to_thread.run_sync(events.record, hub, agency, appeal_id, _event(data))
+        today = await anyio.to_thread.run_sync(events.agency_today, hub, agency)
+        receipt = await anyio.to_thread.run_sync(events.record, hub, agency, appeal_id, _event(data, today))
         body = {
             "appeal_id": str(receipt.appeal_id),
             "event_id": receipt.event_id,

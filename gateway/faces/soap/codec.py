@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -104,24 +104,27 @@ def attachment_args(payload: etree._Element) -> tuple[UUID, int]:
     return UUID(_required(payload, "AppealId").strip()), int(_required(payload, "N"))
 
 
-def _registered(element: etree._Element, today: date) -> domain_events.AgencyEvent:
-    return domain_events.registered(
-        _required(element, "EventId"),
-        _required(element, "RegistrationNumber"),
-        _date(_required(element, "RegisteredOn"), "/registered_on"),
-        today,
-    )
+_DATE_FIELDS = frozenset({"registered_on", "new_due_date"})
 
 
-# One reader per choice of the schema's Event type; a new event type adds a line here.
-_EVENTS: dict[str, Callable[[etree._Element, date], domain_events.AgencyEvent]] = {
-    q("Registered"): _registered,
-}
+def _snake(local: str) -> str:
+    """``RegistrationNumber`` → ``registration_number``: the domain's (and REST's) field names."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", local).lower()
 
 
 def event_of(payload: etree._Element, today: date) -> tuple[UUID, domain_events.AgencyEvent]:
+    """The Event choice element names the type (``Registered`` → ``registered``); its children
+    are the event's fields, checked by the domain exactly as the REST face's JSON members are."""
     (choice,) = (child for child in payload.find(q("Event")) if isinstance(child.tag, str))
-    return UUID(_required(payload, "AppealId").strip()), _EVENTS[choice.tag](choice, today)
+    fields: dict[str, str | None] = {}
+    for child in choice:
+        if isinstance(child.tag, str):
+            name = _snake(etree.QName(child).localname)
+            text = child.text or ""
+            fields[name] = _date(text, "/" + name).isoformat() if name in _DATE_FIELDS else text
+    event_id = fields.pop("event_id", None)
+    event = domain_events.parse_event(event_id, _snake(etree.QName(choice).localname), fields, today)
+    return UUID(_required(payload, "AppealId").strip()), event
 
 
 # --- responses --------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ and the payload already valid against the schema.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 
 from lxml import etree
 
@@ -54,7 +53,7 @@ def get_attachment(hub: Hub, agency: str, payload: etree._Element) -> etree._Ele
 
 
 def send_event(hub: Hub, agency: str, payload: etree._Element) -> etree._Element:
-    appeal_id, event = codec.event_of(payload, date.today())
+    appeal_id, event = codec.event_of(payload, events.agency_today(hub, agency))
     return codec.receipt_response(events.record(hub, agency, appeal_id, event))
 
 

@@ -1,4 +1,4 @@
-"""Agency events are validated before they touch an appeal."""
+"""Agency events are validated once, in the domain, whatever face they came through."""
 
 from __future__ import annotations
 
@@ -7,37 +7,76 @@ from datetime import date
 import pytest
 
 from gateway.domain.errors import Code, Rejection
-from gateway.domain.events import EventType, registered
+from gateway.domain.events import (
+    Assigned,
+    Closed,
+    Declined,
+    DeclineGround,
+    Extended,
+    Redirected,
+    Registered,
+    details,
+    parse_event,
+)
 
 TODAY = date(2026, 11, 25)
+NUMBER = "/registration_number"
 
 
-def test_a_registered_event_carries_number_and_date():
-    event = registered(" evt-1 ", " ОГ-2026/15 ", TODAY, TODAY)
-    assert (event.event_id, event.registration_number, event.type) == (
-        "evt-1",
-        "ОГ-2026/15",
-        EventType.REGISTERED,
-    )
-    assert event.details() == {"registration_number": "ОГ-2026/15", "registered_on": "2026-11-25"}
+def _reg(number: str, on: str = "2026-11-25") -> dict[str, str]:
+    return {"registration_number": number, "registered_on": on}
 
 
 @pytest.mark.parametrize(
-    ("event_id", "number", "on", "pointer"),
+    ("type_", "fields", "expected"),
     [
-        ("", "1", TODAY, "/event_id"),
-        ("x" * 101, "1", TODAY, "/event_id"),
-        ("e", " ", TODAY, "/registration_number"),
-        ("e", "1\n2", TODAY, "/registration_number"),
-        ("e", "9" * 65, TODAY, "/registration_number"),
-        ("e", "1", date(2026, 11, 27), "/registered_on"),
+        ("registered", {"registration_number": " ОГ-2026/15 ", "registered_on": "2026-11-25"},
+         Registered("e", "ОГ-2026/15", TODAY)),
+        ("assigned", {"executor": "отдел ЖКХ"}, Assigned("e", "отдел ЖКХ")),
+        ("extended", {"new_due_date": "2027-01-20", "reason": "проверка"},
+         Extended("e", date(2027, 1, 20), "проверка")),
+        ("redirected", {"target_agency": "MINSTROY-21", "reason": "не наш"},
+         Redirected("e", "MINSTROY-21", "не наш")),
+        ("declined", {"ground": "repeated"}, Declined("e", DeclineGround.REPEATED)),
+        ("closed", {}, Closed("e")),
     ],
-)
-def test_bad_registered_events(event_id, number, on, pointer):
+)  # fmt: skip
+def test_each_event_type_parses(type_, fields, expected):
+    assert parse_event(" e ", type_, fields, TODAY) == expected
+
+
+def test_details_are_json_ready_and_leave_out_the_event_id_and_empty_fields():
+    assert details(Registered("e", "ОГ-1", TODAY)) == {
+        "registration_number": "ОГ-1",
+        "registered_on": "2026-11-25",
+    }
+    assert details(Declined("e", DeclineGround.ANONYMOUS)) == {"ground": "anonymous"}
+
+
+@pytest.mark.parametrize(
+    ("event_id", "type_", "fields", "pointer"),
+    [
+        ("", "closed", {}, "/event_id"),
+        ("x" * 101, "closed", {}, "/event_id"),
+        ("e", "teleported", {}, "/type"),
+        ("e", None, {}, "/type"),
+        ("e", "registered", _reg(" "), NUMBER),
+        ("e", "registered", _reg("1\n2"), NUMBER),
+        ("e", "registered", _reg("9" * 65), NUMBER),
+        ("e", "registered", _reg("1", "2026-11-27"), "/registered_on"),
+        ("e", "registered", _reg("1", "25.11.2026"), "/registered_on"),
+        ("e", "extended", {"new_due_date": "2027-01-20"}, "/reason"),
+        ("e", "redirected", {"reason": "x"}, "/target_agency"),
+        ("e", "declined", {"ground": "boredom"}, "/ground"),
+        ("e", "assigned", {"executor": "x" * 201}, "/executor"),
+    ],
+)  # fmt: skip
+def test_bad_events_name_the_field_at_fault(event_id, type_, fields, pointer):
     with pytest.raises(Rejection) as refused:
-        registered(event_id, number, on, TODAY)
+        parse_event(event_id, type_, fields, TODAY)
     assert (refused.value.code, refused.value.pointer) == (Code.INVALID_REQUEST, pointer)
 
 
 def test_tomorrow_is_allowed_for_zone_slack():
-    assert registered("e", "1", date(2026, 11, 26), TODAY).registered_on == date(2026, 11, 26)
+    event = parse_event("e", "registered", {"registration_number": "1", "registered_on": "2026-11-26"}, TODAY)
+    assert event.registered_on == date(2026, 11, 26)

@@ -19,6 +19,17 @@ S, T = AppealState, Transition
         (S.ROUTED, T.REGISTER, S.REGISTERED),
         (S.DELIVERED, T.REGISTER, S.REGISTERED),
         (S.ACKNOWLEDGED, T.REGISTER, S.REGISTERED),
+        (S.REDIRECTED, T.LEASE, S.DELIVERED),
+        (S.REGISTERED, T.ASSIGN_EXECUTOR, S.IN_PROGRESS),
+        (S.EXTENDED, T.ASSIGN_EXECUTOR, S.IN_PROGRESS),
+        (S.IN_PROGRESS, T.EXTEND, S.EXTENDED),
+        (S.IN_PROGRESS, T.REDIRECT, S.REDIRECTED),
+        (S.EXTENDED, T.ANSWER, S.ANSWERED),
+        (S.REGISTERED, T.DECLINE, S.DECLINED),
+        (S.ANSWERED, T.CLOSE, S.CLOSED),
+        (S.DECLINED, T.CLOSE, S.CLOSED),
+        (S.ROUTED, T.WITHDRAW, S.WITHDRAWN),
+        (S.EXTENDED, T.WITHDRAW, S.WITHDRAWN),
     ],
 )
 def test_allowed_moves(state, transition, after):
@@ -36,6 +47,13 @@ def test_allowed_moves(state, transition, after):
         (S.RECEIVED, T.REGISTER),
         (S.REGISTERED, T.REGISTER),
         (S.ROUTED, T.ACKNOWLEDGE),
+        (S.ACKNOWLEDGED, T.ASSIGN_EXECUTOR),  # not registered yet
+        (S.EXTENDED, T.EXTEND),
+        (S.ACKNOWLEDGED, T.REDIRECT),  # 59-FZ counts the redirect window from registration
+        (S.IN_PROGRESS, T.CLOSE),  # closing needs an answer or a decline
+        (S.ANSWERED, T.WITHDRAW),
+        (S.CLOSED, T.WITHDRAW),
+        (S.WITHDRAWN, T.REGISTER),
     ],
 )
 def test_refused_moves_name_the_current_state(state, transition):
