@@ -17,6 +17,7 @@ from psycopg import Connection
 from gateway.adapters.db import agencies as agencies_db
 from gateway.adapters.db import appeals as appeals_db
 from gateway.adapters.db import mailbox as mailbox_db
+from gateway.adapters.db import outbox as outbox_db
 from gateway.adapters.db.audit import append_audit
 from gateway.domain import events as ev
 from gateway.domain.deadlines import LegalClock, clock_for
@@ -24,6 +25,8 @@ from gateway.domain.errors import Code, Rejection
 from gateway.domain.lifecycle import AppealState, Transition, advance
 from gateway.service.hub import Hub
 from gateway.service.mailbox import APPEAL_MESSAGE
+
+CABINET = "cabinet"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +68,9 @@ def record(hub: Hub, agency_code: str, appeal_id: UUID, event: ev.AgencyEvent) -
         state, extra = _apply(conn, clock, agency_code, appeal, event)
         details = {**ev.details(event), **extra}
         row = appeals_db.append_event(conn, appeal_id, event.event_id, event.type, actor, details, state)
-        append_audit(
-            conn,
-            appeal_id,
-            actor,
-            event.type.value,
-            {"event_id": event.event_id, "seq": row["seq"], **details},
-        )
+        audit = {"event_id": event.event_id, "seq": row["seq"], **details}
+        append_audit(conn, appeal_id, actor, event.type.value, audit)
+        _tell_the_cabinet(conn, appeal_id, row, state, details)
     return EventReceipt(appeal_id, event.event_id, row["seq"], event.type.value, row["at"], state.value)
 
 
@@ -147,6 +146,31 @@ def _redirect(
         "register_by": register_by.isoformat(),
         "mailbox_message": str(message_id),
     }
+
+
+# What the applicant may see of each event: no executor names, no internal mailbox ids.
+_PUBLIC_DETAILS = frozenset(
+    {"registration_number", "registered_on", "answer_by", "new_due_date", "reason", "target_agency", "ground"}
+)
+
+
+def _tell_the_cabinet(
+    conn: Connection, appeal_id: UUID, event: dict[str, Any], state: AppealState, details: dict[str, Any]
+) -> None:
+    """A status update for the citizen's cabinet, in the event's own transaction (the outbox).
+
+    The idempotency key and the sequence number let the cabinet drop repeats and stale updates.
+    """
+    payload = {
+        "appeal_id": str(appeal_id),
+        "seq": event["seq"],
+        "type": event["type"],
+        "state": state.value,
+        "at": event["at"].isoformat(),
+        "details": {k: v for k, v in details.items() if k in _PUBLIC_DETAILS},
+    }
+    key = f"{CABINET}:{appeal_id}:{event['seq']}"
+    outbox_db.enqueue(conn, CABINET, appeal_id, event["seq"], key, payload)
 
 
 def _repeat(appeal_id: UUID, state: str, earlier: dict[str, Any], event: ev.AgencyEvent) -> EventReceipt:

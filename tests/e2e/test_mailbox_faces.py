@@ -346,6 +346,25 @@ def test_an_appeal_is_worked_on_extended_once_declined_and_closed(client, hub, p
             "SELECT type FROM appeal_event WHERE appeal_id = %s ORDER BY seq", (appeal_id,)
         )]  # fmt: skip
     assert types == ["registered", "assigned", "extended", "assigned", "declined", "closed"]
+    with hub.pool.connection() as conn:
+        outbox = conn.execute(
+            "SELECT connector, seq, idempotency_key, payload, published_at FROM outbox_message "
+            "WHERE appeal_id = %s ORDER BY id",
+            (appeal_id,),
+        ).fetchall()
+    # One status update for the cabinet per event, in order; the repeated decline added none.
+    assert [(o["connector"], o["seq"], o["payload"]["state"]) for o in outbox] == [
+        ("cabinet", 1, "registered"),
+        ("cabinet", 2, "in-progress"),
+        ("cabinet", 3, "extended"),
+        ("cabinet", 4, "in-progress"),
+        ("cabinet", 5, "declined"),
+        ("cabinet", 6, "closed"),
+    ]
+    assert outbox[0]["payload"]["details"]["registration_number"] == "ОГ-7"
+    assert outbox[2]["payload"]["details"]["reason"] == "нужна проверка"
+    assert "executor" not in outbox[1]["payload"]["details"]  # officials' names stay inside
+    assert all(o["published_at"] is None for o in outbox)  # no relay yet
 
 
 def test_a_redirected_appeal_moves_to_the_competent_agency(client, hub, portal, face):
