@@ -82,3 +82,10 @@ def test_agency_credentials_do_not_open_the_ops_api(client, registry):
     for headers in ({}, {"Authorization": f"Bearer {registry[1]['MINSTROY-21']}"}):
         response = client.get("/ops/v1/manual-routing", headers=headers)
         assert (response.status_code, response.json()["code"]) == (401, "unauthenticated")
+
+
+def test_health_endpoints_need_no_credentials(client):
+    assert client.get("/health/live").json() == {"status": "live"}
+    ready = client.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["migrations"] == {"ok": True, "detail": "current"}

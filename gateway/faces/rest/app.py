@@ -15,7 +15,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from gateway.config import Settings, get_settings
-from gateway.faces.rest import portal
+from gateway.faces.rest import health, portal
 from gateway.faces.rest.ops import OpsController
 from gateway.faces.rest.problems import exception_handler, record_refusal
 from gateway.faces.rest.sed import SedController
@@ -40,7 +40,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await anyio.to_thread.run_sync(hub.close)
 
     return Litestar(
-        route_handlers=[portal.push_appeal, SedController, soap.contract, soap.call, OpsController],
+        route_handlers=[
+            health.live,
+            health.ready,
+            portal.push_appeal,
+            SedController,
+            soap.contract,
+            soap.call,
+            OpsController,
+        ],
         dependencies={"hub": Provide(_provide_hub, sync_to_thread=False)},
         exception_handlers={Exception: exception_handler},
         after_exception=[record_refusal],

@@ -1,0 +1,33 @@
+"""Readiness against real databases: a current schema is ready, a database behind on migrations is not."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from gateway.adapters.db import open_pool
+from gateway.service.health import readiness
+from gateway.service.hub import Hub
+
+
+def test_a_current_schema_is_ready(session_hub):
+    assert [(c.name, c.ok) for c in readiness(session_hub)] == [("database", True), ("migrations", True)]
+
+
+def test_a_database_without_the_schema_is_not_ready(server_url, settings):
+    name = f"gw_unmigrated_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(server_url)
+    url = urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+    pool = open_pool(url, size=1, name="unmigrated")
+    try:
+        checks = readiness(Hub(settings=settings, pool=pool, database_url=url))
+    finally:
+        pool.close()
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    assert [(c.name, c.ok) for c in checks] == [("database", True), ("migrations", False)]
+    assert "0001_core" in checks[1].detail
