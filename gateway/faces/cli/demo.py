@@ -58,7 +58,7 @@ def run_demo(url: str, data_dir: Path) -> None:
         scan = b"%PDF-1.4 demo scan\n" * 2000
         header = attachment_header("scan-1", "акт-проверки.pdf", "application/pdf", scan)
         appeal = sample_appeal(2, applicant_type=ApplicantType.LEGAL_ENTITY, attachments=(header,))
-        _show(
+        legal = _show(
             push(
                 client,
                 portal.envelope(appeal, sign_as_applicant=True),
@@ -90,6 +90,20 @@ def run_demo(url: str, data_dir: Path) -> None:
         number = f"ОГ-{date.today().year}/{uuid.uuid4().hex[:6]}"
         registered = edms.register(receipt["appeal_id"], number, date.today(), str(uuid.uuid4()))
         typer.echo("  " + json.dumps(registered, ensure_ascii=False))
+        assigned = edms.send_event(receipt["appeal_id"], "assigned", str(uuid.uuid4()), executor="отдел ЖКХ")
+        typer.echo(f"  assigned an executor: state {assigned['state']}, event #{assigned['seq']}")
+
+        _step("The legal entity's appeal is not the city's to answer: registered, then redirected")
+        number = f"ОГ-{date.today().year}/{uuid.uuid4().hex[:6]}"
+        edms.register(legal["appeal_id"], number, date.today(), str(uuid.uuid4()))
+        redirected = edms.send_event(
+            legal["appeal_id"],
+            "redirected",
+            str(uuid.uuid4()),
+            target_agency="MINSTROY-21",
+            reason="вопрос министерства",
+        )
+        typer.echo(f"  redirected to MINSTROY-21: state {redirected['state']}, event #{redirected['seq']}")
 
         _step("An operator assigns the unrouted appeal to MINSTROY-21")
         operator = {"Authorization": f"Bearer {tokens['operator']}"}
