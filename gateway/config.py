@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     max_lease_seconds: int = 3600
     max_pull_batch: int = 500
     db_pool_size: int = 10
+    status_lookups_per_minute: int = Field(
+        default=30, description="public status lookups allowed per client address and hub process"
+    )
     registry_refresh_seconds: float = Field(
         default=5.0, description="how long a process may use its cached copy of senders and routing rules"
     )

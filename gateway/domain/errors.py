@@ -55,6 +55,8 @@ class Code(StrEnum):
     REGISTRATION_NUMBER_TAKEN = "registration-number-taken"
     # operators
     AGENCY_UNKNOWN = "agency-unknown"
+    # everyone
+    TOO_MANY_REQUESTS = "too-many-requests"
 
 
 # HTTP status per code; anything not listed is a 422 (understood, but refused).
@@ -68,6 +70,7 @@ HTTP_STATUS: dict[Code, int] = {
     Code.XML_TOO_DEEP: 400,
     Code.SCHEMA_VIOLATION: 400,
     Code.INVALID_REQUEST: 400,
+    Code.TOO_MANY_REQUESTS: 429,
     Code.UNAUTHENTICATED: 401,
     Code.NOT_FOUND: 404,
     Code.MESSAGE_ID_REUSED: 409,

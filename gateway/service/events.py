@@ -20,6 +20,8 @@ from gateway.adapters.db import mailbox as mailbox_db
 from gateway.adapters.db import outbox as outbox_db
 from gateway.adapters.db.audit import append_audit
 from gateway.domain import events as ev
+from gateway.domain.access_code import digest as access_digest
+from gateway.domain.access_code import new_access_code
 from gateway.domain.deadlines import LegalClock, clock_for
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.lifecycle import AppealState, Transition, advance
@@ -67,10 +69,15 @@ def record(hub: Hub, agency_code: str, appeal_id: UUID, event: ev.AgencyEvent) -
         clock = clock_for(agency.jurisdiction_profile, agency.timezone)
         state, extra = _apply(conn, clock, agency_code, appeal, event)
         details = {**ev.details(event), **extra}
+        # The access code reaches the applicant through the cabinet only: never stored in clear.
+        for_applicant = {}
+        if isinstance(event, ev.Registered):
+            for_applicant["access_code"] = code = new_access_code()
+            appeals_db.set_access_code(conn, appeal_id, access_digest(code))
         row = appeals_db.append_event(conn, appeal_id, event.event_id, event.type, actor, details, state)
         audit = {"event_id": event.event_id, "seq": row["seq"], **details}
         append_audit(conn, appeal_id, actor, event.type.value, audit)
-        _tell_the_cabinet(conn, appeal_id, row, state, details)
+        _tell_the_cabinet(conn, appeal_id, row, state, details, for_applicant)
     return EventReceipt(appeal_id, event.event_id, row["seq"], event.type.value, row["at"], state.value)
 
 
@@ -149,13 +156,18 @@ def _redirect(
 
 
 # What the applicant may see of each event: no executor names, no internal mailbox ids.
-_PUBLIC_DETAILS = frozenset(
+PUBLIC_DETAILS = frozenset(
     {"registration_number", "registered_on", "answer_by", "new_due_date", "reason", "target_agency", "ground"}
 )
 
 
 def _tell_the_cabinet(
-    conn: Connection, appeal_id: UUID, event: dict[str, Any], state: AppealState, details: dict[str, Any]
+    conn: Connection,
+    appeal_id: UUID,
+    event: dict[str, Any],
+    state: AppealState,
+    details: dict[str, Any],
+    for_applicant: dict[str, str],
 ) -> None:
     """A status update for the citizen's cabinet, in the event's own transaction (the outbox).
 
@@ -167,7 +179,8 @@ def _tell_the_cabinet(
         "type": event["type"],
         "state": state.value,
         "at": event["at"].isoformat(),
-        "details": {k: v for k, v in details.items() if k in _PUBLIC_DETAILS},
+        "details": {k: v for k, v in details.items() if k in PUBLIC_DETAILS},
+        **for_applicant,
     }
     key = f"{CABINET}:{appeal_id}:{event['seq']}"
     outbox_db.enqueue(conn, CABINET, appeal_id, event["seq"], key, payload)

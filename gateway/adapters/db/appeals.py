@@ -195,6 +195,28 @@ def register(
     )
 
 
+def set_access_code(conn: Connection, appeal_id: UUID, code_sha256: str) -> None:
+    conn.execute("UPDATE appeal SET access_code_sha256 = %s WHERE id = %s", (code_sha256, appeal_id))
+
+
+def by_registration_number(conn: Connection, number: str) -> list[dict[str, Any]]:
+    """Appeals registered under ``number`` (numbers are unique per agency, not across agencies)."""
+    return conn.execute(
+        """SELECT a.id, a.state, a.registration_number, a.registered_on, a.answer_by, a.access_code_sha256,
+                  a.agency_code, g.name AS agency_name
+           FROM appeal a JOIN agency g ON g.code = a.agency_code
+           WHERE a.registration_number = %s""",
+        (number,),
+    ).fetchall()
+
+
+def event_history(conn: Connection, appeal_id: UUID) -> list[dict[str, Any]]:
+    return conn.execute(
+        "SELECT seq, type, at, state_after, details FROM appeal_event WHERE appeal_id = %s ORDER BY seq",
+        (appeal_id,),
+    ).fetchall()
+
+
 _UPDATABLE = frozenset({"state", "executor", "answer_by", "extensions"})
 
 

@@ -15,7 +15,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from gateway.config import Settings, get_settings
-from gateway.faces.rest import health, portal
+from gateway.faces.rest import health, portal, public
 from gateway.faces.rest.ops import OpsController
 from gateway.faces.rest.problems import exception_handler, record_refusal
 from gateway.faces.rest.sed import SedController
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             soap.contract,
             soap.call,
             OpsController,
+            public.status_handler(settings.status_lookups_per_minute),
         ],
         dependencies={"hub": Provide(_provide_hub, sync_to_thread=False)},
         exception_handlers={Exception: exception_handler},

@@ -57,6 +57,7 @@ def describe(exc: Exception) -> Problem:
             405: "method-not-allowed",
             413: Code.BODY_TOO_LARGE.value,
             415: Code.UNSUPPORTED_MEDIA_TYPE.value,
+            429: Code.TOO_MANY_REQUESTS.value,
         }.get(exc.status_code, Code.INVALID_REQUEST.value)
         return Problem(exc.status_code, code, str(exc.detail))
     return Problem(500, INTERNAL_ERROR, "the hub failed; the request was not applied")
