@@ -125,19 +125,16 @@ def _date(fields: Mapping[str, str | None], name: str) -> date:
         raise Rejection(Code.INVALID_REQUEST, f"{name} must be a date (YYYY-MM-DD)", "/" + name) from None
 
 
-def _registered(event_id: str, fields: Mapping[str, str | None], today: date) -> Registered:
+def _registered(event_id: str, fields: Mapping[str, str | None]) -> Registered:
     number = _text(fields, "registration_number", MAX_REGISTRATION_NUMBER)
     if not number.isprintable():
         raise Rejection(
             Code.INVALID_REQUEST, "registration_number must be printable characters", "/registration_number"
         )
-    registered_on = _date(fields, "registered_on")
-    if registered_on > today + timedelta(days=1):  # one day of slack for time zones
-        raise Rejection(Code.INVALID_REQUEST, "registered_on is in the future", "/registered_on")
-    return Registered(event_id, number, registered_on)
+    return Registered(event_id, number, _date(fields, "registered_on"))
 
 
-def _declined(event_id: str, fields: Mapping[str, str | None], _: date) -> Declined:
+def _declined(event_id: str, fields: Mapping[str, str | None]) -> Declined:
     try:
         ground = DeclineGround((fields.get("ground") or "").strip())
     except ValueError:
@@ -149,23 +146,28 @@ def _declined(event_id: str, fields: Mapping[str, str | None], _: date) -> Decli
     return Declined(event_id, ground, comment)
 
 
-_PARSERS: dict[EventType, Callable[[str, Mapping[str, str | None], date], AgencyEvent]] = {
+_PARSERS: dict[EventType, Callable[[str, Mapping[str, str | None]], AgencyEvent]] = {
     EventType.REGISTERED: _registered,
-    EventType.ASSIGNED: lambda e, f, _: Assigned(e, _text(f, "executor", 200)),
-    EventType.EXTENDED: lambda e, f, _: Extended(e, _date(f, "new_due_date"), _text(f, "reason")),
-    EventType.REDIRECTED: lambda e, f, _: Redirected(e, _text(f, "target_agency", 64), _text(f, "reason")),
+    EventType.ASSIGNED: lambda e, f: Assigned(e, _text(f, "executor", 200)),
+    EventType.EXTENDED: lambda e, f: Extended(e, _date(f, "new_due_date"), _text(f, "reason")),
+    EventType.REDIRECTED: lambda e, f: Redirected(e, _text(f, "target_agency", 64), _text(f, "reason")),
     EventType.DECLINED: _declined,
-    EventType.CLOSED: lambda e, _f, _t: Closed(e),
+    EventType.CLOSED: lambda e, _f: Closed(e),
 }
 
 
-def parse_event(
-    event_id: str | None, type_: str | None, fields: Mapping[str, str | None], today: date
-) -> AgencyEvent:
-    """A validated event from a face's fields; ``today`` is the agency's date (for plausibility)."""
+def parse_event(event_id: str | None, type_: str | None, fields: Mapping[str, str | None]) -> AgencyEvent:
+    """A validated event from a face's fields (dates are checked against the agency's calendar
+    later, by :func:`check_dates`, where the agency's time zone is known)."""
     try:
         kind = EventType((type_ or "").strip())
     except ValueError:
         known = ", ".join(t.value for t in EventType)
         raise Rejection(Code.INVALID_REQUEST, f"unknown event type; known: {known}", "/type") from None
-    return _PARSERS[kind](check_event_id(event_id), fields, today)
+    return _PARSERS[kind](check_event_id(event_id), fields)
+
+
+def check_dates(event: AgencyEvent, today: date) -> None:
+    """Refuse a registration dated after the agency's tomorrow (a day of slack for time zones)."""
+    if isinstance(event, Registered) and event.registered_on > today + timedelta(days=1):
+        raise Rejection(Code.INVALID_REQUEST, "registered_on is in the future", "/registered_on")

@@ -8,7 +8,7 @@ next sequence number and an audit record, all in one transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -42,14 +42,6 @@ class EventReceipt:
     repeated: bool = False
 
 
-def agency_today(hub: Hub, agency_code: str) -> date:
-    """The agency's own date, for checking the plausibility of the dates it reports."""
-    with hub.pool.connection() as conn:
-        agency = agencies_db.get_agency(conn, agency_code)
-    assert agency is not None, "authenticated agencies exist"
-    return clock_for(agency.jurisdiction_profile, agency.timezone).local_date(datetime.now(UTC))
-
-
 def record(hub: Hub, agency_code: str, appeal_id: UUID, event: ev.AgencyEvent) -> EventReceipt:
     """Apply ``event`` to the agency's appeal under its row lock; a repeat answers as the first did."""
     actor = "agency:" + agency_code
@@ -67,6 +59,7 @@ def record(hub: Hub, agency_code: str, appeal_id: UUID, event: ev.AgencyEvent) -
         agency = agencies_db.get_agency(conn, agency_code)
         assert agency is not None
         clock = clock_for(agency.jurisdiction_profile, agency.timezone)
+        ev.check_dates(event, clock.local_date(datetime.now(UTC)))
         state, extra = _apply(conn, clock, agency_code, appeal, event)
         details = {**ev.details(event), **extra}
         # The access code reaches the applicant through the cabinet only: never stored in clear.

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 from dataclasses import asdict, dataclass
-from datetime import date
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID
@@ -81,9 +80,9 @@ def _message_json(m: mailbox.LeasedMessage) -> dict[str, Any]:
     }
 
 
-def _event(body: EventBody, today: date) -> domain_events.AgencyEvent:
+def _event(body: EventBody) -> domain_events.AgencyEvent:
     fields = {k: v for k, v in asdict(body).items() if k not in ("event_id", "type")}
-    return domain_events.parse_event(body.event_id, body.type, fields, today)
+    return domain_events.parse_event(body.event_id, body.type, fields)
 
 
 class SedController(Controller):
@@ -146,8 +145,7 @@ class SedController(Controller):
     async def event(
         self, hub: Hub, agency: str, appeal_id: UUID, data: EventBody
     ) -> Response[dict[str, Any]]:
-        today = await anyio.to_thread.run_sync(events.agency_today, hub, agency)
-        receipt = await anyio.to_thread.run_sync(events.record, hub, agency, appeal_id, _event(data, today))
+        receipt = await anyio.to_thread.run_sync(events.record, hub, agency, appeal_id, _event(data))
         body = {
             "appeal_id": str(receipt.appeal_id),
             "event_id": receipt.event_id,

@@ -112,7 +112,7 @@ def _snake(local: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", local).lower()
 
 
-def event_of(payload: etree._Element, today: date) -> tuple[UUID, domain_events.AgencyEvent]:
+def event_of(payload: etree._Element) -> tuple[UUID, domain_events.AgencyEvent]:
     """The Event choice element names the type (``Registered`` → ``registered``); its children
     are the event's fields, checked by the domain exactly as the REST face's JSON members are."""
     (choice,) = (child for child in payload.find(q("Event")) if isinstance(child.tag, str))
@@ -123,7 +123,7 @@ def event_of(payload: etree._Element, today: date) -> tuple[UUID, domain_events.
             text = child.text or ""
             fields[name] = _date(text, "/" + name).isoformat() if name in _DATE_FIELDS else text
     event_id = fields.pop("event_id", None)
-    event = domain_events.parse_event(event_id, _snake(etree.QName(choice).localname), fields, today)
+    event = domain_events.parse_event(event_id, _snake(etree.QName(choice).localname), fields)
     return UUID(_required(payload, "AppealId").strip()), event
 
 

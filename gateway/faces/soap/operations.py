@@ -53,7 +53,7 @@ def get_attachment(hub: Hub, agency: str, payload: etree._Element) -> etree._Ele
 
 
 def send_event(hub: Hub, agency: str, payload: etree._Element) -> etree._Element:
-    appeal_id, event = codec.event_of(payload, events.agency_today(hub, agency))
+    appeal_id, event = codec.event_of(payload)
     return codec.receipt_response(events.record(hub, agency, appeal_id, event))
 
 
