@@ -1,8 +1,10 @@
 """A development PKI, generated at run time under ``var/pki`` and never committed.
 
 One root CA (the trust anchor) issues: the Russian portal's RSA certificate, the Belarusian
-portal's ECDSA certificate, a legal entity representative's certificate naming an OGRN, and
-the hub's own certificate. Production replaces all of it with real trust anchors.
+portal's ECDSA certificate, a legal entity representative's certificate naming an OGRN, the
+hub's own certificate, and the certificate ADM-CHEBOKSARY signs its answers with (registered as
+the agency's ``answer_certificate``, pinned rather than chained). Production replaces all of it
+with real trust anchors and the agencies' real certificates.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class DevPki:
     applicant_cert: Path
     hub_key: Path
     hub_cert: Path
+    agency_key: Path
+    agency_cert: Path
 
 
 def _new_key(key_type: str) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
@@ -149,21 +153,34 @@ def ensure_dev_pki(directory: Path) -> DevPki:
         applicant_cert=directory / "applicant-legal-entity.pem",
         hub_key=directory / "hub.key",
         hub_cert=directory / "hub.pem",
+        agency_key=directory / "agency-adm-cheboksary.key",
+        agency_cert=directory / "agency-adm-cheboksary.pem",
     )
     if all(p.exists() for p in vars(pki).values()):
         return pki
-    ca_key, ca_cert = make_ca(f"Appeals Gateway Dev Root CA {secrets.token_hex(2)}")
-    _write(directory / "root-ca.key", ca_key, private=True)
-    _write(pki.root_cert, ca_cert)
-    _write(pki.trust_anchors, ca_cert)
+    # A directory made by an older version lacks only the newer certificates: keep its root CA (which
+    # running hubs and configured trust anchors already know) and issue just what is missing.
+    ca_key_path = directory / "root-ca.key"
+    new_ca = not (ca_key_path.exists() and pki.root_cert.exists())
+    if new_ca:
+        ca_key, ca_cert = make_ca(f"Appeals Gateway Dev Root CA {secrets.token_hex(2)}")
+        _write(ca_key_path, ca_key, private=True)
+        _write(pki.root_cert, ca_cert)
+    else:
+        ca_key, ca_cert = ca_key_path.read_bytes(), pki.root_cert.read_bytes()
+    if new_ca or not pki.trust_anchors.exists():
+        _write(pki.trust_anchors, ca_cert)
     for key_path, cert_path, cn, kwargs in [
         (pki.portal_rsa_key, pki.portal_rsa_cert, "EPGU Portal (dev)", {}),
         (pki.portal_ec_key, pki.portal_ec_cert, "Obrashcheniya.bel Portal (dev)", {"key_type": "ec"}),
         (pki.applicant_key, pki.applicant_cert, "Representative (dev)",
          {"ogrn": DEV_OGRN, "organisation_name": "OOO Primer (dev)"}),
         (pki.hub_key, pki.hub_cert, "Appeals Gateway Hub (dev)", {}),
+        (pki.agency_key, pki.agency_cert, "ADM-CHEBOKSARY answers (dev)",
+         {"organisation_name": "Administration of Cheboksary (dev)"}),
     ]:  # fmt: skip
-        key, cert = issue_certificate(ca_key, ca_cert, cn, **kwargs)
-        _write(key_path, key, private=True)
-        _write(cert_path, cert)
+        if new_ca or not (key_path.exists() and cert_path.exists()):
+            key, cert = issue_certificate(ca_key, ca_cert, cn, **kwargs)
+            _write(key_path, key, private=True)
+            _write(cert_path, cert)
     return pki

@@ -5,11 +5,15 @@ must cover, so a signature wrapping attack finds nothing to exploit: the portal'
 sit in ``/Envelope/PortalSignature`` and reference ``/Envelope/Message`` by its Id, the
 applicant's in ``/Envelope/Message/ApplicantSignature`` over ``/Envelope/Message/Appeal``, and
 callers read only the element signxml hands back as signed.
+
+Other signed documents (the agencies' answers) describe their own :class:`Slot` and call
+:func:`check_placement` and :func:`verify_slot`, trusting anchors or one pinned certificate.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -76,7 +80,7 @@ class _Verifier(XMLVerifier):
 
 
 @dataclass(frozen=True, slots=True)
-class _Slot:
+class Slot:
     """Where one kind of signature lives and what it must cover."""
 
     container: str  # ElementPath from the root, e.g. "./{ns}PortalSignature"
@@ -84,8 +88,8 @@ class _Slot:
     pointer: str  # for problem documents
 
 
-PORTAL = _Slot(f"./{q('PortalSignature')}", f"./{q('Message')}", "/PortalSignature")
-APPLICANT = _Slot(
+PORTAL = Slot(f"./{q('PortalSignature')}", f"./{q('Message')}", "/PortalSignature")
+APPLICANT = Slot(
     f"./{q('Message')}/{q('ApplicantSignature')}",
     f"./{q('Message')}/{q('Appeal')}",
     "/Message/ApplicantSignature",
@@ -100,90 +104,107 @@ class EnvelopeVerifier:
         self._store = x509.verification.Store(anchors)
 
     def verify_portal(self, root: etree._Element) -> Verified:
-        self._check_placement(root)
-        result = self._verify(root, PORTAL)
+        check_placement(root, (PORTAL, APPLICANT))
+        result = verify_slot(root, PORTAL, self._store)
         if result is None:
             raise Rejection(Code.SIGNATURE_MISSING, "the portal's signature is missing", PORTAL.pointer)
         return result
 
     def verify_applicant(self, root: etree._Element) -> Verified | None:
         """The legal entity's signature over the Appeal, or None when the envelope has none."""
-        return self._verify(root, APPLICANT)
+        return verify_slot(root, APPLICANT, self._store)
 
-    @staticmethod
-    def _check_placement(root: etree._Element) -> None:
-        """Signatures are allowed in the two containers only, and one per container."""
-        allowed = {root.find(PORTAL.container), root.find(APPLICANT.container)} - {None}
-        for signature in root.iter(f"{{{DS}}}Signature"):
-            if signature.getparent() not in allowed:
-                raise Rejection(
-                    Code.SIGNATURE_REFERENCE_INVALID, "a signature sits outside the signature containers"
-                )
-        for slot in (PORTAL, APPLICANT):
-            container = root.find(slot.container)
-            if container is not None and len(container.findall(f"{{{DS}}}Signature")) > 1:
-                raise Rejection(
-                    Code.SIGNATURE_AMBIGUOUS, "one signature per container is allowed", slot.pointer
-                )
 
-    def _verify(self, root: etree._Element, slot: _Slot) -> Verified | None:
-        container = root.find(slot.container)
-        signature = container.find(f"{{{DS}}}Signature") if container is not None else None
-        if signature is None or len(container) != 1:
-            if container is not None and len(container):
-                raise Rejection(
-                    Code.SIGNATURE_REFERENCE_INVALID, "unexpected content in the container", slot.pointer
-                )
-            return None
-        target = root.find(slot.target)
-        _check_references(signature, target, slot)
-        certificates = _certificates(signature, slot)
-        for certificate in certificates:
-            _check_certificate(certificate, slot)
-        config = SignatureConfiguration(
-            location=slot.container + "/",
-            expect_references=1,
-            signature_methods=_SIGNATURE_METHODS,
-            digest_algorithms=_DIGESTS,
-        )
-        try:
-            result = _Verifier(self._store).verify(root, expect_config=config, id_attribute="Id")
-        except InvalidDigest:
+def check_placement(root: etree._Element, slots: Sequence[Slot]) -> None:
+    """Signatures are allowed in the document's slot containers only, and one per container."""
+    allowed = {root.find(slot.container) for slot in slots} - {None}
+    for signature in root.iter(f"{{{DS}}}Signature"):
+        if signature.getparent() not in allowed:
             raise Rejection(
-                Code.SIGNATURE_INVALID, "the signed content was altered after signing", slot.pointer
-            ) from None
-        except InvalidCertificate:
-            raise Rejection(
-                Code.CERTIFICATE_UNTRUSTED, "the certificate does not chain to a trust anchor", slot.pointer
-            ) from None
-        except InvalidSignature:
-            raise Rejection(
-                Code.SIGNATURE_INVALID, "the signature value does not verify", slot.pointer
-            ) from None
-        except InvalidInput as exc:
-            text = str(exc)
-            if "not allowed" in text or "Unrecognized" in text or "not expected" in text.lower():
-                raise Rejection(Code.SIGNATURE_ALGORITHM_NOT_ALLOWED, text, slot.pointer) from None
-            raise Rejection(Code.SIGNATURE_REFERENCE_INVALID, text, slot.pointer) from None
-        except (ValueError, etree.DocumentInvalid) as exc:
-            raise Rejection(
-                Code.SIGNATURE_REFERENCE_INVALID, f"malformed signature: {exc}", slot.pointer
-            ) from None
-        signed = result.signed_xml
-        if signed is None or signed.tag != target.tag:
-            raise Rejection(
-                Code.SIGNATURE_REFERENCE_INVALID, "the signature covers the wrong element", slot.pointer
+                Code.SIGNATURE_REFERENCE_INVALID, "a signature sits outside the signature containers"
             )
-        key = result.signature_key
-        signer = next(c for c in certificates if _public_pem(c) == key)
-        return Verified(signed, signer)
+    for slot in slots:
+        container = root.find(slot.container)
+        if container is not None and len(container.findall(f"{{{DS}}}Signature")) > 1:
+            raise Rejection(Code.SIGNATURE_AMBIGUOUS, "one signature per container is allowed", slot.pointer)
+
+
+def verify_slot(
+    root: etree._Element,
+    slot: Slot,
+    trust: x509.verification.Store | x509.Certificate,
+    *,
+    now: datetime | None = None,
+) -> Verified | None:
+    """The signature in ``slot`` verified, or None when its container is absent or empty.
+
+    ``trust`` is either the trust anchors the signing certificate must chain to (portals,
+    applicants), or one pinned certificate (an agency's registered one), which the signature must
+    carry and is verified with: no chain is built, since a certificate the same CA issued to
+    someone else must not pass. ``now`` fixes the moment certificates must be valid at.
+    """
+    now = now or datetime.now(UTC)
+    container = root.find(slot.container)
+    signature = container.find(f"{{{DS}}}Signature") if container is not None else None
+    if signature is None or len(container) != 1:
+        if container is not None and len(container):
+            raise Rejection(
+                Code.SIGNATURE_REFERENCE_INVALID, "unexpected content in the container", slot.pointer
+            )
+        return None
+    target = root.find(slot.target)
+    _check_references(signature, target, slot)
+    certificates = _certificates(signature, slot)
+    if isinstance(trust, x509.Certificate):
+        _check_pinned(certificates, trust, slot)
+        checked, verifier, pinned = [trust], XMLVerifier(), trust
+    else:
+        checked, verifier, pinned = certificates, _Verifier(trust), None
+    for certificate in checked:
+        _check_certificate(certificate, slot, now)
+    config = SignatureConfiguration(
+        location=slot.container + "/",
+        expect_references=1,
+        signature_methods=_SIGNATURE_METHODS,
+        digest_algorithms=_DIGESTS,
+        verification_time=now,
+    )
+    try:
+        result = verifier.verify(root, x509_cert=pinned, expect_config=config, id_attribute="Id")
+    except InvalidDigest:
+        raise Rejection(
+            Code.SIGNATURE_INVALID, "the signed content was altered after signing", slot.pointer
+        ) from None
+    except InvalidCertificate:
+        raise Rejection(
+            Code.CERTIFICATE_UNTRUSTED, "the certificate does not chain to a trust anchor", slot.pointer
+        ) from None
+    except InvalidSignature:
+        raise Rejection(Code.SIGNATURE_INVALID, "the signature value does not verify", slot.pointer) from None
+    except InvalidInput as exc:
+        text = str(exc)
+        if "not allowed" in text or "Unrecognized" in text or "not expected" in text.lower():
+            raise Rejection(Code.SIGNATURE_ALGORITHM_NOT_ALLOWED, text, slot.pointer) from None
+        raise Rejection(Code.SIGNATURE_REFERENCE_INVALID, text, slot.pointer) from None
+    except (ValueError, etree.DocumentInvalid) as exc:
+        raise Rejection(
+            Code.SIGNATURE_REFERENCE_INVALID, f"malformed signature: {exc}", slot.pointer
+        ) from None
+    signed = result.signed_xml
+    if signed is None or signed.tag != target.tag:
+        raise Rejection(
+            Code.SIGNATURE_REFERENCE_INVALID, "the signature covers the wrong element", slot.pointer
+        )
+    key = result.signature_key
+    signer = pinned if pinned is not None else next(c for c in certificates if _public_pem(c) == key)
+    return Verified(signed, signer)
 
 
 def _public_pem(certificate: x509.Certificate) -> bytes:
     return certificate.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
 
 
-def _check_references(signature: etree._Element, target: etree._Element | None, slot: _Slot) -> None:
+def _check_references(signature: etree._Element, target: etree._Element | None, slot: Slot) -> None:
     """One Reference, to the Id of the element this slot must cover, with exclusive C14N only."""
     signed_info = signature.find(f"{{{DS}}}SignedInfo")
     if signed_info is None:
@@ -227,7 +248,7 @@ def _check_references(signature: etree._Element, target: etree._Element | None, 
             )
 
 
-def _certificates(signature: etree._Element, slot: _Slot) -> list[x509.Certificate]:
+def _certificates(signature: etree._Element, slot: Slot) -> list[x509.Certificate]:
     texts = signature.findall(f"{{{DS}}}KeyInfo/{{{DS}}}X509Data/{{{DS}}}X509Certificate")
     if not texts:
         raise Rejection(
@@ -241,9 +262,30 @@ def _certificates(signature: etree._Element, slot: _Slot) -> list[x509.Certifica
         raise Rejection(Code.CERTIFICATE_UNTRUSTED, "the certificate cannot be read", slot.pointer) from None
 
 
-def _check_certificate(certificate: x509.Certificate, slot: _Slot) -> None:
+def _check_pinned(certificates: list[x509.Certificate], pinned: x509.Certificate, slot: Slot) -> None:
+    """The signature must carry the pinned certificate itself (not merely one of the same issuer or name).
+
+    Its key usage must state digitalSignature: with no chain policy to fall back on, a certificate
+    silent on it (or a CA's) is not taken as one meant for signing documents.
+    """
+    if pinned not in certificates:
+        raise Rejection(
+            Code.CERTIFICATE_UNTRUSTED,
+            "the signature does not carry the registered certificate",
+            slot.pointer,
+        )
+    try:
+        signs = pinned.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
+    except x509.ExtensionNotFound:
+        signs = False
+    if not signs:
+        raise Rejection(
+            Code.CERTIFICATE_KEY_USAGE, "the certificate may not be used for digital signatures", slot.pointer
+        )
+
+
+def _check_certificate(certificate: x509.Certificate, slot: Slot, now: datetime) -> None:
     """Give expiry and key usage their own codes before the chain is built (signxml lumps them)."""
-    now = datetime.now(UTC)
     if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
         raise Rejection(Code.CERTIFICATE_EXPIRED, "a certificate is expired or not yet valid", slot.pointer)
     try:

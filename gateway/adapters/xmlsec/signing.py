@@ -1,4 +1,4 @@
-"""Signing envelopes as the portal (and a legal entity's representative) do.
+"""Signing envelopes as the portal (and a legal entity's representative) do, and answers as an agency does.
 
 Detached XMLDSig, one Reference by Id, exclusive C14N, SHA-256, RSA-SHA256 or ECDSA-SHA256
 by key type, the signing certificate in X509Data — what any conforming implementation makes.
@@ -18,6 +18,7 @@ from signxml.algorithms import (
     SignatureMethod,
 )
 
+from gateway.adapters.xmlsec import answer
 from gateway.adapters.xmlsec.envelope import q
 
 EXC_C14N = CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0
@@ -66,4 +67,12 @@ def sign_envelope(
         container[:] = [_signature(message.find(q("Appeal")), applicant_key_pem, applicant_cert_pem)]
     portal_container = root.find(q("PortalSignature"))
     portal_container[:] = [_signature(message, portal_key_pem, portal_cert_pem)]
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def sign_answer(unsigned: bytes, key_pem: bytes, cert_pem: bytes) -> bytes:
+    """Sign the answer's Document as the agency, into its AgencySignature container."""
+    root = etree.fromstring(unsigned, etree.XMLParser(resolve_entities=False, no_network=True))
+    container = root.find(answer.q("AgencySignature"))
+    container[:] = [_signature(root.find(answer.q("Document")), key_pem, cert_pem)]
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
