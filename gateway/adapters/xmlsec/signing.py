@@ -24,7 +24,11 @@ from gateway.adapters.xmlsec.envelope import q
 EXC_C14N = CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0
 
 
-def _signature(element: etree._Element, key_pem: bytes, cert_pem: bytes) -> etree._Element:
+def detached_signature(element: etree._Element, key_pem: bytes, cert_pem: bytes) -> etree._Element:
+    """A ds:Signature over ``element`` (by its ``Id``), for the caller to place in its container.
+
+    ``element`` must already sit in its final document: the reference is resolved from its root.
+    """
     key = load_pem_private_key(key_pem, password=None)
     method = (
         SignatureMethod.ECDSA_SHA256
@@ -64,9 +68,9 @@ def sign_envelope(
         if container is None:
             container = etree.Element(q("ApplicantSignature"))
             message.find(q("Appeal")).addnext(container)
-        container[:] = [_signature(message.find(q("Appeal")), applicant_key_pem, applicant_cert_pem)]
+        container[:] = [detached_signature(message.find(q("Appeal")), applicant_key_pem, applicant_cert_pem)]
     portal_container = root.find(q("PortalSignature"))
-    portal_container[:] = [_signature(message, portal_key_pem, portal_cert_pem)]
+    portal_container[:] = [detached_signature(message, portal_key_pem, portal_cert_pem)]
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
@@ -74,5 +78,5 @@ def sign_answer(unsigned: bytes, key_pem: bytes, cert_pem: bytes) -> bytes:
     """Sign the answer's Document as the agency, into its AgencySignature container."""
     root = etree.fromstring(unsigned, etree.XMLParser(resolve_entities=False, no_network=True))
     container = root.find(answer.q("AgencySignature"))
-    container[:] = [_signature(root.find(answer.q("Document")), key_pem, cert_pem)]
+    container[:] = [detached_signature(root.find(answer.q("Document")), key_pem, cert_pem)]
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
