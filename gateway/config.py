@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,9 +59,43 @@ class Settings(BaseSettings):
         default=5.0, description="how long a process may use its cached copy of senders and routing rules"
     )
 
+    # --- the return path: outbox relay, delivery workers, connectors ---
+    cabinet_url: str | None = Field(
+        default=None, description="base URL of the portal's cabinet callback API (REST) or SOAP endpoint"
+    )
+    delivery_queue: str = Field(default="deliveries", description="broker queue of delivery tasks")
+    cabinet_protocol: Literal["rest", "soap"] = "rest"
+    hub_key: Path | None = Field(default=None, description="PEM key the hub signs deliveries with")
+    hub_certificate: Path | None = Field(default=None, description="PEM certificate of that key")
+    delivery_timeout_seconds: float = Field(default=30.0, description="per HTTP call to a receiver")
+    delivery_retry_base_seconds: float = 2.0
+    delivery_retry_cap_seconds: float = Field(default=1800.0, description="longest wait between attempts")
+    delivery_max_age_hours: float = Field(
+        default=48.0, description="after this, a delivery still failing is dead (an operator replays it)"
+    )
+    delivery_lost_after_seconds: float = Field(
+        default=900.0,
+        description="a published delivery no worker finished in this time is counted failed and retried",
+    )
+    relay_poll_seconds: float = Field(default=1.0, description="relay's poll when no notification wakes it")
+    worker_concurrency: int = Field(default=2, description="delivery worker processes per `worker`")
+
     @property
     def pki_dir(self) -> Path:
         return self.data_dir / "pki"
+
+    @property
+    def hub_key_file(self) -> Path:
+        return self.hub_key or self.pki_dir / "hub.key"
+
+    @property
+    def hub_certificate_file(self) -> Path:
+        return self.hub_certificate or self.pki_dir / "hub.pem"
+
+    @property
+    def broker(self) -> str:
+        """The broker's URL: RabbitMQ in production, kombu's filesystem transport under var/ by default."""
+        return self.broker_url or "filesystem://"
 
     @property
     def trust_anchor_file(self) -> Path:

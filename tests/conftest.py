@@ -68,7 +68,7 @@ CERT_AGENCY = "MINZDRAV-21"
 CLIENT_CERT_SHA256 = "5e" * 32
 APPEAL_TABLES = (
     "appeal, inbound_message, attachment, blob, blob_chunk, mailbox_message, appeal_event, "
-    "audit_record, intake_rejection, request_refusal, outbox_message"
+    "audit_record, intake_rejection, request_refusal, outbox_message, delivery_attempt"
 )
 
 

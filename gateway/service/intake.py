@@ -31,6 +31,7 @@ from gateway.domain.identity import check_identity
 from gateway.domain.lifecycle import AppealState
 from gateway.domain.model import Appeal, MessageHeader, PortalSender
 from gateway.domain.routing import route
+from gateway.service import push
 from gateway.service.hub import Hub
 from gateway.service.mailbox import APPEAL_MESSAGE
 
@@ -136,8 +137,9 @@ def _accept(
             else ("hub", "awaiting-manual-routing", {}),
         ]
         # Without attachments the store is one statement, atomic on its own (the pool is in
-        # autocommit mode); attachments add statements, so they share an explicit transaction.
-        with conn.transaction() if appeal.attachments else contextlib.nullcontext():
+        # autocommit mode); attachments and a push add statements, so they share a transaction.
+        pushed = agency_code in table.push_agencies
+        with conn.transaction() if appeal.attachments or pushed else contextlib.nullcontext():
             try:
                 stored = appeals_db.store_new(
                     conn,
@@ -164,6 +166,8 @@ def _accept(
                 appeals_db.insert_attachment(
                     conn, appeal_id, n, item.content_id, item.file_name, item.media_type, item.size, digest
                 )
+            if pushed:
+                push.enqueue(conn, mailbox_id)
     log.info(
         "appeal accepted", extra={"appeal_id": str(appeal_id), "routed_to": agency_code or MANUAL_ROUTING}
     )

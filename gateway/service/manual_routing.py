@@ -13,6 +13,7 @@ from gateway.adapters.db.audit import append_audit
 from gateway.domain.deadlines import clock_for
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.lifecycle import Transition, advance
+from gateway.service import push
 from gateway.service.hub import Hub
 from gateway.service.mailbox import APPEAL_MESSAGE
 
@@ -40,6 +41,7 @@ def assign(hub: Hub, operator: str, appeal_id: UUID, agency_code: str) -> UUID:
             conn, appeal_id, agency_code, state, register_by=clock.register_by(datetime.now(UTC))
         )
         message_id = mailbox_db.post(conn, agency_code, appeal_id, APPEAL_MESSAGE)
+        push.enqueue(conn, message_id)
         append_audit(
             conn, appeal_id, operator, "routed",
             {"agency": agency_code, "mailbox_message": str(message_id), "by": "operator"},

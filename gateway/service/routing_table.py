@@ -24,6 +24,7 @@ class RoutingTable:
     rules: list[RoutingRule]
     agencies: frozenset[str]
     clocks: dict[str, tuple[JurisdictionProfile, str]]  # agency code → (profile, time zone)
+    push_agencies: frozenset[str] = frozenset()  # delivered to by push-soap
 
 
 class RoutingTableCache:
@@ -39,6 +40,8 @@ class RoutingTableCache:
             if self._table is None or time.monotonic() - self._loaded_at > self._max_age_s:
                 rules, codes = agencies_db.routing_table(conn)
                 clocks = agencies_db.agency_clocks(conn)
-                self._table = RoutingTable(agencies_db.senders(conn), rules, codes, clocks)
+                self._table = RoutingTable(
+                    agencies_db.senders(conn), rules, codes, clocks, agencies_db.push_agencies(conn)
+                )
                 self._loaded_at = time.monotonic()
             return self._table

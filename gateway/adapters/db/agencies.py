@@ -84,6 +84,12 @@ def agency_clocks(conn: Connection) -> dict[str, tuple[JurisdictionProfile, str]
     return {r["code"]: (JurisdictionProfile(r["jurisdiction_profile"]), r["timezone"]) for r in rows}
 
 
+def push_agencies(conn: Connection) -> frozenset[str]:
+    """Codes of the agencies whose appeals are pushed to their endpoint rather than pulled."""
+    rows = conn.execute("SELECT code FROM agency WHERE delivery_mode = 'push-soap'").fetchall()
+    return frozenset(r["code"] for r in rows)
+
+
 def agency_by_credential(conn: Connection, kind: str, secret_hash: str) -> str | None:
     row = conn.execute(
         "SELECT agency_code FROM agency_credential WHERE kind = %s AND secret_hash = %s", (kind, secret_hash)

@@ -175,3 +175,47 @@ def statistics(conn: Connection, agency_code: str) -> dict[str, Any]:
            FROM mailbox_message WHERE agency_code = %s AND acked_at IS NULL""",
         (agency_code,),
     ).fetchone()
+
+
+def for_push(conn: Connection, message_id: UUID) -> dict[str, Any] | None:
+    """What a push of one mailbox message carries: the appeal's ids, routing, the portal's signed
+    bytes verbatim, and its attachments' headers (their contents are fetched by the agency)."""
+    row = conn.execute(
+        """SELECT m.id AS message_id, m.agency_code, m.appeal_id, m.kind, m.acked_at, m.refused_at,
+                  a.sender_id, a.portal_appeal_id, a.received_at, a.topic_code, a.territory_code,
+                  a.addressee_code, i.message_id AS portal_message_id, i.raw
+             FROM mailbox_message m
+             JOIN appeal a ON a.id = m.appeal_id
+             JOIN inbound_message i ON i.appeal_id = m.appeal_id
+            WHERE m.id = %s""",
+        (message_id,),
+    ).fetchone()
+    if row is not None:
+        row["attachments"] = conn.execute(
+            """SELECT n, content_id, file_name, media_type, size, encode(sha256, 'hex') AS sha256
+                 FROM attachment WHERE appeal_id = %s ORDER BY n""",
+            (row["appeal_id"],),
+        ).fetchall()
+    return row
+
+
+def take_pushed(
+    conn: Connection, message_id: UUID, *, actor: str, taken: tuple[frozenset[str], str]
+) -> dict[str, Any] | None:
+    """The agency's endpoint accepted the pushed message: it counts as delivered and acknowledged
+    (``taken`` is the lifecycle's (source states, target state) of the appeal)."""
+    sources, target = taken
+    row = conn.execute(
+        """UPDATE mailbox_message
+              SET acked_at = clock_timestamp(), last_leased_at = clock_timestamp(),
+                  delivery_count = delivery_count + 1
+            WHERE id = %s AND acked_at IS NULL AND refused_at IS NULL
+        RETURNING id, appeal_id, kind""",
+        (message_id,),
+    ).fetchone()
+    if row is not None and row["kind"] == "appeal":
+        conn.execute(
+            "UPDATE appeal SET state = %s WHERE id = %s AND state = ANY(%s)",
+            (target, row["appeal_id"], list(sources)),
+        )
+    return row

@@ -1,7 +1,9 @@
-"""SQL for the transactional outbox (written with the state change; published by the relay)."""
+"""SQL for the transactional outbox: written with the state change, published by the relay,
+attempted by workers, and listed for operators (columns in migrations 0004 and 0007)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -17,4 +19,115 @@ def enqueue(
         """INSERT INTO outbox_message (connector, appeal_id, seq, idempotency_key, payload)
            VALUES (%s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING""",
         (connector, appeal_id, seq, idempotency_key, Jsonb(payload)),
+    )
+
+
+def claim_due(conn: Connection, limit: int) -> list[dict[str, Any]]:
+    """Due messages, oldest first, locked for the caller's transaction (other relays skip them)."""
+    return conn.execute(
+        """SELECT id, attempts FROM outbox_message
+             WHERE published_at IS NULL AND delivered_at IS NULL AND dead_at IS NULL
+               AND next_attempt_at <= clock_timestamp()
+             ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE SKIP LOCKED""",
+        (limit,),
+    ).fetchall()
+
+
+def mark_published(conn: Connection, ids: list[int]) -> None:
+    conn.execute("UPDATE outbox_message SET published_at = clock_timestamp() WHERE id = ANY(%s)", (ids,))
+
+
+def reclaim_lost(conn: Connection, older_than: timedelta) -> list[dict[str, Any]]:
+    """Messages published longer ago than ``older_than`` and never finished: their task was lost
+    (a broker that lost it, a message dead-lettered after repeated worker crashes). Each counts as
+    a failed attempt; the caller schedules the next. Locked for the caller's transaction."""
+    return conn.execute(
+        """SELECT id, attempts, created_at, published_at FROM outbox_message
+             WHERE published_at < clock_timestamp() - %s AND delivered_at IS NULL AND dead_at IS NULL
+             ORDER BY published_at LIMIT 100 FOR UPDATE SKIP LOCKED""",
+        (older_than,),
+    ).fetchall()
+
+
+def lock_for_attempt(conn: Connection, outbox_id: int) -> dict[str, Any] | None:
+    """The message under its row lock, waiting for a relay that is still committing its publish."""
+    return conn.execute("SELECT * FROM outbox_message WHERE id = %s FOR UPDATE", (outbox_id,)).fetchone()
+
+
+def finish_attempt(
+    conn: Connection,
+    outbox_id: int,
+    attempt: int,
+    started_at: datetime,
+    *,
+    outcome: str,
+    error: str | None = None,
+    next_attempt_at: datetime | None = None,
+) -> None:
+    """Record one attempt's outcome: ``delivered``, ``retry`` (at ``next_attempt_at``), ``dead``
+    or ``lost`` (no worker finished it; scheduled like a retry)."""
+    conn.execute(
+        """UPDATE outbox_message
+              SET attempts = %(attempt)s, last_attempt_at = %(started_at)s, last_error = %(error)s,
+                  published_at = CASE WHEN %(outcome)s IN ('retry', 'lost') THEN NULL ELSE published_at END,
+                  next_attempt_at = COALESCE(%(next)s, next_attempt_at),
+                  delivered_at = CASE WHEN %(outcome)s = 'delivered' THEN clock_timestamp() END,
+                  dead_at = CASE WHEN %(outcome)s = 'dead' THEN clock_timestamp() END
+            WHERE id = %(id)s""",
+        {"id": outbox_id, "attempt": attempt, "started_at": started_at, "error": error,
+         "outcome": outcome, "next": next_attempt_at},
+    )  # fmt: skip
+    conn.execute(
+        """INSERT INTO delivery_attempt (outbox_id, attempt, started_at, outcome, error)
+           VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+        (outbox_id, attempt, started_at, outcome, error),
+    )
+
+
+def revive(conn: Connection, ids: list[int] | None, connector: str | None) -> list[dict[str, Any]]:
+    """Make dead messages due again now (by id, or all of a connector's, or all); the attempt
+    count goes on, so their history stays readable. Returns the revived rows."""
+    return conn.execute(
+        """UPDATE outbox_message
+              SET dead_at = NULL, published_at = NULL, next_attempt_at = clock_timestamp()
+            WHERE dead_at IS NOT NULL
+              AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s))
+              AND (%(connector)s::text IS NULL OR connector = %(connector)s)
+        RETURNING id, connector, appeal_id, seq, attempts""",
+        {"ids": ids, "connector": connector},
+    ).fetchall()
+
+
+def notify(conn: Connection) -> None:
+    """Wake the relays now (new messages do this by trigger; a replay is an update)."""
+    conn.execute("SELECT pg_notify('outbox', '')")
+
+
+def deliveries(
+    conn: Connection, *, status: str | None = None, connector: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Outgoing messages with their delivery state, newest first, for operators."""
+    return conn.execute(
+        """SELECT id, connector, appeal_id, seq, idempotency_key, created_at, attempts,
+                   last_attempt_at, last_error, next_attempt_at, published_at, delivered_at, dead_at, status
+              FROM delivery
+             WHERE (%(connector)s::text IS NULL OR connector = %(connector)s)
+               AND (%(status)s::text IS NULL OR status = %(status)s)
+             ORDER BY id DESC LIMIT %(limit)s""",
+        {"status": status, "connector": connector, "limit": limit},
+    ).fetchall()
+
+
+
+def enqueue_push(conn: Connection, connector: str, mailbox_message_id: UUID) -> None:
+    """Queue a mailbox message for push delivery when its agency is registered for push-soap
+    (a no-op for pulling agencies). The payload names the message; the rest is read at delivery."""
+    conn.execute(
+        """INSERT INTO outbox_message (connector, appeal_id, seq, idempotency_key, payload)
+           SELECT %(connector)s, m.appeal_id, 0, %(connector)s || ':' || m.id,
+                  jsonb_build_object('agency_code', m.agency_code, 'message_id', m.id)
+             FROM mailbox_message m JOIN agency a ON a.code = m.agency_code
+            WHERE m.id = %(id)s AND a.delivery_mode = 'push-soap'
+           ON CONFLICT (idempotency_key) DO NOTHING""",
+        {"connector": connector, "id": mailbox_message_id},
     )

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from gateway.config import get_settings
+from gateway.faces.cli import deliveries, worker
 
 app = typer.Typer(
     help="Appeals Gateway: the regional hub between the national portal and agencies' EDMS.",
@@ -17,6 +18,9 @@ app = typer.Typer(
 )
 agencies_app = typer.Typer(help="The agency registry.", no_args_is_help=True)
 app.add_typer(agencies_app, name="agencies")
+app.add_typer(deliveries.app, name="deliveries")
+app.command()(worker.worker)
+app.command()(worker.relay)
 
 
 @app.command()

@@ -1,0 +1,77 @@
+"""``appeals-gateway deliveries``: what the outbox holds, and replaying dead deliveries."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gateway.config import get_settings
+
+app = typer.Typer(help="Outgoing deliveries (the outbox): list them, replay dead ones.", no_args_is_help=True)
+
+STATUSES = ("pending", "in-flight", "retrying", "delivered", "dead")
+
+
+def _hub():
+    from gateway.service.hub import open_hub
+
+    return open_hub(get_settings(), apply_migrations=False)
+
+
+@app.command("list")
+def list_deliveries(
+    status: Annotated[str | None, typer.Option(help="one of: " + ", ".join(STATUSES))] = None,
+    connector: Annotated[str | None, typer.Option(help="e.g. cabinet, sed-push")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 50,
+) -> None:
+    """Deliveries with their attempts, last error and next attempt."""
+    from gateway.adapters.db import outbox as outbox_db
+
+    if status is not None and status not in STATUSES:
+        raise typer.BadParameter(f"status must be one of: {', '.join(STATUSES)}")
+    hub = _hub()
+    try:
+        with hub.pool.connection() as conn:
+            rows = outbox_db.deliveries(conn, status=status, connector=connector, limit=limit)
+    finally:
+        hub.close()
+    if not rows:
+        typer.echo("no deliveries match")
+        return
+    header = f"{'id':>8}  {'connector':10} {'status':10} {'att':>3}  {'next attempt':19}"
+    typer.echo(header + "  appeal #seq  last error")
+    for r in rows:
+        nxt = r["next_attempt_at"].strftime("%Y-%m-%d %H:%M:%S") if r["status"] == "retrying" else "-"
+        typer.echo(
+            f"{r['id']:>8}  {r['connector']:10} {r['status']:10} {r['attempts']:>3}  {nxt:19}  "
+            f"{r['appeal_id']} #{r['seq']}  {r['last_error'] or ''}"
+        )
+
+
+@app.command()
+def replay(
+    ids: Annotated[list[int] | None, typer.Argument(help="outbox ids of dead deliveries")] = None,
+    all_dead: Annotated[
+        bool, typer.Option("--all-dead", help="every dead delivery (of --connector)")
+    ] = False,
+    connector: Annotated[str | None, typer.Option(help="only this connector's")] = None,
+) -> None:
+    """Send dead deliveries again (after fixing what killed them); the relay picks them up at once."""
+    from gateway.service.delivery import replay as replay_dead
+
+    if not ids and not all_dead:
+        raise typer.BadParameter("name outbox ids, or pass --all-dead")
+    hub = _hub()
+    try:
+        revived = replay_dead(hub, "operator:cli", ids=ids or None, connector=connector)
+    finally:
+        hub.close()
+    for row in revived:
+        typer.echo(f"replaying {row['id']} ({row['connector']}, appeal {row['appeal_id']} #{row['seq']})")
+    missing = sorted(set(ids or ()) - {r["id"] for r in revived})
+    if missing:
+        typer.echo(f"not dead (or unknown), left alone: {', '.join(map(str, missing))}", err=True)
+    typer.echo(f"{len(revived)} deliveries due again")
+    if missing:
+        raise typer.Exit(1)

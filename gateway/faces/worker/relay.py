@@ -1,0 +1,72 @@
+"""The outbox relay's loop: publish what is due as soon as PostgreSQL says something was written.
+
+It listens on the ``outbox`` channel (a trigger notifies on every insert), and polls every
+``relay_poll_seconds`` anyway for scheduled retries and for notifications missed while it was
+reconnecting. Several relays may run at once: each claims rows with ``SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import timedelta
+
+import psycopg
+
+from gateway.adapters import broker
+from gateway.config import Settings
+from gateway.service import delivery
+from gateway.service.hub import Hub
+
+log = logging.getLogger(__name__)
+
+RECLAIM_EVERY_SECONDS = 10.0
+BATCH = 100
+
+
+def run_relay(hub: Hub, publisher: delivery.Publisher, settings: Settings, stop: threading.Event) -> None:
+    """Relay until ``stop`` is set; survives the broker and the database going away and coming back."""
+    policy = delivery.retry_policy(settings)
+    lost_after = timedelta(seconds=settings.delivery_lost_after_seconds)
+    listener: psycopg.Connection | None = None
+    last_reclaim = 0.0
+    pause = 0.0
+    while not stop.is_set():
+        try:
+            if listener is None or listener.closed:
+                listener = psycopg.connect(hub.database_url, autocommit=True)
+                listener.execute("LISTEN outbox")
+            run = delivery.relay_once(hub, publisher, batch=BATCH)
+            if time.monotonic() - last_reclaim > RECLAIM_EVERY_SECONDS:
+                delivery.reclaim_lost(hub, policy, lost_after)
+                last_reclaim = time.monotonic()
+        except psycopg.OperationalError as exc:
+            log.warning("relay: database unavailable (%s); retrying", type(exc).__name__)
+            listener = None
+            pause = min(max(pause * 2, 0.5), 10.0)
+            stop.wait(pause)
+            continue
+        if run.broker_error:
+            pause = min(max(pause * 2, 0.5), 10.0)
+            stop.wait(pause)
+            continue
+        pause = 0.0
+        if run.published == BATCH:
+            continue  # more is due right now
+        try:
+            for _ in listener.notifies(timeout=settings.relay_poll_seconds, stop_after=1):
+                pass
+        except psycopg.OperationalError:
+            listener = None
+    if listener is not None:
+        listener.close()
+
+
+def serve_relay(hub: Hub, settings: Settings, stop: threading.Event) -> None:
+    """Run the relay against the configured broker (the ``relay`` command and ``worker``'s child)."""
+    from gateway.faces.worker.tasks import app
+
+    broker.declare_queues(app)
+    log.info("relay: publishing due deliveries to %s", app.conf.task_default_queue)
+    run_relay(hub, broker.TaskPublisher(app), settings, stop)

@@ -1,0 +1,38 @@
+"""Celery's entry point (``celery -A gateway.faces.worker.tasks``): one task, one delivery attempt.
+
+The task only translates: the outbox id and attempt number in, the service's outcome out. Each
+worker process opens its own database pool on first use, after the fork.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from celery import Celery
+
+from gateway.adapters import broker
+from gateway.config import get_settings
+from gateway.faces.worker.connectors import ConnectorRegistry
+from gateway.service import delivery
+from gateway.service.hub import Hub, open_hub
+
+app = Celery("appeals-gateway")
+broker.configure(app, get_settings())
+
+
+@cache
+def _hub() -> Hub:
+    return open_hub(get_settings(), apply_migrations=False)
+
+
+@cache
+def _connectors() -> ConnectorRegistry:
+    return ConnectorRegistry(get_settings(), _hub())
+
+
+@app.task(name=broker.DELIVER_TASK)
+def deliver(outbox_id: int, attempt: int) -> str:
+    """Attempt one delivery; the outcome is written to the outbox row, the return value is for logs."""
+    return delivery.attempt(
+        _hub(), outbox_id, attempt, _connectors().resolve, delivery.retry_policy(get_settings())
+    )
