@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -66,7 +67,7 @@ def worker(
         app.worker_main([
             "worker", "--loglevel=INFO", "--pool=prefork", "--without-gossip", "--without-mingle",
             f"--concurrency={concurrency or settings.worker_concurrency}",
-            f"--queues={settings.delivery_queue}", "--hostname=deliveries@%h",
+            f"--queues={settings.delivery_queue}", f"--hostname=deliveries-{os.getpid()}@%h",
         ])  # fmt: skip
     finally:
         if child is not None:

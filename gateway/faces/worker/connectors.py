@@ -54,7 +54,9 @@ class ConnectorRegistry:
             )
         from connectors.portal.cabinet_rest import CabinetRestConnector
 
-        return CabinetRestConnector(settings.cabinet_url, key, cert, timeout=settings.delivery_timeout_seconds)
+        return CabinetRestConnector(
+            settings.cabinet_url, key, cert, timeout=settings.delivery_timeout_seconds
+        )
 
     def _push(self, agency_code: str) -> Connector:
         """The agency's push connector; rebuilt when the registry gives it another endpoint."""
