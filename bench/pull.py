@@ -37,10 +37,11 @@ SED = "urn:appeals-gateway:sed:1"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 
 
-def fill(database_url: str, raw: bytes) -> None:
+def fill(database_url: str, raw: bytes, count: int = MAILBOX) -> None:
+    """``count`` routed appeals in the agency's mailbox, stored by the hub's own adapter."""
     now = datetime.now(UTC)
     with psycopg.connect(database_url, row_factory=dict_row) as conn, conn.transaction():
-        for i in range(MAILBOX):
+        for i in range(count):
             header = message_header("EPGU")
             appeals_db.store_new(
                 conn,

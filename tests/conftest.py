@@ -8,6 +8,7 @@ reached, tests that need it are skipped — unless ``REQUIRE_SERVICES=1``, when 
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -26,6 +27,12 @@ def _unavailable(what: str, error: Exception) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(message + " (REQUIRE_SERVICES=1)", pytrace=False)
     pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _with_database(url: str, name: str) -> str:
@@ -66,10 +73,14 @@ OPERATOR_TOKEN = "operator-token-for-tests"
 # An agency that (also) authenticates by the client certificate a TLS terminator vouches for.
 CERT_AGENCY = "MINZDRAV-21"
 CLIENT_CERT_SHA256 = "5e" * 32
+# An agency registered for push delivery; tests start its fake endpoint on the `push_port`.
+PUSH_AGENCY = "PUSH-TEST"
 APPEAL_TABLES = (
     "appeal, inbound_message, attachment, blob, blob_chunk, mailbox_message, appeal_event, "
-    "audit_record, intake_rejection, request_refusal, outbox_message, delivery_attempt"
+    "audit_record, intake_rejection, request_refusal, outbox_message, delivery_attempt, appeal_answer"
 )
+# The agency whose answers are signed with the dev PKI's agency certificate (registered for it).
+ANSWERING_AGENCY = "ADM-CHEBOKSARY"
 
 
 @pytest.fixture(scope="session")
@@ -80,8 +91,14 @@ def dev_pki(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory):
-    """The example registry with generated tokens: (path, tokens by agency code)."""
+def push_port() -> int:
+    """Where the fake endpoint of the push agency will listen (registered before it starts)."""
+    return _free_port()
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory, dev_pki, push_port: int):
+    """The example registry with generated tokens: (path, tokens by agency code and portal sender id)."""
     import yaml
 
     from gateway.faces.cli.dev import write_dev_registry
@@ -91,6 +108,12 @@ def registry(tmp_path_factory: pytest.TempPathFactory):
     for agency in content["agencies"]:
         if agency["code"] == CERT_AGENCY:
             agency["credentials"]["cert_sha256"] = [CLIENT_CERT_SHA256]
+        if agency["code"] == ANSWERING_AGENCY:  # the example's path is relative to var/dev
+            agency["answer_certificate"] = str(dev_pki.agency_cert)
+    content["agencies"].append(
+        {"code": PUSH_AGENCY, "name": "An agency taking pushes (tests)", "jurisdiction_profile": "RU-59FZ",
+         "delivery_mode": "push-soap", "push_url": f"http://127.0.0.1:{push_port}/sed-push/v1"}
+    )  # fmt: skip
     path.write_text(yaml.safe_dump(content, allow_unicode=True), encoding="utf-8")
     return path, tokens
 

@@ -53,6 +53,9 @@ class Code(StrEnum):
     ILLEGAL_TRANSITION = "illegal-transition"
     EVENT_ID_REUSED = "event-id-reused"
     REGISTRATION_NUMBER_TAKEN = "registration-number-taken"
+    # agencies' signed answers
+    ANSWER_CERTIFICATE_NOT_REGISTERED = "answer-certificate-not-registered"
+    ANSWER_MISMATCH = "answer-mismatch"
     # operators
     AGENCY_UNKNOWN = "agency-unknown"
     # everyone

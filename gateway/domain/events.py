@@ -4,17 +4,26 @@ Each event carries the agency's own ``event_id``: repeating an event with the sa
 that answers as the first time did, so an EDMS may retry without fear of doubling. Faces hand the
 event over as a type and a mapping of named text fields (JSON members, SOAP elements); the checks
 live here once, with JSON-pointer-like names of the fields at fault.
+
+An ``answered`` event is different: its content is the agency's signed answer, which only the
+service layer can verify (it knows the agency's registered certificate and holds XML security).
+The domain carries the signed bytes untouched and, once they are verified, holds what they say
+to the appeal they claim to answer (:func:`check_answer`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
+from uuid import UUID
 
+from gateway.domain.attachments import AttachmentPart
 from gateway.domain.errors import Code, Rejection
+from gateway.domain.model import AnswerDocument
 
 MAX_EVENT_ID = 100
 MAX_REGISTRATION_NUMBER = 64
@@ -26,6 +35,7 @@ class EventType(StrEnum):
     ASSIGNED = "assigned"
     EXTENDED = "extended"
     REDIRECTED = "redirected"
+    ANSWERED = "answered"
     DECLINED = "declined"
     CLOSED = "closed"
 
@@ -81,6 +91,25 @@ class Redirected:
 
 
 @dataclass(frozen=True, slots=True)
+class Answered:
+    """The agency answered on the merits with its signed answer (``schemas/answer-1.xsd``).
+
+    ``answer`` is the signed XML byte for byte: kept as it came (the applicant receives it, and it
+    is the evidence), read only once its signature is verified. ``parts`` are the attachments'
+    bytes by ContentId, as the face spooled them; the signed headers bind them.
+    """
+
+    event_id: str
+    answer: bytes = field(repr=False)
+    parts: Mapping[str, AttachmentPart] = field(default_factory=dict, repr=False)
+    type = EventType.ANSWERED
+
+    @property
+    def answer_sha256(self) -> str:
+        return hashlib.sha256(self.answer).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
 class Declined:
     event_id: str
     ground: DeclineGround
@@ -94,11 +123,17 @@ class Closed:
     type = EventType.CLOSED
 
 
-AgencyEvent = Registered | Assigned | Extended | Redirected | Declined | Closed
+AgencyEvent = Registered | Assigned | Extended | Redirected | Answered | Declined | Closed
 
 
 def details(event: AgencyEvent) -> dict[str, Any]:
-    """The event's own fields as JSON-ready values (stored with the event, sent to the cabinet)."""
+    """The event's own fields as JSON-ready values (stored with the event, sent to the cabinet).
+
+    An answer is named by its digest: its text is the applicant's business and stays inside the
+    signed document, and a repeat of the event is the same answer exactly when the digest is.
+    """
+    if isinstance(event, Answered):
+        return {"answer_sha256": event.answer_sha256}
     fields = asdict(event)
     fields.pop("event_id")
     return {k: v.isoformat() if isinstance(v, date) else v for k, v in fields.items() if v is not None}
@@ -156,18 +191,85 @@ _PARSERS: dict[EventType, Callable[[str, Mapping[str, str | None]], AgencyEvent]
 }
 
 
-def parse_event(event_id: str | None, type_: str | None, fields: Mapping[str, str | None]) -> AgencyEvent:
+def parse_event(
+    event_id: str | None,
+    type_: str | None,
+    fields: Mapping[str, str | None],
+    *,
+    answer: bytes | None = None,
+    parts: Mapping[str, AttachmentPart] | None = None,
+) -> AgencyEvent:
     """A validated event from a face's fields (dates are checked against the agency's calendar
-    later, by :func:`check_dates`, where the agency's time zone is known)."""
+    later, by :func:`check_dates`, where the agency's time zone is known).
+
+    ``answer`` (the signed answer's bytes) and ``parts`` (its attachments by ContentId) belong to
+    an ``answered`` event and to no other.
+    """
     try:
         kind = EventType((type_ or "").strip())
     except ValueError:
         known = ", ".join(t.value for t in EventType)
         raise Rejection(Code.INVALID_REQUEST, f"unknown event type; known: {known}", "/type") from None
-    return _PARSERS[kind](check_event_id(event_id), fields)
+    event_id = check_event_id(event_id)
+    if kind is EventType.ANSWERED:
+        if not answer:
+            raise Rejection(
+                Code.INVALID_REQUEST,
+                "an answered event carries the agency's signed answer: over REST as the part 'answer' of "
+                "a multipart/form-data body, over SOAP as Answered/AnswerDocument",
+                ANSWER_POINTER,
+            )
+        return Answered(event_id, bytes(answer), dict(parts or {}))
+    if answer is not None or parts:
+        raise Rejection(
+            Code.INVALID_REQUEST, "only an answered event carries a signed answer and attachments", "/type"
+        )
+    return _PARSERS[kind](event_id, fields)
 
 
 def check_dates(event: AgencyEvent, today: date) -> None:
     """Refuse a registration dated after the agency's tomorrow (a day of slack for time zones)."""
     if isinstance(event, Registered) and event.registered_on > today + timedelta(days=1):
         raise Rejection(Code.INVALID_REQUEST, "registered_on is in the future", "/registered_on")
+
+
+# Where refusals of the signed answer point: the request's answer, then the path in its XML.
+ANSWER_POINTER = "/answer"
+SIGNED_DOCUMENT = ANSWER_POINTER + "/Document"
+
+
+def check_answer(
+    document: AnswerDocument,
+    *,
+    agency_code: str,
+    appeal_id: UUID,
+    registration_number: str | None,
+    registered_on: date | None,
+    today: date,
+) -> None:
+    """Hold a verified answer to the appeal it is sent for.
+
+    A valid signature proves who signed, not what for: an answer signed for another appeal (or
+    another agency's, or under a number the agency did not give this appeal) would otherwise be
+    replayed here as this appeal's answer. Its date may be the agency's tomorrow at most (a day
+    of slack for time zones, as for registration), and not before the registration.
+    """
+    for element, signed, expected, whose in (
+        ("AgencyCode", document.agency_code, agency_code, "the calling agency's code"),
+        ("AppealId", document.appeal_id, appeal_id, "the id of the appeal answered"),
+        (
+            "RegistrationNumber",
+            document.registration_number,
+            registration_number,
+            "the number the agency registered this appeal under",
+        ),
+    ):
+        if signed != expected:
+            raise Rejection(
+                Code.ANSWER_MISMATCH, f"the signed {element} is not {whose}", f"{SIGNED_DOCUMENT}/{element}"
+            )
+    pointer = SIGNED_DOCUMENT + "/AnsweredOn"
+    if document.answered_on > today + timedelta(days=1):
+        raise Rejection(Code.INVALID_REQUEST, "the signed AnsweredOn is in the future", pointer)
+    if registered_on is not None and document.answered_on < registered_on:
+        raise Rejection(Code.INVALID_REQUEST, "the signed AnsweredOn is before the registration", pointer)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
 
@@ -154,3 +154,26 @@ class Agency:
     answer_certificate: str | None = None
     topic_prefixes: tuple[str, ...] = ()
     territory_prefixes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Signatory:
+    """The official who signed an agency's answer on the agency's behalf."""
+
+    name: str
+    position: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDocument:
+    """What the agency's signature covers in its answer (``schemas/answer-1.xsd``): the answer to one
+    appeal. The XML adapter reads it only from a verified signed element."""
+
+    answer_id: UUID  # the agency's own id of the answer
+    appeal_id: UUID  # the hub's id of the appeal answered
+    agency_code: str
+    registration_number: str  # of the appeal, at the agency
+    answered_on: date
+    signatory: Signatory
+    text: str
+    attachments: tuple[AttachmentHeader, ...] = ()

@@ -1,8 +1,12 @@
-"""Who is calling: agencies by bearer token or by the client certificate a TLS terminator vouches for."""
+"""Who is calling: agencies and portals by bearer token or by the client certificate a TLS terminator
+vouches for; operators by their own tokens."""
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
+
+from psycopg import Connection
 
 from gateway.adapters.db import agencies as agencies_db
 from gateway.domain.errors import Code, Rejection
@@ -16,17 +20,38 @@ def authenticate_agency(hub: Hub, *, bearer: str | None, client_cert_sha256: str
     The certificate fingerprint is honoured only when the deployment says a TLS terminator sets
     it (``GATEWAY_TRUST_CLIENT_CERT_HEADER``); otherwise any client could claim one.
     """
+    found = _by_credential(hub, agencies_db.agency_by_credential, bearer, client_cert_sha256)
+    if found is None:
+        raise Rejection(Code.UNAUTHENTICATED, "valid agency credentials are required")
+    return found
+
+
+def authenticate_portal(hub: Hub, *, bearer: str | None, client_cert_sha256: str | None) -> str:
+    """The calling portal's sender id, by the same kinds of credentials as agencies (registered per
+    portal sender); a portal's pushes need none, their signature says who sent them."""
+    found = _by_credential(hub, agencies_db.portal_by_credential, bearer, client_cert_sha256)
+    if found is None:
+        raise Rejection(Code.UNAUTHENTICATED, "valid portal credentials are required")
+    return found
+
+
+def _by_credential(
+    hub: Hub,
+    lookup: Callable[[Connection, str, str], str | None],
+    bearer: str | None,
+    client_cert_sha256: str | None,
+) -> str | None:
     with hub.pool.connection() as conn:
         if bearer:
-            agency = agencies_db.agency_by_credential(conn, "token", hash_secret(bearer))
-            if agency:
-                return agency
+            found = lookup(conn, "token", hash_secret(bearer))
+            if found:
+                return found
         if client_cert_sha256 and hub.settings.trust_client_cert_header:
             fingerprint = client_cert_sha256.replace(":", "").lower()
-            agency = agencies_db.agency_by_credential(conn, "cert-fingerprint", fingerprint)
-            if agency:
-                return agency
-    raise Rejection(Code.UNAUTHENTICATED, "valid agency credentials are required")
+            found = lookup(conn, "cert-fingerprint", fingerprint)
+            if found:
+                return found
+    return None
 
 
 def authenticate_operator(hub: Hub, bearer: str | None) -> str:

@@ -2,7 +2,8 @@
 
 Each event moves the appeal through the lifecycle under its row lock, keeps the legal clock (due
 dates in the agency's own time zone and working-day calendar), and is appended with the appeal's
-next sequence number and an audit record, all in one transaction.
+next sequence number and an audit record, all in one transaction. An ``answered`` event brings the
+agency's signed answer, verified and stored in that same transaction (``answers.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from gateway.domain.access_code import new_access_code
 from gateway.domain.deadlines import LegalClock, clock_for
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.lifecycle import AppealState, Transition, advance
+from gateway.service import answers
 from gateway.service.hub import Hub
 from gateway.service.mailbox import APPEAL_MESSAGE
 
@@ -59,15 +61,23 @@ def record(hub: Hub, agency_code: str, appeal_id: UUID, event: ev.AgencyEvent) -
         agency = agencies_db.get_agency(conn, agency_code)
         assert agency is not None
         clock = clock_for(agency.jurisdiction_profile, agency.timezone)
-        ev.check_dates(event, clock.local_date(datetime.now(UTC)))
+        today = clock.local_date(datetime.now(UTC))
+        ev.check_dates(event, today)
         state, extra = _apply(conn, clock, agency_code, appeal, event)
-        details = {**ev.details(event), **extra}
-        # The access code reaches the applicant through the cabinet only: never stored in clear.
-        for_applicant = {}
+        for_applicant: dict[str, Any] = {}
+        answer = None
         if isinstance(event, ev.Registered):
+            # The access code reaches the applicant through the cabinet only: never stored in clear.
             for_applicant["access_code"] = code = new_access_code()
             appeals_db.set_access_code(conn, appeal_id, access_digest(code))
+        elif isinstance(event, ev.Answered):
+            answer = answers.accept(conn, hub.settings, agency, appeal, event, today)
+            extra.update(answer.details)
+            for_applicant.update(answer.for_applicant)
+        details = {**ev.details(event), **extra}
         row = appeals_db.append_event(conn, appeal_id, event.event_id, event.type, actor, details, state)
+        if answer is not None:
+            answers.record(conn, appeal_id, row["seq"], row["at"], answer)
         audit = {"event_id": event.event_id, "seq": row["seq"], **details}
         append_audit(conn, appeal_id, actor, event.type.value, audit)
         _tell_the_cabinet(conn, appeal_id, row, state, details, for_applicant)
@@ -109,6 +119,9 @@ def _apply(
             return state, {"answer_by": answer_by.isoformat()}
         case ev.Redirected():
             return _redirect(conn, clock, agency_code, appeal, event)
+        case ev.Answered():
+            # Checked first, so a premature answer is refused for its timing before its content.
+            state = advance(current, Transition.ANSWER, "/type")
         case ev.Declined():
             state = advance(current, Transition.DECLINE, "/type")
         case ev.Closed():
@@ -150,7 +163,16 @@ def _redirect(
 
 # What the applicant may see of each event: no executor names, no internal mailbox ids.
 PUBLIC_DETAILS = frozenset(
-    {"registration_number", "registered_on", "answer_by", "new_due_date", "reason", "target_agency", "ground"}
+    {
+        "registration_number",
+        "registered_on",
+        "answer_by",
+        "new_due_date",
+        "reason",
+        "target_agency",
+        "ground",
+        "answered_on",
+    }
 )
 
 
@@ -160,11 +182,13 @@ def _tell_the_cabinet(
     event: dict[str, Any],
     state: AppealState,
     details: dict[str, Any],
-    for_applicant: dict[str, str],
+    for_applicant: dict[str, Any],
 ) -> None:
     """A status update for the citizen's cabinet, in the event's own transaction (the outbox).
 
     The idempotency key and the sequence number let the cabinet drop repeats and stale updates.
+    ``for_applicant`` is what only the applicant may see (the access code; the answer, with its
+    signed document named by digest in ``documents`` for the delivery to resolve).
     """
     payload = {
         "appeal_id": str(appeal_id),

@@ -21,16 +21,17 @@ from psycopg import Connection
 from psycopg.errors import UniqueViolation
 
 from gateway.adapters.db import appeals as appeals_db
-from gateway.adapters.db import blobs
 from gateway.adapters.xmlsec.envelope import read_message, validate
 from gateway.adapters.xmlsec.parsing import parse_hardened
 from gateway.adapters.xmlsec.signature import certificate_cn, organisation_id
+from gateway.domain.attachments import check_parts
 from gateway.domain.deadlines import clock_for
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.identity import check_identity
 from gateway.domain.lifecycle import AppealState
-from gateway.domain.model import Appeal, MessageHeader, PortalSender
+from gateway.domain.model import MessageHeader, PortalSender
 from gateway.domain.routing import route
+from gateway.service import attachments as stored_attachments
 from gateway.service import push
 from gateway.service.hub import Hub
 from gateway.service.mailbox import APPEAL_MESSAGE
@@ -38,6 +39,7 @@ from gateway.service.mailbox import APPEAL_MESSAGE
 log = logging.getLogger(__name__)
 
 MANUAL_ROUTING = "manual-routing"
+ATTACHMENTS_POINTER = "/Message/Appeal/Attachments"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +115,7 @@ def _accept(
     org_id = organisation_id(applicant.certificate) if applicant else None
     now = datetime.now(UTC)
     _check_fresh(header, now, settings.replay_window_seconds)
-    _check_attachments(appeal, attachments, settings.max_attachment_bytes)
+    check_parts(appeal.attachments, attachments, settings.max_attachment_bytes, ATTACHMENTS_POINTER)
 
     with hub.pool.connection() as conn:
         table = hub.routing_table(conn)
@@ -159,10 +161,7 @@ def _accept(
             if not stored:
                 raise _conflict(conn, header)
             for n, item in enumerate(appeal.attachments, start=1):
-                part = attachments[item.content_id]
-                digest = bytes.fromhex(item.sha256)
-                part.file.seek(0)
-                blobs.put(conn, digest, item.size, part.file)
+                digest = stored_attachments.store(conn, item, attachments[item.content_id])
                 appeals_db.insert_attachment(
                     conn, appeal_id, n, item.content_id, item.file_name, item.media_type, item.size, digest
                 )
@@ -208,33 +207,6 @@ def _check_fresh(header: MessageHeader, now: datetime, window_seconds: int) -> N
             f"SentAt is more than {window_seconds} s away from the hub's clock",
             "/Message/SentAt",
         )
-
-
-def _check_attachments(appeal: Appeal, parts: Mapping[str, IncomingAttachment], max_bytes: int) -> None:
-    """Every signed header has its part, every part its header, and the bytes match the signed digest."""
-    declared = {a.content_id: a for a in appeal.attachments}
-    for n, item in enumerate(appeal.attachments, start=1):
-        pointer = f"/Message/Appeal/Attachments/Attachment[{n}]"
-        if item.size > max_bytes:
-            raise Rejection(
-                Code.ATTACHMENT_TOO_LARGE, f"attachments are limited to {max_bytes} bytes", pointer
-            )
-        part = parts.get(item.content_id)
-        if part is None:
-            raise Rejection(Code.ATTACHMENT_MISSING, f"no part named {item.content_id}", pointer)
-        if part.size != item.size:
-            raise Rejection(
-                Code.ATTACHMENT_SIZE_MISMATCH, "the part's size differs from the signed Size", pointer
-            )
-        if part.sha256 != item.sha256:
-            raise Rejection(
-                Code.ATTACHMENT_DIGEST_MISMATCH, "the part's SHA-256 differs from the signed digest", pointer
-            )
-    for content_id in parts:
-        if content_id not in declared:
-            raise Rejection(
-                Code.ATTACHMENT_UNEXPECTED, f"part {content_id} is not declared in the signed appeal"
-            )
 
 
 def record_rejection(hub: Hub, rejection: Rejection, ctx: IntakeContext) -> None:

@@ -2,7 +2,8 @@
 
 The file names agencies, their routing prefixes, delivery mode, credentials (only hashes: the
 hub never stores a bearer token it could leak) and the portal senders whose signatures it
-accepts. Loading is one transaction: a bad file changes nothing.
+accepts, with the credentials they fetch answers' attachments with. Loading is one transaction:
+a bad file changes nothing.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ class SenderEntry(_Strict):
     id: str
     jurisdiction: Jurisdiction
     certificate_cn: str
+    credentials: CredentialsEntry = Field(
+        default_factory=CredentialsEntry,
+        description="for the portal's requests to the hub (answers' attachments); pushes are signed instead",
+    )
 
 
 class RegistryFile(_Strict):
@@ -85,7 +90,12 @@ def load_registry(hub: Hub, path: Path, *, actor: str = "cli") -> tuple[int, int
     registry = read_registry(path)
     with hub.pool.connection() as conn, conn.transaction():
         for s in registry.portal_senders:
-            agencies_db.upsert_sender(conn, PortalSender(s.id, s.jurisdiction, s.certificate_cn))
+            agencies_db.upsert_sender(
+                conn,
+                PortalSender(s.id, s.jurisdiction, s.certificate_cn),
+                s.credentials.token_sha256,
+                s.credentials.cert_sha256,
+            )
         for a in registry.agencies:
             agency = Agency(
                 code=a.code,

@@ -1,4 +1,5 @@
-"""An agency's EDMS (СЭД), played: pulls its mailbox over REST, acknowledges, registers appeals.
+"""An agency's EDMS (СЭД), played: pulls its mailbox over REST, acknowledges, registers appeals,
+answers them with a signed answer.
 
 The hub's refusals come back as :class:`Refused` carrying the stable code, so the same
 scenarios can drive any face of the hub and compare what it answered.
@@ -7,11 +8,17 @@ scenarios can drive any face of the hub and compare what it answered.
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import httpx
+
+from gateway.adapters.xmlsec.answer import build_answer
+from gateway.adapters.xmlsec.signing import sign_answer
+from gateway.domain.model import AnswerDocument
 
 
 class Refused(Exception):
@@ -22,6 +29,12 @@ class Refused(Exception):
         self.status = status
         self.code = code
         self.pointer = pointer
+
+
+def signed_answer(document: AnswerDocument, key_pem: bytes, cert_pem: bytes) -> bytes:
+    """The answer as the agency's EDMS makes it: built per ``schemas/answer-1.xsd`` and signed with
+    the agency's key (the certificate must be the one the hub's registry holds for the agency)."""
+    return sign_answer(build_answer(document), key_pem, cert_pem)
 
 
 def _checked(response: httpx.Response) -> Any:
@@ -90,3 +103,28 @@ class Edms:
         return self.send_event(
             appeal_id, "registered", event_id, registration_number=number, registered_on=registered_on
         )
+
+    def send_answer(
+        self, appeal_id: str, event_id: str, answer: bytes, files: Mapping[str, bytes] | None = None
+    ) -> dict[str, Any]:
+        """An ``answered`` event with the signed ``answer`` as given and ``files`` (ContentId → bytes)
+        as its attachment parts: multipart/form-data, each attachment streamed as its own part."""
+        parts: dict[str, Any] = {
+            "event": (None, json.dumps({"event_id": event_id, "type": "answered"}), "application/json"),
+            "answer": ("answer.xml", answer, "application/xml"),
+        }
+        parts.update({cid: (cid, data, "application/octet-stream") for cid, data in (files or {}).items()})
+        url = f"/sed/v1/appeals/{appeal_id}/events"
+        return _checked(self.client.post(url, files=parts, headers=self._auth))
+
+    def answer(
+        self,
+        appeal_id: str,
+        event_id: str,
+        document: AnswerDocument,
+        key_pem: bytes,
+        cert_pem: bytes,
+        files: Mapping[str, bytes] | None = None,
+    ) -> dict[str, Any]:
+        """Sign ``document`` with the agency's key and send it with its attachments' bytes."""
+        return self.send_answer(appeal_id, event_id, signed_answer(document, key_pem, cert_pem), files)

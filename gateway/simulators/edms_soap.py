@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -20,7 +21,8 @@ from zeep.exceptions import Fault
 from zeep.helpers import serialize_object
 from zeep.wsse.username import UsernameToken
 
-from gateway.simulators.edms import Refused
+from gateway.domain.model import AnswerDocument
+from gateway.simulators.edms import Refused, signed_answer
 
 NS = "urn:appeals-gateway:sed:1"
 ENDPOINT = "/sed/soap/v1"
@@ -145,6 +147,31 @@ class SoapEdms:
         return self.send_event(
             appeal_id, "registered", event_id, registration_number=number, registered_on=registered_on
         )
+
+    def send_answer(
+        self, appeal_id: str, event_id: str, answer: bytes, files: Mapping[str, bytes] | None = None
+    ) -> dict[str, Any]:
+        """An ``Answered`` event: the signed ``answer`` and ``files`` (ContentId → bytes), inline."""
+        attachments = [{"ContentId": cid, "Content": data} for cid, data in (files or {}).items()]
+        choice = {
+            "EventId": event_id,
+            "AnswerDocument": answer,
+            "Attachments": {"Attachment": attachments} if attachments else None,
+        }
+        receipt = self._call("SendEvent", AppealId=appeal_id, Event={"Answered": choice})
+        return _plain(serialize_object(receipt, dict))
+
+    def answer(
+        self,
+        appeal_id: str,
+        event_id: str,
+        document: AnswerDocument,
+        key_pem: bytes,
+        cert_pem: bytes,
+        files: Mapping[str, bytes] | None = None,
+    ) -> dict[str, Any]:
+        """Sign ``document`` with the agency's key and send it with its attachments' bytes."""
+        return self.send_answer(appeal_id, event_id, signed_answer(document, key_pem, cert_pem), files)
 
 
 def _camel(name: str) -> str:

@@ -59,3 +59,12 @@ def push(
         )
     files = {"envelope": ("envelope.xml", envelope, "application/xml"), **attachments}
     return client.post("/portal/v1/appeals", files=files)
+
+
+def answer_attachment(client: httpx.Client, token: str, appeal_id: str, content_id: str) -> httpx.Response:
+    """GET an attachment of the agency's answer, as the portal that sent the appeal (``token`` is
+    the portal's own credential in the hub's registry)."""
+    return client.get(
+        f"/portal/v1/appeals/{appeal_id}/answer/attachments/{content_id}",
+        headers={"Authorization": f"Bearer {token}"},
+    )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 
 from gateway.domain.model import (
+    AnswerDocument,
     Appeal,
     AppealKind,
     Applicant,
@@ -19,6 +21,7 @@ from gateway.domain.model import (
     Organisation,
     PersonName,
     PostalAddress,
+    Signatory,
 )
 
 SAMPLE_OGRN = "1027700132195"
@@ -76,6 +79,37 @@ def sample_appeal(
         notification_channels=("cabinet", "email"),
         consent=True,
         attachments=attachments,
+    )
+
+
+ANSWER_TEXT = (
+    "Ваше обращение о начислении платы за коммунальные услуги рассмотрено. Управляющей организации "
+    "поручено произвести перерасчёт платы по показаниям приборов учёта. Акт проверки прилагается."
+)
+
+
+def sample_answer(
+    appeal_id: uuid.UUID | str,
+    registration_number: str,
+    *,
+    agency_code: str = "ADM-CHEBOKSARY",
+    files: Mapping[str, bytes] | None = None,
+    answered_on: date | None = None,
+) -> AnswerDocument:
+    """An agency's answer to one appeal, unsigned; ``files`` maps each ContentId to its bytes (listed
+    as PDFs named after the ContentId)."""
+    return AnswerDocument(
+        answer_id=uuid.uuid4(),
+        appeal_id=uuid.UUID(str(appeal_id)),
+        agency_code=agency_code,
+        registration_number=registration_number,
+        answered_on=answered_on or date.today(),
+        signatory=Signatory("Иванов Иван Иванович", "Начальник управления ЖКХ"),
+        text=ANSWER_TEXT,
+        attachments=tuple(
+            attachment_header(cid, f"{cid}.pdf", "application/pdf", data)
+            for cid, data in (files or {}).items()
+        ),
     )
 
 

@@ -8,6 +8,8 @@ refusals are compared by ``code`` and ``pointer``.
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,10 +19,11 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from gateway.simulators.edms import Edms, Refused
+from gateway.adapters.xmlsec.answer import build_answer
+from gateway.simulators.edms import Edms, Refused, signed_answer
 from gateway.simulators.edms_soap import SoapEdms
-from gateway.simulators.portal import push
-from gateway.simulators.samples import attachment_header, sample_appeal
+from gateway.simulators.portal import answer_attachment, push
+from gateway.simulators.samples import attachment_header, sample_answer, sample_appeal
 from tests.e2e.pushing import push_samples as _push
 
 CHEBOKSARY = "ADM-CHEBOKSARY"
@@ -402,3 +405,244 @@ def test_a_redirected_appeal_moves_to_the_competent_agency(client, hub, portal, 
         MINSTROY,
         True,
     )
+
+
+# --- the signed answer ------------------------------------------------------------------------
+
+ACT = b"%PDF-1.7 act of inspection\n" * 40
+SCAN = bytes(range(256)) * 5000  # 1.2 MiB: two storage chunks
+FILES = {"act-1": ACT, "scan-2": SCAN}
+
+
+@pytest.fixture(scope="session")
+def signer(dev_pki) -> tuple[bytes, bytes]:
+    """ADM-CHEBOKSARY's answer key and the certificate its registry entry holds."""
+    return dev_pki.agency_key.read_bytes(), dev_pki.agency_cert.read_bytes()
+
+
+def _registered(client, portal, edms: EdmsLike, number: str, **kwargs) -> str:
+    (appeal_id,) = _push(client, portal, **kwargs)
+    edms.register(appeal_id, number, date.today(), "reg-" + number)
+    return appeal_id
+
+
+def _answer_rows(hub, appeal_id: str) -> dict[str, list]:
+    with hub.pool.connection() as conn:
+        return {
+            table: conn.execute(f"SELECT * FROM {table} WHERE appeal_id = %s", (appeal_id,)).fetchall()
+            for table in ("appeal_answer", "outbox_message")
+        }
+
+
+def _blob(hub, sha256_hex: str) -> bytes:
+    with hub.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT data FROM blob_chunk WHERE sha256 = %s ORDER BY seq", (bytes.fromhex(sha256_hex),)
+        ).fetchall()
+    return b"".join(bytes(r["data"]) for r in rows)
+
+
+def test_a_signed_answer_answers_the_appeal_and_goes_to_the_cabinet(client, hub, portal, edms, signer):
+    appeal_id = _registered(client, portal, edms, "ОГ-10")
+    document = sample_answer(appeal_id, "ОГ-10", files=FILES)
+    signed = signed_answer(document, *signer)
+    receipt = edms.send_answer(appeal_id, "ans-1", signed, FILES)
+    assert (receipt["type"], receipt["seq"], receipt["state"], receipt["repeated"]) == (
+        "answered", 2, "answered", False,
+    )  # fmt: skip
+    assert _state(hub, appeal_id) == "answered"
+
+    digest = hashlib.sha256(signed).hexdigest()
+    rows = _answer_rows(hub, appeal_id)
+    (answer,) = rows["appeal_answer"]
+    assert (answer["seq"], answer["answer_id"], answer["answered_on"]) == (
+        2,
+        document.answer_id,
+        date.today(),
+    )
+    assert bytes(answer["document_sha256"]).hex() == digest
+    assert _blob(hub, digest) == signed  # the signed bytes as the agency sent them, for the applicant
+    headers = [
+        {"content_id": a.content_id, "file_name": a.file_name, "media_type": a.media_type, "size": a.size,
+         "sha256": a.sha256}
+        for a in document.attachments
+    ]  # fmt: skip
+    assert answer["attachments"] == headers
+    assert [_blob(hub, h["sha256"]) for h in headers] == [ACT, SCAN]
+
+    update = rows["outbox_message"][-1]
+    assert (update["connector"], update["seq"]) == ("cabinet", 2)
+    payload = update["payload"]
+    assert (payload["type"], payload["state"]) == ("answered", "answered")
+    assert payload["documents"] == {"answer": digest}
+    assert payload["answer"] == {
+        "answer_id": str(document.answer_id),
+        "answered_on": date.today().isoformat(),
+        "signatory": {"name": document.signatory.name, "position": document.signatory.position},
+        "attachments": headers,
+    }
+    assert payload["details"] == {"answered_on": date.today().isoformat()}
+    with hub.pool.connection() as conn:
+        audit = conn.execute(
+            "SELECT details FROM audit_record WHERE appeal_id = %s AND action = 'answered'", (appeal_id,)
+        ).fetchone()["details"]
+        event = conn.execute(
+            "SELECT details FROM appeal_event WHERE appeal_id = %s AND seq = 2", (appeal_id,)
+        ).fetchone()["details"]
+    assert (audit["answer_sha256"], audit["answer_size"], audit["answer_id"]) == (
+        digest, len(signed), str(document.answer_id),
+    )  # fmt: skip
+    assert audit["attachments"] == [{k: h[k] for k in ("content_id", "size", "sha256")} for h in headers]
+    # The answer's text travels inside the signed document only; officials' names stay out of records.
+    for record in (payload, audit, event):
+        assert document.text not in json.dumps(record, ensure_ascii=False)
+    for record in (audit, event):
+        assert document.signatory.name not in json.dumps(record, ensure_ascii=False)
+
+    # A retry (even without the parts: the answer binds them) answers as the first time did.
+    for files in (FILES, None):
+        again = edms.send_answer(appeal_id, "ans-1", signed, files)
+        assert (again["repeated"], again["seq"], again["recorded_at"]) == (True, 2, receipt["recorded_at"])
+    other = signed_answer(sample_answer(appeal_id, "ОГ-10", files=FILES), *signer)
+    assert _refusal(lambda: edms.send_answer(appeal_id, "ans-1", other, FILES)) == (
+        "event-id-reused",
+        "/event_id",
+    )
+    assert _refusal(lambda: edms.send_answer(appeal_id, "ans-2", other, FILES)) == (
+        "illegal-transition",
+        "/type",
+    )
+    assert len(_answer_rows(hub, appeal_id)["appeal_answer"]) == 1
+    assert edms.send_event(appeal_id, "closed", "close-1")["state"] == "closed"
+
+
+def _tampered(signed: bytes) -> bytes:
+    tampered = signed.replace("перерасчёт".encode(), "отказ в перерасчёте".encode())
+    assert tampered != signed
+    return tampered
+
+
+TOMORROW_BUT_ONE = date.today() + timedelta(days=2)
+AT = "/answer/Document/Attachments/Attachment"
+# case: (changes to the answer, who signs it, what happens to it then, the parts sent, the refusal)
+ANSWER_AT_FAULT: dict[str, tuple[dict, str | None, Callable[[bytes], bytes] | None, dict, tuple]] = {
+    "hub-key": ({}, "hub", None, FILES, ("certificate-untrusted", "/answer/AgencySignature")),
+    "portal-key": ({}, "portal", None, FILES, ("certificate-untrusted", "/answer/AgencySignature")),
+    "tampered": ({}, "agency", _tampered, FILES, ("signature-invalid", "/answer/AgencySignature")),
+    "unsigned": ({}, None, None, FILES, ("signature-missing", "/answer/AgencySignature")),
+    "not-xml": ({}, None, lambda _: b"%PDF-1.7", {}, ("malformed-xml", "/answer")),
+    "not-an-answer": ({}, None, lambda _: b'<Answer xmlns="urn:appeals-gateway:answer:1"/>', {},
+                      ("schema-violation", "/answer")),
+    "agency-code": ({"agency_code": MINSTROY}, "agency", None, FILES,
+                    ("answer-mismatch", "/answer/Document/AgencyCode")),
+    "appeal-id": ({"appeal_id": uuid.uuid4()}, "agency", None, FILES,
+                  ("answer-mismatch", "/answer/Document/AppealId")),
+    "registration-number": ({"registration_number": "ОГ-99"}, "agency", None, FILES,
+                            ("answer-mismatch", "/answer/Document/RegistrationNumber")),
+    "answered-on": ({"answered_on": TOMORROW_BUT_ONE}, "agency", None, FILES,
+                    ("invalid-request", "/answer/Document/AnsweredOn")),
+    "digest": ({}, "agency", None, {**FILES, "act-1": ACT[::-1]}, ("attachment-digest-mismatch", AT + "[1]")),
+    "size": ({}, "agency", None, {**FILES, "scan-2": SCAN[:-1]}, ("attachment-size-mismatch", AT + "[2]")),
+    "missing": ({}, "agency", None, {"act-1": ACT}, ("attachment-missing", AT + "[2]")),
+    "extra": ({}, "agency", None, {**FILES, "act-3": ACT}, ("attachment-unexpected", None)),
+}  # fmt: skip
+
+
+def _answer_at_fault(case: str, appeal_id: str, number: str, signer, dev_pki) -> bytes:
+    changes, by, then, _, _ = ANSWER_AT_FAULT[case]
+    document = sample_answer(
+        **{"appeal_id": appeal_id, "registration_number": number, "files": FILES, **changes}
+    )
+    keys = {
+        "agency": signer,
+        "hub": (dev_pki.hub_key.read_bytes(), dev_pki.hub_cert.read_bytes()),
+        "portal": (dev_pki.portal_rsa_key.read_bytes(), dev_pki.portal_rsa_cert.read_bytes()),
+    }
+    answer = build_answer(document) if by is None else signed_answer(document, *keys[by])
+    return then(answer) if then else answer
+
+
+@pytest.mark.parametrize("case", list(ANSWER_AT_FAULT))
+def test_an_answer_at_fault_is_refused_and_changes_nothing(client, hub, portal, edms, signer, dev_pki, case):
+    *_, files, refusal = ANSWER_AT_FAULT[case]
+    appeal_id = _registered(client, portal, edms, "ОГ-11")
+    answer = _answer_at_fault(case, appeal_id, "ОГ-11", signer, dev_pki)
+    assert _refusal(lambda: edms.send_answer(appeal_id, "ans-1", answer, files)) == refusal
+    assert _state(hub, appeal_id) == "registered"
+    rows = _answer_rows(hub, appeal_id)
+    assert rows["appeal_answer"] == []
+    assert [o["seq"] for o in rows["outbox_message"]] == [1]  # the registration's update only
+    assert "answered" not in _audit(hub, appeal_id)
+    # Nothing is left half done: the right answer goes through under the same event id.
+    document = sample_answer(appeal_id, "ОГ-11", files=FILES)
+    assert edms.answer(appeal_id, "ans-1", document, *signer, files=FILES)["state"] == "answered"
+
+
+def test_an_agency_without_a_registered_answer_certificate_cannot_answer(client, hub, portal, face, signer):
+    minstroy = face(MINSTROY)  # the example registry holds no answer certificate for it
+    appeal_id = _registered(client, portal, minstroy, "МС-1", topic_code="0005.0001.0001.0001")
+    document = sample_answer(appeal_id, "МС-1", agency_code=MINSTROY)
+    refused = _refusal(lambda: minstroy.answer(appeal_id, "m-1", document, *signer))
+    assert refused == ("answer-certificate-not-registered", None)
+    assert _state(hub, appeal_id) == "registered"
+
+
+def test_an_answer_before_registration_or_after_a_decline_is_an_illegal_transition(
+    client, hub, portal, edms, signer
+):
+    (appeal_id,) = _push(client, portal)
+    document = sample_answer(appeal_id, "ОГ-12")
+    assert _refusal(lambda: edms.answer(appeal_id, "ans-1", document, *signer)) == (
+        "illegal-transition",
+        "/type",
+    )
+    edms.register(appeal_id, "ОГ-12", date.today(), "reg-1")
+    edms.send_event(appeal_id, "declined", "dec-1", ground="repeated")
+    assert _refusal(lambda: edms.answer(appeal_id, "ans-1", document, *signer)) == (
+        "illegal-transition",
+        "/type",
+    )
+    assert _answer_rows(hub, appeal_id)["appeal_answer"] == []
+
+
+def test_another_agency_cannot_answer_an_appeal_it_does_not_hold(client, portal, face, edms, signer):
+    appeal_id = _registered(client, portal, edms, "ОГ-13")
+    document = sample_answer(appeal_id, "ОГ-13")
+    assert _refusal(lambda: face(MINSTROY).answer(appeal_id, "x-1", document, *signer)) == (
+        "not-found",
+        "/appeal_id",
+    )
+
+
+def test_the_portal_that_sent_the_appeal_fetches_the_answers_attachments(
+    client, hub, portal, edms, signer, registry
+):
+    appeal_id = _registered(client, portal, edms, "ОГ-14")
+    document = sample_answer(appeal_id, "ОГ-14", files=FILES)
+    edms.answer(appeal_id, "ans-1", document, *signer, files=FILES)
+    tokens = registry[1]
+    for header, data in zip(document.attachments, FILES.values(), strict=True):
+        response = answer_attachment(client, tokens["EPGU"], appeal_id, header.content_id)
+        assert response.status_code == 200, response.text
+        assert response.content == data
+        assert response.headers["content-type"] == "application/pdf"
+        assert response.headers["content-length"] == str(len(data))
+        assert (
+            response.headers["repr-digest"]
+            == f"sha-256=:{base64.b64encode(bytes.fromhex(header.sha256)).decode()}:"
+        )
+        assert f"filename*=UTF-8''{header.file_name}" in response.headers["content-disposition"]
+    for token, target, content_id, status, code in (
+        (tokens["OBRASHCHENIYA-BEL"], appeal_id, "act-1", 404, "not-found"),  # not the sender
+        (tokens["EPGU"], appeal_id, "act-9", 404, "not-found"),
+        (tokens["EPGU"], str(uuid.uuid4()), "act-1", 404, "not-found"),
+        (tokens[CHEBOKSARY], appeal_id, "act-1", 401, "unauthenticated"),  # agencies are not portals
+        ("not-a-token", appeal_id, "act-1", 401, "unauthenticated"),
+    ):
+        response = answer_attachment(client, token, target, content_id)
+        assert (response.status_code, response.json()["code"]) == (status, code)
+    with hub.pool.connection() as conn:
+        recorded = conn.execute("SELECT face, code FROM request_refusal ORDER BY id").fetchall()
+    assert [(r["face"], r["code"]) for r in recorded] == [("portal", "not-found")] * 3 + [
+        ("portal", "unauthenticated")
+    ] * 2

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from datetime import date
 
 import httpx
 import pytest
 
-from gateway.simulators.edms import Edms, Refused
+from gateway.simulators.edms import Edms, Refused, signed_answer
 from gateway.simulators.portal import push
-from gateway.simulators.samples import attachment_header, sample_appeal
+from gateway.simulators.samples import attachment_header, sample_answer, sample_appeal
 from tests.conftest import CLIENT_CERT_SHA256, OPERATOR_TOKEN
 from tests.e2e.pushing import push_samples as _push
 
@@ -88,6 +89,8 @@ def test_attachments_stream_with_http_headers(client, portal, edms):
         ({"event_id": "e", "type": "registered", "registration_number": "1", "registered_on": "2999-01-01"},
          "/registered_on"),
         ({"type": "registered"}, None),
+        ({"event_id": 5, "type": "closed"}, "/event_id"),
+        ({"event_id": "e", "type": "answered"}, "/answer"),  # an answer is multipart, with its parts
     ],
 )  # fmt: skip
 def test_bad_events_are_refused_with_the_field_at_fault(client, hub, portal, edms, body, pointer):
@@ -140,3 +143,98 @@ def test_bad_pull_parameters(client, edms, params, pointer):
     )
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "invalid-request"
+
+
+# --- the answered event: multipart ------------------------------------------------------------
+
+
+def _parts(event: dict | str, *answers: bytes, **files: bytes) -> list[tuple[str, tuple]]:
+    """Multipart parts as httpx takes them (a list, so a name may come twice)."""
+    body = event if isinstance(event, str) else json.dumps(event)
+    parts = [("event", (None, body, "application/json"))]
+    parts += [("answer", ("answer.xml", answer, "application/xml")) for answer in answers]
+    return parts + [(cid, (cid + ".pdf", data, "application/pdf")) for cid, data in files.items()]
+
+
+@pytest.fixture
+def registered(client, portal, edms) -> str:
+    (appeal_id,) = _push(client, portal)
+    edms.register(appeal_id, "ОГ-1", date.today(), "reg-1")
+    return appeal_id
+
+
+@pytest.fixture
+def signer(dev_pki) -> tuple[bytes, bytes]:
+    return dev_pki.agency_key.read_bytes(), dev_pki.agency_cert.read_bytes()
+
+
+def test_an_answer_is_multipart_and_answers_with_http_statuses(client, edms, registered, signer):
+    act = b"%PDF-1.7 act"
+    signed = signed_answer(sample_answer(registered, "ОГ-1", files={"act-1": act}), *signer)
+    url, auth = f"/sed/v1/appeals/{registered}/events", {"Authorization": f"Bearer {edms.token}"}
+    event = {"event_id": "ans-1", "type": "answered"}
+    first = client.post(url, files=_parts(event, signed, **{"act-1": act}), headers=auth)
+    again = client.post(url, files=_parts(event, signed, **{"act-1": act}), headers=auth)
+    assert (first.status_code, again.status_code) == (201, 200), first.text
+    assert first.json()["state"] == "answered"
+    other = signed_answer(sample_answer(uuid.uuid4(), "ОГ-1"), *signer)
+    for event_id, answer, status, code in (
+        ("ans-1", other, 409, "event-id-reused"),
+        ("ans-2", other, 409, "illegal-transition"),
+    ):
+        response = client.post(url, files=_parts({**event, "event_id": event_id}, answer), headers=auth)
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == code
+
+
+def test_an_answer_signed_for_another_appeal_is_unprocessable(client, edms, registered, signer):
+    other = signed_answer(sample_answer(uuid.uuid4(), "ОГ-1"), *signer)
+    response = client.post(
+        f"/sed/v1/appeals/{registered}/events",
+        files=_parts({"event_id": "ans-1", "type": "answered"}, other),
+        headers={"Authorization": f"Bearer {edms.token}"},
+    )
+    assert response.status_code == 422, response.text
+    assert (response.json()["code"], response.json()["pointer"]) == (
+        "answer-mismatch",
+        "/answer/Document/AppealId",
+    )
+
+
+ANSWERED = {"event_id": "ans-1", "type": "answered"}
+
+
+@pytest.mark.parametrize(
+    ("parts", "code", "pointer"),
+    [
+        (_parts(ANSWERED), "malformed-multipart", None),
+        (_parts(ANSWERED, b"<a/>", b"<b/>"), "malformed-multipart", None),
+        (_parts({"event_id": "r-1", "type": "registered", "registration_number": "ОГ-2",
+                 "registered_on": "2026-01-01"}, b"<a/>"), "invalid-request", "/type"),
+        (_parts("not json", b"<a/>"), "invalid-request", None),
+        (_parts({"event_id": 7, "type": "answered"}, b"<a/>"), "invalid-request", "/event_id"),
+        (_parts({"type": "answered"}, b"<a/>"), "invalid-request", "/event_id"),
+    ],
+    ids=["no-answer-part", "two-answer-parts", "not-an-answer-event", "event-not-json", "event-id-type",
+         "no-event-id"],
+)  # fmt: skip
+def test_bad_multipart_answers_are_client_errors(client, hub, edms, registered, parts, code, pointer):
+    response = client.post(
+        f"/sed/v1/appeals/{registered}/events", files=parts, headers={"Authorization": f"Bearer {edms.token}"}
+    )
+    assert response.status_code == 400, response.text
+    problem = response.json()
+    assert (problem["code"], problem.get("pointer")) == (code, pointer)
+    with hub.pool.connection() as conn:
+        recorded = conn.execute("SELECT face, code FROM request_refusal").fetchall()
+    assert recorded == [{"face": "sed", "code": code}]
+
+
+def test_the_events_call_documents_both_bodies(client):
+    spec = client.get("/schema/openapi.json").json()
+    body = spec["paths"]["/sed/v1/appeals/{appeal_id}/events"]["post"]["requestBody"]["content"]
+    assert set(body) == {"application/json", "multipart/form-data"}
+    assert body["multipart/form-data"]["schema"]["required"] == ["event", "answer"]
+    portal = spec["paths"]["/portal/v1/appeals/{appeal_id}/answer/attachments/{content_id}"]
+    assert "get" in portal

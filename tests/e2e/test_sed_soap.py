@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 
 import httpx
 import pytest
@@ -23,10 +24,10 @@ from gateway.config import PROJECT_ROOT
 from gateway.domain.model import ApplicantType
 from gateway.faces.soap.operations import MAX_INLINE_ATTACHMENT_BYTES
 from gateway.faces.soap.security import PASSWORD_DIGEST, PASSWORD_TEXT, WSSE
-from gateway.simulators.edms import Edms, Refused
+from gateway.simulators.edms import Edms, Refused, signed_answer
 from gateway.simulators.edms_soap import SoapEdms
 from gateway.simulators.portal import push
-from gateway.simulators.samples import attachment_header, sample_appeal
+from gateway.simulators.samples import attachment_header, sample_answer, sample_appeal
 from tests.conftest import CERT_AGENCY, CLIENT_CERT_SHA256, OPERATOR_TOKEN
 
 CHEBOKSARY = "ADM-CHEBOKSARY"
@@ -412,3 +413,73 @@ def test_attachments_too_large_for_soap_are_refused_and_left_to_rest(client, hub
     )
     assert _refusals(hub) == [("attachment-too-large", 413)]
     assert Edms(client, token).download(ref["href"]) == (len(scan), header.sha256)
+
+
+# --- the answered event: inline files -----------------------------------------------------------
+
+
+@pytest.fixture
+def registered(client, portal, soap_edms) -> str:
+    appeal_id = _push(client, portal)
+    soap_edms.register(appeal_id, "ОГ-1", date.today(), "reg-1")
+    return appeal_id
+
+
+@pytest.fixture
+def signer(dev_pki) -> tuple[bytes, bytes]:
+    return dev_pki.agency_key.read_bytes(), dev_pki.agency_cert.read_bytes()
+
+
+def test_a_hand_written_answered_event_carries_the_signed_answer_and_its_files_in_base64(
+    client, hub, token, registered, signer
+):
+    act = b"%PDF-1.7 act of inspection"
+    signed = signed_answer(sample_answer(registered, "ОГ-1", files={"act-1": act}), *signer)
+    payload = (
+        f"<sed:SendEvent><sed:AppealId>{registered}</sed:AppealId><sed:Event><sed:Answered>"
+        f"<sed:EventId>ans-1</sed:EventId><sed:AnswerDocument>{base64.b64encode(signed).decode()}</sed:AnswerDocument>"
+        f"<sed:Attachments><sed:Attachment><sed:ContentId>act-1</sed:ContentId>"
+        f"<sed:Content>{base64.b64encode(act).decode()}</sed:Content></sed:Attachment></sed:Attachments>"
+        "</sed:Answered></sed:Event></sed:SendEvent>"
+    )
+    response = _payload(_call(client, _envelope(payload, _username_token(CHEBOKSARY, token))))
+    assert (response.findtext(f"{{{NS}}}Type"), response.findtext(f"{{{NS}}}State")) == (
+        "answered",
+        "answered",
+    )
+
+
+def test_inline_answer_files_are_capped_together_and_left_to_rest(hub, soap_edms, registered, signer):
+    half = MAX_INLINE_ATTACHMENT_BYTES // 2 + 1  # each fits, together they do not
+    files = {"scan-1": b"\x01" * half, "scan-2": b"\x02" * half}
+    document = sample_answer(registered, "ОГ-1", files=files)
+    with pytest.raises(Refused) as refused:
+        soap_edms.answer(registered, "ans-1", document, *signer, files=files)
+    assert (refused.value.code, refused.value.pointer) == ("attachment-too-large", "/attachments/1")
+    assert _refusals(hub) == [("attachment-too-large", 413)]
+
+
+def test_two_inline_files_under_one_content_id_are_refused(soap_edms, registered, signer):
+    document = sample_answer(registered, "ОГ-1", files={"act-1": b"%PDF"})
+    answer = signed_answer(document, *signer)
+    attachments = [{"ContentId": "act-1", "Content": b"%PDF"}] * 2
+    with pytest.raises(Refused) as refused:
+        soap_edms._call(
+            "SendEvent",
+            AppealId=registered,
+            Event={
+                "Answered": {
+                    "EventId": "ans-1",
+                    "AnswerDocument": answer,
+                    "Attachments": {"Attachment": attachments},
+                }
+            },
+        )
+    assert (refused.value.code, refused.value.pointer) == ("invalid-request", "/attachments/1")
+
+
+def test_only_an_answer_may_exceed_the_usual_request_size(client, hub, token):
+    padding = "<!--" + "x" * (2 * 1024 * 1024) + "-->"
+    body = _envelope(GET_MESSAGES + padding, _username_token(CHEBOKSARY, token))
+    assert _fault(_call(client, body)) == ("soap:Client", "body-too-large", None)
+    assert _refusals(hub) == [("body-too-large", 413)]

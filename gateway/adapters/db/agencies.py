@@ -15,13 +15,23 @@ from gateway.domain.model import (
 from gateway.domain.routing import agency_rules
 
 
-def upsert_sender(conn: Connection, sender: PortalSender) -> None:
+def upsert_sender(
+    conn: Connection, sender: PortalSender, token_hashes: list[str], cert_fingerprints: list[str]
+) -> None:
+    """Write one portal sender; its credentials are replaced by what the registry says now."""
     conn.execute(
         """INSERT INTO portal_sender (id, jurisdiction, certificate_cn) VALUES (%s, %s, %s)
            ON CONFLICT (id) DO UPDATE SET jurisdiction = EXCLUDED.jurisdiction,
                                           certificate_cn = EXCLUDED.certificate_cn""",
         (sender.id, sender.jurisdiction.value, sender.certificate_cn),
     )
+    conn.execute("DELETE FROM portal_credential WHERE sender_id = %s", (sender.id,))
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO portal_credential (kind, secret_hash, sender_id) VALUES (%s, %s, %s)",
+            [("token", h, sender.id) for h in token_hashes]
+            + [("cert-fingerprint", f, sender.id) for f in cert_fingerprints],
+        )
 
 
 def upsert_agency(
@@ -95,6 +105,13 @@ def agency_by_credential(conn: Connection, kind: str, secret_hash: str) -> str |
         "SELECT agency_code FROM agency_credential WHERE kind = %s AND secret_hash = %s", (kind, secret_hash)
     ).fetchone()
     return row["agency_code"] if row else None
+
+
+def portal_by_credential(conn: Connection, kind: str, secret_hash: str) -> str | None:
+    row = conn.execute(
+        "SELECT sender_id FROM portal_credential WHERE kind = %s AND secret_hash = %s", (kind, secret_hash)
+    ).fetchone()
+    return row["sender_id"] if row else None
 
 
 def get_agency(conn: Connection, code: str) -> Agency | None:

@@ -118,7 +118,6 @@ def deliveries(
     ).fetchall()
 
 
-
 def enqueue_push(conn: Connection, connector: str, mailbox_message_id: UUID) -> None:
     """Queue a mailbox message for push delivery when its agency is registered for push-soap
     (a no-op for pulling agencies). The payload names the message; the rest is read at delivery."""

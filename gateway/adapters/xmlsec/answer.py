@@ -8,7 +8,6 @@ must be the very certificate registered for the agency, since any certificate th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from uuid import UUID
@@ -21,7 +20,7 @@ from gateway.adapters.xmlsec.parsing import parse_hardened
 from gateway.adapters.xmlsec.signature import Slot, check_placement, verify_slot
 from gateway.config import PROJECT_ROOT
 from gateway.domain.errors import Code, Rejection
-from gateway.domain.model import AttachmentHeader
+from gateway.domain.model import AnswerDocument, AttachmentHeader, Signatory
 
 NS = "urn:appeals-gateway:answer:1"
 XSD_FILE = "answer-1.xsd"
@@ -33,28 +32,6 @@ def q(local: str) -> str:
 
 
 AGENCY = Slot(f"./{q('AgencySignature')}", f"./{q('Document')}", "/AgencySignature")
-
-
-@dataclass(frozen=True, slots=True)
-class Signatory:
-    """The official who signed the answer on the agency's behalf."""
-
-    name: str
-    position: str
-
-
-@dataclass(frozen=True, slots=True)
-class AnswerDocument:
-    """What the agency's signature covers: the answer to one appeal."""
-
-    answer_id: UUID  # the agency's own id of the answer
-    appeal_id: UUID  # the hub's id of the appeal answered
-    agency_code: str
-    registration_number: str  # of the appeal, at the agency
-    answered_on: date
-    signatory: Signatory
-    text: str
-    attachments: tuple[AttachmentHeader, ...] = ()
 
 
 def _add(parent: etree._Element, local: str, text: str | None = None) -> etree._Element:

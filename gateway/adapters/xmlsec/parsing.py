@@ -17,26 +17,31 @@ _FORBIDDEN = re.compile(rb"<!DOCTYPE|<!ENTITY|<!ELEMENT|<!ATTLIST|<\?(?!xml[\s?]
 _XINCLUDE_NS = "http://www.w3.org/2001/XInclude"
 
 
-def _parser() -> etree.XMLParser:
+def _parser(huge_text: bool) -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
         dtd_validation=False,
-        huge_tree=False,
+        huge_tree=huge_text,
         remove_blank_text=False,
         collect_ids=False,
     )
 
 
-def parse_hardened(data: bytes, *, max_depth: int) -> etree._Element:
-    """Parse ``data`` or raise a :class:`Rejection` naming what was wrong (never echoing content)."""
+def parse_hardened(data: bytes, *, max_depth: int, huge_text: bool = False) -> etree._Element:
+    """Parse ``data`` or raise a :class:`Rejection` naming what was wrong (never echoing content).
+
+    ``huge_text`` lifts libxml2's 10 MB limit on one text node, for documents that carry files
+    inline as base64 (SOAP); the caller must have bounded ``data``'s size. No DTD is ever read
+    and the depth is checked here after parsing, so nothing else of the hardening depends on it.
+    """
     if _FORBIDDEN.search(data):
         raise Rejection(
             Code.FORBIDDEN_XML_CONSTRUCT, "DTDs, entities and processing instructions are not accepted"
         )
     try:
-        root = etree.fromstring(data, _parser())
+        root = etree.fromstring(data, _parser(huge_text))
     except etree.XMLSyntaxError as exc:
         message = str(exc.msg or "")
         if "depth" in message.lower() or "nesting" in message.lower():

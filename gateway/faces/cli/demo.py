@@ -14,8 +14,8 @@ from gateway.adapters.pki import DevPki, ensure_dev_pki
 from gateway.domain.model import ApplicantType
 from gateway.simulators.edms import Edms
 from gateway.simulators.edms_soap import SoapEdms
-from gateway.simulators.portal import Portal, Signer, push
-from gateway.simulators.samples import attachment_header, sample_appeal
+from gateway.simulators.portal import Portal, Signer, answer_attachment, push
+from gateway.simulators.samples import attachment_header, sample_answer, sample_appeal
 
 
 def _step(text: str) -> None:
@@ -92,6 +92,21 @@ def run_demo(url: str, data_dir: Path) -> None:
         typer.echo("  " + json.dumps(registered, ensure_ascii=False))
         assigned = edms.send_event(receipt["appeal_id"], "assigned", str(uuid.uuid4()), executor="отдел ЖКХ")
         typer.echo(f"  assigned an executor: state {assigned['state']}, event #{assigned['seq']}")
+
+        _step("The EDMS answers: an answer signed with the agency's registered key, with an attachment")
+        act = b"%PDF-1.4 demo act of inspection\n" * 500
+        document = sample_answer(receipt["appeal_id"], number, files={"act-1": act})
+        key, cert = pki.agency_key.read_bytes(), pki.agency_cert.read_bytes()
+        answered = edms.answer(
+            receipt["appeal_id"], str(uuid.uuid4()), document, key, cert, files={"act-1": act}
+        )
+        typer.echo(f"  answered: state {answered['state']}, event #{answered['seq']}")
+
+        _step("The portal fetches the answer's attachment with its own credentials")
+        fetched = answer_attachment(client, tokens["EPGU"], receipt["appeal_id"], "act-1")
+        typer.echo(
+            f"  HTTP {fetched.status_code}: {len(fetched.content)} bytes, {fetched.headers['repr-digest']}"
+        )
 
         _step("The legal entity's appeal is not the city's to answer: registered, then redirected")
         number = f"ОГ-{date.today().year}/{uuid.uuid4().hex[:6]}"

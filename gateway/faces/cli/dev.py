@@ -29,12 +29,18 @@ def _dev_tokens(path: Path, agency_codes: list[str]) -> dict[str, str]:
 
 
 def write_dev_registry(dev_dir: Path) -> tuple[Path, dict[str, str]]:
-    """The example registry with generated tokens; returns its path and the tokens by agency code."""
+    """The example registry with generated tokens; returns its path and the tokens by agency code
+    and portal sender id.
+
+    It is written to ``dev_dir``, beside the dev PKI's directory (``var/dev`` and ``var/pki``), so
+    the example's relative certificate paths (``../pki/…``) resolve to the dev PKI.
+    """
     dev_dir.mkdir(parents=True, exist_ok=True)
     registry = yaml.safe_load(EXAMPLE_REGISTRY.read_text(encoding="utf-8"))
-    tokens = _dev_tokens(dev_dir / "tokens.json", [a["code"] for a in registry["agencies"]])
-    for agency in registry["agencies"]:
-        agency["credentials"] = {"token_sha256": [hash_secret(tokens[agency["code"]])]}
+    entries = [*registry["agencies"], *registry["portal_senders"]]
+    tokens = _dev_tokens(dev_dir / "tokens.json", [e.get("code") or e["id"] for e in entries])
+    for entry in entries:
+        entry["credentials"] = {"token_sha256": [hash_secret(tokens[entry.get("code") or entry["id"]])]}
     path = dev_dir / "agencies.yaml"
     path.write_text(yaml.safe_dump(registry, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path, tokens

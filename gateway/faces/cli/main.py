@@ -29,7 +29,12 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8080,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
     dev: Annotated[
-        bool, typer.Option("--dev", help="generate a dev PKI, registry and tokens under var/")
+        bool,
+        typer.Option(
+            "--dev",
+            help="generate a dev PKI, registry and tokens under var/; also run the delivery worker "
+            "and a fake citizen's cabinet",
+        ),
     ] = False,
 ) -> None:
     """Start the HTTP hub (portal intake, EDMS pull, operators)."""
@@ -50,16 +55,27 @@ def serve(
     applied = migrate(url)
     if applied:
         typer.echo(f"migrations applied: {', '.join(applied)}")
+    companions = []
+    if dev:
+        from gateway.faces.cli.dev_companions import start_companions
+
+        companions = start_companions(settings, url)
     typer.echo(f"hub listening on http://{host}:{port}  (OpenAPI: http://{host}:{port}/schema)")
-    uvicorn.run(
-        "gateway.faces.rest.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-    )
+    try:
+        uvicorn.run(
+            "gateway.faces.rest.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        if companions:
+            from gateway.faces.cli.dev_companions import stop_companions
+
+            stop_companions(companions)
 
 
 @app.command("migrate")

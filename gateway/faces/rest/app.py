@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             health.live,
             health.ready,
             portal.push_appeal,
+            portal.answer_attachment,
             SedController,
             soap.contract,
             soap.call,

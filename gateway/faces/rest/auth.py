@@ -1,10 +1,10 @@
-"""Who is calling the REST face: Litestar dependencies that resolve an agency or an operator."""
+"""Who is calling the REST face: Litestar dependencies that resolve an agency, a portal or an operator."""
 
 from __future__ import annotations
 
 from litestar import Request
 
-from gateway.service.access import authenticate_agency, authenticate_operator
+from gateway.service.access import authenticate_agency, authenticate_operator, authenticate_portal
 from gateway.service.hub import Hub
 
 
@@ -16,6 +16,15 @@ def bearer_token(request: Request) -> str | None:
 def calling_agency(request: Request, hub: Hub) -> str:
     """The agency code of the caller (bearer token, or the TLS terminator's certificate header)."""
     return authenticate_agency(
+        hub,
+        bearer=bearer_token(request),
+        client_cert_sha256=request.headers.get(hub.settings.client_cert_header),
+    )
+
+
+def calling_portal(request: Request, hub: Hub) -> str:
+    """The portal sender id of the caller, by the same kinds of credentials as agencies."""
+    return authenticate_portal(
         hub,
         bearer=bearer_token(request),
         client_cert_sha256=request.headers.get(hub.settings.client_cert_header),

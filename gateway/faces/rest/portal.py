@@ -1,15 +1,21 @@
-"""The portal's face: ``POST /portal/v1/appeals`` takes a signed envelope and answers with a receipt."""
+"""The portal's face: ``POST /portal/v1/appeals`` takes a signed envelope and answers with a receipt;
+``GET /portal/v1/appeals/{id}/answer/attachments/{content_id}`` gives an answer's attachment."""
 
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import anyio
-from litestar import Request, Response, post
+from litestar import Request, Response, get, post
+from litestar.di import Provide
+from litestar.response import Stream
 
 from gateway.domain.errors import Code, Rejection
+from gateway.faces.rest.auth import calling_portal
+from gateway.faces.rest.download import attachment_stream
 from gateway.faces.rest.upload import Upload, read_multipart, read_xml
-from gateway.service import intake
+from gateway.service import attachments, intake
 from gateway.service.hub import Hub
 
 XML_TYPES = {"application/xml", "text/xml"}
@@ -53,3 +59,15 @@ async def push_appeal(request: Request, hub: Hub) -> Response[dict[str, Any]]:
         "duplicate": receipt.duplicate,
     }
     return Response(body, status_code=200 if receipt.duplicate else 201)
+
+
+@get(
+    "/portal/v1/appeals/{appeal_id:uuid}/answer/attachments/{content_id:str}",
+    dependencies={"portal": Provide(calling_portal, sync_to_thread=True)},
+    summary="Stream an attachment of the agency's answer (to the portal that sent the appeal)",
+)
+async def answer_attachment(hub: Hub, portal: str, appeal_id: UUID, content_id: str) -> Stream:
+    """The answer's cabinet update names its attachments; the portal fetches each here, with the
+    digest the agency signed. Another portal's appeal is not found, as a missing one is."""
+    found = await anyio.to_thread.run_sync(attachments.find_in_answer, hub, portal, appeal_id, content_id)
+    return attachment_stream(hub, found)

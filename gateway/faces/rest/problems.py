@@ -2,8 +2,8 @@
 
 Clients branch on ``code`` (the same vocabulary as SOAP faults); ``pointer`` names the field at
 fault. Unexpected failures become a bare 500 problem that leaks nothing of the request.
-Refusals of agencies' and operators' requests are recorded (the portal's intake records its own,
-with more context).
+Refusals of agencies', portals' and operators' requests are recorded (the portal's intake records
+its own, with more context).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "urn:appeals-gateway:problem:"
 INTERNAL_ERROR = "internal-error"
-SELF_RECORDING_PREFIXES = ("/portal/",)
+# Calls that record their own refusals, as (method, path).
+SELF_RECORDING = frozenset({("POST", "/portal/v1/appeals")})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +89,12 @@ def exception_handler(_: Request, exc: Exception) -> Response:
 async def record_refusal(exc: Exception, scope: Scope) -> None:
     """``after_exception`` hook: keep a record of every client error outside the portal's intake."""
     p = describe(exc)
-    path = scope.get("path", "")
-    if p.status >= 500 or path.startswith(SELF_RECORDING_PREFIXES):
+    path, method = scope.get("path", ""), scope.get("method", "")
+    if p.status >= 500 or (method, path) in SELF_RECORDING:
         return
     hub = Litestar.from_scope(scope).state.get("hub")
     if hub is None:
         return
     face = path.strip("/").split("/", 1)[0] or "root"
-    refusal = refusals.Refusal(face, scope.get("method", ""), path, p.status, p.code, p.pointer, p.detail)
+    refusal = refusals.Refusal(face, method, path, p.status, p.code, p.pointer, p.detail)
     await anyio.to_thread.run_sync(refusals.record, hub, refusal)

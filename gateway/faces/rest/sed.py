@@ -4,22 +4,34 @@ report events. Only translation happens here; the rules live in the service laye
 from __future__ import annotations
 
 import base64
-from dataclasses import asdict, dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from typing import Any
-from urllib.parse import quote
 from uuid import UUID
 
 import anyio
-from litestar import Controller, Response, get, post
+import msgspec
+from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import Parameter
 from litestar.response import Stream
 
 from gateway.domain import events as domain_events
 from gateway.domain.errors import Code, Rejection
 from gateway.faces.rest.auth import calling_agency
+from gateway.faces.rest.download import attachment_stream
+from gateway.faces.rest.upload import read_body, read_parts
 from gateway.service import attachments, events, mailbox
 from gateway.service.hub import Hub
+from gateway.service.intake import IncomingAttachment
+
+# An answered event is multipart: the event's JSON, the signed answer, one part per attachment.
+EVENT_PART = "event"
+ANSWER_PART = "answer"
+MAX_EVENT_BYTES = 64 * 1024  # an event's JSON (its longest field is 2000 characters)
+_JSON_PATH = re.compile(r"at `\$((?:\.[^`.\[]+|\[[0-9]+\])*)`$")
 
 
 @dataclass
@@ -80,9 +92,61 @@ def _message_json(m: mailbox.LeasedMessage) -> dict[str, Any]:
     }
 
 
-def _event(body: EventBody) -> domain_events.AgencyEvent:
-    fields = {k: v for k, v in asdict(body).items() if k not in ("event_id", "type")}
-    return domain_events.parse_event(body.event_id, body.type, fields)
+def _event_body(raw: bytes) -> EventBody:
+    """The event's JSON, refused as Litestar refuses a bad body (``invalid-request``, the field)."""
+    try:
+        return msgspec.json.decode(raw, type=EventBody)
+    except msgspec.ValidationError as exc:
+        path = _JSON_PATH.search(str(exc))
+        pointer = path.group(1).replace(".", "/").replace("[", "/").replace("]", "") if path else None
+        raise Rejection(Code.INVALID_REQUEST, "the request is not valid", pointer or None) from None
+    except msgspec.DecodeError as exc:
+        raise Rejection(Code.INVALID_REQUEST, str(exc)) from None
+
+
+def _event(
+    body: EventBody, answer: bytes | None = None, parts: Mapping[str, IncomingAttachment] | None = None
+) -> domain_events.AgencyEvent:
+    named = {k: v for k, v in asdict(body).items() if k not in ("event_id", "type")}
+    return domain_events.parse_event(body.event_id, body.type, named, answer=answer, parts=parts)
+
+
+def _string(description: str | None = None) -> Schema:
+    return Schema(type=OpenAPIType.STRING, description=description)
+
+
+@dataclass
+class EventOperation(Operation):
+    """The events call reads its own body (JSON, or multipart for an answer), so it is described here."""
+
+    def __post_init__(self) -> None:
+        binary = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+        json_event = Schema(
+            type=OpenAPIType.OBJECT,
+            properties={f.name: _string() for f in fields(EventBody)},
+            required=["event_id", "type"],
+        )
+        answered = Schema(
+            type=OpenAPIType.OBJECT,
+            properties={
+                EVENT_PART: _string('the event as JSON: {"event_id": …, "type": "answered"}'),
+                ANSWER_PART: Schema(
+                    type=OpenAPIType.STRING,
+                    format=OpenAPIFormat.BINARY,
+                    description="the signed answer (schemas/answer-1.xsd), byte for byte",
+                ),
+            },
+            required=[EVENT_PART, ANSWER_PART],
+            additional_properties=binary,
+            description="each further part is an attachment, named by its ContentId in the signed answer",
+        )
+        self.request_body = RequestBody(
+            required=True,
+            content={
+                "application/json": OpenAPIMediaType(schema=json_event),
+                "multipart/form-data": OpenAPIMediaType(schema=answered),
+            },
+        )
 
 
 class SedController(Controller):
@@ -130,22 +194,40 @@ class SedController(Controller):
     @get("/appeals/{appeal_id:uuid}/attachments/{n:int}", summary="Stream one attachment's bytes")
     async def attachment(self, hub: Hub, agency: str, appeal_id: UUID, n: int) -> Stream:
         found = await anyio.to_thread.run_sync(attachments.find, hub, agency, appeal_id, n)
-        digest = base64.b64encode(found.sha256).decode("ascii")
-        return Stream(
-            attachments.stream(hub, found),
-            media_type=found.media_type,
-            headers={
-                "Content-Length": str(found.size),
-                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.file_name)}",
-                "Repr-Digest": f"sha-256=:{digest}:",
-            },
-        )
+        return attachment_stream(hub, found)
 
-    @post("/appeals/{appeal_id:uuid}/events", summary="Report an event on one of the agency's appeals")
+    @post(
+        "/appeals/{appeal_id:uuid}/events",
+        request_max_body_size=None,
+        operation_class=EventOperation,
+        summary="Report an event on one of the agency's appeals",
+        description="JSON for every event but `answered`, which is `multipart/form-data`: the part "
+        "`event` (its JSON), the part `answer` (the signed answer) and one part per attachment, named by "
+        "its ContentId.",
+    )
     async def event(
-        self, hub: Hub, agency: str, appeal_id: UUID, data: EventBody
+        self, request: Request, hub: Hub, agency: str, appeal_id: UUID
     ) -> Response[dict[str, Any]]:
-        receipt = await anyio.to_thread.run_sync(events.record, hub, agency, appeal_id, _event(data))
+        settings = hub.settings
+        content_type = request.headers.get("content-type", "")
+        if content_type.split(";", 1)[0].strip().lower().startswith("multipart/"):
+            parts = await read_parts(
+                request.stream(),
+                content_type,
+                documents={EVENT_PART: MAX_EVENT_BYTES, ANSWER_PART: settings.max_envelope_bytes},
+                max_attachment=settings.max_attachment_bytes,
+                max_parts=settings.max_attachments,
+            )
+            try:
+                event = _event(
+                    _event_body(parts.documents[EVENT_PART]), parts.documents[ANSWER_PART], parts.attachments
+                )
+                receipt = await anyio.to_thread.run_sync(events.record, hub, agency, appeal_id, event)
+            finally:
+                parts.close()
+        else:
+            event = _event(_event_body(await read_body(request.stream(), MAX_EVENT_BYTES, "event")))
+            receipt = await anyio.to_thread.run_sync(events.record, hub, agency, appeal_id, event)
         body = {
             "appeal_id": str(receipt.appeal_id),
             "event_id": receipt.event_id,

@@ -1,16 +1,17 @@
-"""Reading a pushed envelope off the wire without holding attachments in memory.
+"""Reading signed documents and their attachments off the wire without holding attachments in memory.
 
 ``application/xml``: the body is the envelope. ``multipart/form-data`` (or ``multipart/related``,
-as SMEV's MTOM does): the part named ``envelope`` is the envelope, every other part is an
-attachment named by its ``ContentId``; each is spooled to a temporary file (memory up to
-1 MiB, then disk) while its SHA-256 is computed, so a 50 MB scan costs the hub 1 MiB of RAM.
+as SMEV's MTOM does): the parts with agreed names are documents kept in memory (the portal's
+``envelope``; an agency's ``event`` and ``answer``), every other part is an attachment named by its
+``ContentId``; each attachment is spooled to a temporary file (memory up to 1 MiB, then disk) while
+its SHA-256 is computed, so a 50 MB scan costs the hub 1 MiB of RAM.
 """
 
 from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,7 @@ class _Part:
     size: int = 0
     hasher: Any = field(default_factory=hashlib.sha256)
     file: Any = None
-    envelope: bytearray | None = None
+    document: bytearray | None = None
 
 
 @dataclass
@@ -44,13 +45,30 @@ class Upload:
             item.file.close()
 
 
-async def read_xml(stream: AsyncIterator[bytes], max_bytes: int) -> bytes:
+@dataclass
+class Parts:
+    """A multipart body read: the named documents' bytes, and the attachments spooled by ContentId."""
+
+    documents: dict[str, bytes]
+    attachments: dict[str, IncomingAttachment]
+
+    def close(self) -> None:
+        for item in self.attachments.values():
+            item.file.close()
+
+
+async def read_body(stream: AsyncIterator[bytes], max_bytes: int, what: str = "envelope") -> bytes:
+    """The whole body, refused (``body-too-large``) as soon as it grows past ``max_bytes``."""
     body = bytearray()
     async for chunk in stream:
         body += chunk
         if len(body) > max_bytes:
-            raise Rejection(Code.BODY_TOO_LARGE, f"the envelope exceeds {max_bytes} bytes")
+            raise Rejection(Code.BODY_TOO_LARGE, f"the {what} exceeds {max_bytes} bytes")
     return bytes(body)
+
+
+async def read_xml(stream: AsyncIterator[bytes], max_bytes: int) -> bytes:
+    return await read_body(stream, max_bytes)
 
 
 async def read_multipart(
@@ -61,7 +79,31 @@ async def read_multipart(
     max_attachment: int,
     max_parts: int,
 ) -> Upload:
-    """Parse a multipart body part by part; attachments go to spooled files as they arrive."""
+    """The portal's push: the part ``envelope`` and its attachments."""
+    parts = await read_parts(
+        stream,
+        content_type,
+        documents={ENVELOPE_PART: max_envelope},
+        max_attachment=max_attachment,
+        max_parts=max_parts,
+    )
+    return Upload(parts.documents[ENVELOPE_PART], parts.attachments)
+
+
+async def read_parts(
+    stream: AsyncIterator[bytes],
+    content_type: str,
+    *,
+    documents: Mapping[str, int],
+    max_attachment: int,
+    max_parts: int,
+) -> Parts:
+    """Parse a multipart body part by part; attachments go to spooled files as they arrive.
+
+    ``documents`` names the parts kept in memory, each with its byte limit; each must come exactly
+    once. Any other part is an attachment (at most ``max_parts`` of them, each ``max_attachment``
+    bytes at most), named by its ``Content-Disposition`` name or ``Content-ID``.
+    """
     _, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if not boundary:
@@ -93,10 +135,10 @@ async def read_multipart(
         if not raw_name:
             raise Rejection(Code.MALFORMED_MULTIPART, "every part needs a name (Content-Disposition name=)")
         part.name = raw_name.decode("utf-8", "replace")
-        if len(parts) >= max_parts + 1:
+        if len(parts) >= max_parts + len(documents):
             raise Rejection(Code.MALFORMED_MULTIPART, f"more than {max_parts} attachment parts")
-        if part.name == ENVELOPE_PART:
-            part.envelope = bytearray()
+        if part.name in documents:
+            part.document = bytearray()
         else:
             part.file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 (closed by Upload)
         parts.append(part)
@@ -105,10 +147,11 @@ async def read_multipart(
         part = current[0]
         chunk = data[start:end]
         part.size += len(chunk)
-        if part.envelope is not None:
-            if part.size > max_envelope:
-                raise Rejection(Code.BODY_TOO_LARGE, f"the envelope exceeds {max_envelope} bytes")
-            part.envelope += chunk
+        if part.document is not None:
+            limit = documents[part.name]
+            if part.size > limit:
+                raise Rejection(Code.BODY_TOO_LARGE, f"the {part.name} exceeds {limit} bytes")
+            part.document += chunk
         else:
             if part.size > max_attachment:
                 raise Rejection(
@@ -139,10 +182,13 @@ async def read_multipart(
         _close(parts)
         raise
 
-    envelopes = [p for p in parts if p.envelope is not None]
-    if len(envelopes) != 1:
-        _close(parts)
-        raise Rejection(Code.MALFORMED_MULTIPART, "exactly one part must be named 'envelope'")
+    found: dict[str, bytes] = {}
+    for name in documents:
+        named = [p for p in parts if p.name == name]
+        if len(named) != 1:
+            _close(parts)
+            raise Rejection(Code.MALFORMED_MULTIPART, f"exactly one part must be named '{name}'")
+        found[name] = bytes(named[0].document)
     attachments: dict[str, IncomingAttachment] = {}
     for p in parts:
         if p.file is None:
@@ -151,7 +197,7 @@ async def read_multipart(
             _close(parts)
             raise Rejection(Code.MALFORMED_MULTIPART, f"two parts are named {p.name}")
         attachments[p.name] = IncomingAttachment(p.name, p.file, p.size, p.hasher.hexdigest())
-    return Upload(bytes(envelopes[0].envelope), attachments)
+    return Parts(found, attachments)
 
 
 def _close(parts: list[_Part]) -> None:

@@ -9,6 +9,8 @@ order, so one list per type is all that has to follow the XSD.
 from __future__ import annotations
 
 import base64
+import hashlib
+import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from gateway.domain.errors import Code, Rejection
 from gateway.service import mailbox
 from gateway.service.attachments import AttachmentFile
 from gateway.service.events import EventReceipt
+from gateway.service.intake import IncomingAttachment
 
 NS = "urn:appeals-gateway:sed:1"
 _XS_DATE = re.compile(r"\s*([0-9]{4})-([0-9]{2})-([0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?\s*")
@@ -112,10 +115,14 @@ def _snake(local: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", local).lower()
 
 
-def event_of(payload: etree._Element) -> tuple[UUID, domain_events.AgencyEvent]:
+def event_of(payload: etree._Element, *, max_inline: int) -> tuple[UUID, domain_events.AgencyEvent]:
     """The Event choice element names the type (``Registered`` → ``registered``); its children
-    are the event's fields, checked by the domain exactly as the REST face's JSON members are."""
+    are the event's fields, checked by the domain exactly as the REST face's JSON members are.
+    ``Answered`` carries files instead (see :func:`_answered`)."""
+    appeal_id = UUID(_required(payload, "AppealId").strip())
     (choice,) = (child for child in payload.find(q("Event")) if isinstance(child.tag, str))
+    if choice.tag == q("Answered"):
+        return appeal_id, _answered(choice, max_inline)
     fields: dict[str, str | None] = {}
     for child in choice:
         if isinstance(child.tag, str):
@@ -124,7 +131,38 @@ def event_of(payload: etree._Element) -> tuple[UUID, domain_events.AgencyEvent]:
             fields[name] = _date(text, "/" + name).isoformat() if name in _DATE_FIELDS else text
     event_id = fields.pop("event_id", None)
     event = domain_events.parse_event(event_id, _snake(etree.QName(choice).localname), fields)
-    return UUID(_required(payload, "AppealId").strip()), event
+    return appeal_id, event
+
+
+def _answered(choice: etree._Element, max_inline: int) -> domain_events.AgencyEvent:
+    """The signed answer's bytes and its attachments, decoded from inline base64, as the REST face's
+    multipart parts are: each attachment with its size and SHA-256, by ContentId.
+
+    ``max_inline`` bounds the attachments' contents together: they are all in memory at once.
+    """
+    answer = base64.b64decode(_required(choice, "AnswerDocument"))
+    parts: dict[str, IncomingAttachment] = {}
+    inline = 0
+    for i, item in enumerate(choice.iterfind(f"{q('Attachments')}/{q('Attachment')}")):
+        content_id = _required(item, "ContentId").strip()
+        if content_id in parts:
+            raise Rejection(
+                Code.INVALID_REQUEST, f"two attachments have the ContentId {content_id}", f"/attachments/{i}"
+            )
+        content = base64.b64decode(_required(item, "Content"))
+        inline += len(content)
+        if inline > max_inline:
+            raise Rejection(
+                Code.ATTACHMENT_TOO_LARGE,
+                f"attachments inline are limited to {max_inline} bytes together; send larger answers "
+                "over REST (multipart/form-data), which streams them",
+                f"/attachments/{i}",
+            )
+        digest = hashlib.sha256(content).hexdigest()
+        parts[content_id] = IncomingAttachment(content_id, io.BytesIO(content), len(content), digest)
+    return domain_events.parse_event(
+        _text(choice, "EventId"), domain_events.EventType.ANSWERED, {}, answer=answer, parts=parts
+    )
 
 
 # --- responses --------------------------------------------------------------------------------

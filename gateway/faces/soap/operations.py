@@ -16,8 +16,21 @@ from gateway.service import attachments, events, mailbox
 from gateway.service.hub import Hub
 
 # Inline base64 holds the whole file in memory on both sides and grows it by a third; larger
-# files are for the REST face, which streams them.
+# files are for the REST face, which streams them. The same cap bounds the attachments an
+# answer brings inline (together), so a SendEvent may be that much (base64) over the usual size.
 MAX_INLINE_ATTACHMENT_BYTES = 20 * 1024 * 1024
+INLINE_REQUESTS = frozenset({codec.q("SendEvent")})
+
+
+def max_request_bytes(max_envelope_bytes: int) -> int:
+    """The largest request body read: the answer document (up to ``max_envelope_bytes``) and the
+    inline attachments, both base64, on top of the usual envelope size."""
+    return max_envelope_bytes + _base64_size(max_envelope_bytes) + _base64_size(MAX_INLINE_ATTACHMENT_BYTES)
+
+
+def _base64_size(n: int) -> int:
+    return 4 * -(-n // 3)
+
 
 Operation = Callable[[Hub, str, etree._Element], etree._Element]
 
@@ -53,7 +66,7 @@ def get_attachment(hub: Hub, agency: str, payload: etree._Element) -> etree._Ele
 
 
 def send_event(hub: Hub, agency: str, payload: etree._Element) -> etree._Element:
-    appeal_id, event = codec.event_of(payload)
+    appeal_id, event = codec.event_of(payload, max_inline=MAX_INLINE_ATTACHMENT_BYTES)
     return codec.receipt_response(events.record(hub, agency, appeal_id, event))
 
 

@@ -2,8 +2,10 @@
 
 A call goes: size cap → hardened parse → SOAP 1.1 envelope → authentication → operation by the
 payload's QName (not by SOAPAction, which proxies and toolkits mangle) → schema validation →
-the service layer. Whatever goes wrong comes back as a SOAP Fault, never as a traceback or a
-JSON problem, and client faults are recorded like the REST face's refusals.
+the service layer. The size cap is the usual envelope size, except for the operations that may
+carry files inline (an answer's attachments), whose cap is larger. Whatever goes wrong comes back
+as a SOAP Fault, never as a traceback or a JSON problem, and client faults are recorded like the
+REST face's refusals.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from gateway.domain.errors import Code, Rejection
 from gateway.faces.rest.auth import bearer_token
 from gateway.faces.rest.upload import read_xml
 from gateway.faces.soap import codec, faults, security, soapenv, wsdl
-from gateway.faces.soap.operations import OPERATIONS, Operation
+from gateway.faces.soap.operations import INLINE_REQUESTS, OPERATIONS, Operation, max_request_bytes
 from gateway.service import refusals
 from gateway.service.hub import Hub
 
@@ -52,7 +54,7 @@ async def call(request: Request, hub: Hub) -> Response[bytes]:
         bearer=bearer_token(request), client_cert_sha256=request.headers.get(hub.settings.client_cert_header)
     )
     try:
-        raw = await read_xml(request.stream(), hub.settings.max_envelope_bytes)
+        raw = await read_xml(request.stream(), max_request_bytes(hub.settings.max_envelope_bytes))
         answer = await anyio.to_thread.run_sync(_answer, hub, raw, http)
     except Rejection as rejection:
         # The status recorded is the one REST gives the same code, so refusals compare across faces.
@@ -75,7 +77,12 @@ def _fault(fault: faults.Fault) -> Response[bytes]:
 
 def _answer(hub: Hub, raw: bytes, http: security.HttpCredentials) -> bytes:
     settings = hub.settings
-    root = parse_hardened(raw, max_depth=settings.max_xml_depth)
+    oversize = len(raw) > settings.max_envelope_bytes
+    root = parse_hardened(raw, max_depth=settings.max_xml_depth, huge_text=oversize)
+    if oversize and not any(
+        root.find(f"{{{soapenv.SOAP_ENV}}}Body/{tag}") is not None for tag in INLINE_REQUESTS
+    ):
+        raise Rejection(Code.BODY_TOO_LARGE, f"the envelope exceeds {settings.max_envelope_bytes} bytes")
     request = soapenv.read(root, understood={security.SECURITY_HEADER})
     agency = security.authenticate(hub, security.username_token(request.headers), http)
     payload = codec.standalone(request.payload)

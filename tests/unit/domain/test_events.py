@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+from dataclasses import dataclass, replace
 from datetime import date
+from typing import BinaryIO
+from uuid import UUID
 
 import pytest
 
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.events import (
+    Answered,
     Assigned,
     Closed,
     Declined,
@@ -15,10 +21,12 @@ from gateway.domain.events import (
     Extended,
     Redirected,
     Registered,
+    check_answer,
     check_dates,
     details,
     parse_event,
 )
+from gateway.domain.model import AnswerDocument, Signatory
 
 TODAY = date(2026, 11, 25)
 NUMBER = "/registration_number"
@@ -83,3 +91,98 @@ def test_a_registration_may_be_dated_tomorrow_for_zone_slack_but_not_later():
     with pytest.raises(Rejection) as refused:
         check_dates(parse_event("e", "registered", _reg("1", "2026-11-27")), TODAY)
     assert (refused.value.code, refused.value.pointer) == (Code.INVALID_REQUEST, "/registered_on")
+
+
+# --- answered ---------------------------------------------------------------------------------
+
+SIGNED = b"<Answer>signed bytes, verified later by the service layer</Answer>"
+APPEAL = UUID("9a6c2f4e-1b7d-4e3a-8c05-2f6d8e1a4b97")
+ANSWER = AnswerDocument(
+    answer_id=UUID("3b0e8c52-6f1d-4c8a-9e27-5d4a1f0b7c13"),
+    appeal_id=APPEAL,
+    agency_code="ADM-CHEBOKSARY",
+    registration_number="ОГ-1",
+    answered_on=TODAY,
+    signatory=Signatory("Иванов И. И.", "начальник управления"),
+    text="ответ по существу",
+)
+
+
+@dataclass(frozen=True)
+class _Part:
+    content_id: str
+    file: BinaryIO
+    size: int
+    sha256: str
+
+
+def test_an_answered_event_carries_the_signed_bytes_and_the_parts_untouched():
+    part = _Part("act-1", io.BytesIO(b"%PDF"), 4, hashlib.sha256(b"%PDF").hexdigest())
+    event = parse_event(" e ", "answered", {}, answer=SIGNED, parts={"act-1": part})
+    assert event == Answered("e", SIGNED, {"act-1": part})
+    assert SIGNED not in repr(event).encode()  # the answer's content never reaches a log line
+
+
+def test_an_answered_event_is_named_by_its_digest_only():
+    assert details(Answered("e", SIGNED)) == {"answer_sha256": hashlib.sha256(SIGNED).hexdigest()}
+
+
+@pytest.mark.parametrize(
+    ("type_", "fields", "answer", "pointer"),
+    [
+        ("answered", {}, None, "/answer"),
+        ("answered", {}, b"", "/answer"),
+        ("answered", {"registration_number": "1"}, None, "/answer"),  # JSON fields cannot stand in
+        ("registered", _reg("1"), SIGNED, "/type"),
+        ("closed", {}, SIGNED, "/type"),
+    ],
+)
+def test_a_signed_answer_belongs_to_an_answered_event_only(type_, fields, answer, pointer):
+    with pytest.raises(Rejection) as refused:
+        parse_event("e", type_, fields, answer=answer)
+    assert (refused.value.code, refused.value.pointer) == (Code.INVALID_REQUEST, pointer)
+
+
+def _check(document: AnswerDocument, *, registered_on: date | None = TODAY) -> None:
+    check_answer(
+        document,
+        agency_code="ADM-CHEBOKSARY",
+        appeal_id=APPEAL,
+        registration_number="ОГ-1",
+        registered_on=registered_on,
+        today=TODAY,
+    )
+
+
+def test_an_answer_to_this_appeal_by_this_agency_under_its_number_passes():
+    _check(ANSWER)
+    _check(replace(ANSWER, answered_on=date(2026, 11, 26)))  # the agency's tomorrow: zone slack
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "pointer"),
+    [
+        ({"agency_code": "MINSTROY-21"}, Code.ANSWER_MISMATCH, "/answer/Document/AgencyCode"),
+        ({"appeal_id": UUID(int=1)}, Code.ANSWER_MISMATCH, "/answer/Document/AppealId"),
+        ({"registration_number": "ОГ-2"}, Code.ANSWER_MISMATCH, "/answer/Document/RegistrationNumber"),
+        ({"answered_on": date(2026, 11, 27)}, Code.INVALID_REQUEST, "/answer/Document/AnsweredOn"),
+        ({"answered_on": date(2026, 11, 24)}, Code.INVALID_REQUEST, "/answer/Document/AnsweredOn"),
+    ],
+)
+def test_an_answer_signed_for_something_else_is_refused_naming_the_signed_element(change, code, pointer):
+    with pytest.raises(Rejection) as refused:
+        _check(replace(ANSWER, **change))
+    assert (refused.value.code, refused.value.pointer) == (code, pointer)
+
+
+def test_an_appeal_not_registered_has_no_number_an_answer_could_match():
+    with pytest.raises(Rejection) as refused:
+        check_answer(
+            ANSWER,
+            agency_code="ADM-CHEBOKSARY",
+            appeal_id=APPEAL,
+            registration_number=None,
+            registered_on=None,
+            today=TODAY,
+        )
+    assert refused.value.pointer == "/answer/Document/RegistrationNumber"
