@@ -30,6 +30,7 @@ bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/pull.py
 	$(BIN)/python bench/attachment.py
+	$(BIN)/python bench/roundtrip.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

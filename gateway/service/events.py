@@ -26,7 +26,7 @@ from gateway.domain.access_code import new_access_code
 from gateway.domain.deadlines import LegalClock, clock_for
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.lifecycle import AppealState, Transition, advance
-from gateway.service import answers
+from gateway.service import answers, push
 from gateway.service.hub import Hub
 from gateway.service.mailbox import APPEAL_MESSAGE
 
@@ -153,6 +153,7 @@ def _redirect(
     register_by = clock_for(target.jurisdiction_profile, target.timezone).register_by(now)
     appeals_db.redirect(conn, appeal["id"], target.code, state, register_by=register_by)
     message_id = mailbox_db.post(conn, target.code, appeal["id"], APPEAL_MESSAGE)
+    push.enqueue(conn, message_id)
     return state, {
         "from_agency": agency_code,
         "within_legal_window": in_time,

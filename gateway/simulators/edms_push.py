@@ -268,6 +268,7 @@ def _public(taken: ReceivedDelivery) -> dict[str, Any]:
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = "FakePushEdms/1"
+    disable_nagle_algorithm = True  # else each answer's second write waits for a delayed ACK (40 ms)
 
     @property
     def edms(self) -> FakePushEdms:

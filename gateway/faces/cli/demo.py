@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import date
 from pathlib import Path
@@ -36,7 +37,7 @@ def _portal(pki: DevPki) -> Portal:
     )
 
 
-def run_demo(url: str, data_dir: Path) -> None:
+def run_demo(url: str, data_dir: Path, cabinet_url: str) -> None:
     pki = ensure_dev_pki(data_dir / "pki")
     tokens_file = data_dir / "dev" / "tokens.json"
     if not tokens_file.exists():
@@ -87,7 +88,7 @@ def run_demo(url: str, data_dir: Path) -> None:
             typer.echo(f"  ack {result['message_id']}: {result['status']}")
 
         _step("The EDMS registers the first appeal under its own number")
-        number = f"ОГ-{date.today().year}/{uuid.uuid4().hex[:6]}"
+        number = number_first = f"ОГ-{date.today().year}/{uuid.uuid4().hex[:6]}"
         registered = edms.register(receipt["appeal_id"], number, date.today(), str(uuid.uuid4()))
         typer.echo("  " + json.dumps(registered, ensure_ascii=False))
         assigned = edms.send_event(receipt["appeal_id"], "assigned", str(uuid.uuid4()), executor="отдел ЖКХ")
@@ -144,4 +145,28 @@ def run_demo(url: str, data_dir: Path) -> None:
             typer.echo(f"  registered as {number}: state {event['state']}, event #{event['seq']}")
     finally:
         soap.close()
+    _cabinet_view(url, cabinet_url, receipt["appeal_id"], number_first)
     typer.secho("\nDemo complete.", fg=typer.colors.GREEN)
+
+
+def _cabinet_view(url: str, cabinet_url: str, appeal_id: str, number: str) -> None:
+    """What reached the citizen: the cabinet's copy of every update (delivered by the worker), and
+    the public status lookup with the access code that came in the `registered` update."""
+    _step("The citizen's cabinet has every update, signed by the hub (delivered by the worker)")
+    state: dict = {}
+    for _ in range(50):  # the worker delivers within a moment of each event
+        try:
+            state = httpx.get(f"{cabinet_url}/_state/{appeal_id}", timeout=5).json()
+        except httpx.TransportError:
+            typer.echo(f"  no cabinet at {cabinet_url} (make run starts a fake one): skipped")
+            return
+        if state.get("state") == "answered" and len(state["history"]) >= state["seq"]:
+            break  # updates may arrive out of order; the cabinet keeps the newest as its state
+        time.sleep(0.2)
+    for item in state.get("history", []):  # in arrival order
+        update = item["update"]
+        typer.echo(f"  #{update['seq']} {update['type']:<11} → {update['state']:<11} ({item['outcome']})")
+    codes = [i["update"]["access_code"] for i in state.get("history", []) if "access_code" in i["update"]]
+    if codes:
+        _step("Anyone with the number and the access code (from the cabinet) checks the status")
+        _show(httpx.get(f"{url}/public/v1/status", params={"number": number, "code": codes[0]}, timeout=10))

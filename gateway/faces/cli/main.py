@@ -171,11 +171,14 @@ def sign(
 @app.command()
 def demo(
     url: Annotated[str, typer.Option(help="the running hub")] = "http://127.0.0.1:8080",
+    cabinet: Annotated[
+        str, typer.Option(help="the fake citizen's cabinet `make run` starts")
+    ] = "http://127.0.0.1:8091",
 ) -> None:
-    """Play the portal (sign and push appeals) and an EDMS (pull, acknowledge, register) against URL."""
+    """Play the portal and agencies' EDMS against URL, then show what reached the citizen's cabinet."""
     from gateway.faces.cli.demo import run_demo
 
-    run_demo(url, get_settings().data_dir)
+    run_demo(url, get_settings().data_dir, cabinet)
 
 
 if __name__ == "__main__":

@@ -197,3 +197,20 @@ def test_replay_leaves_what_is_not_dead_alone(hub, portal, status: str) -> None:
     revived = delivery.replay(hub, "operator:test", connector="sed-push")
     assert revived == []
     assert (_row(hub, outbox_id)["dead_at"] is not None) == (status == "dead")
+
+
+def test_an_appeal_redirected_to_a_push_agency_is_queued_for_its_endpoint(hub, portal) -> None:
+    from tests.conftest import PUSH_AGENCY
+
+    appeal_id = _registered_appeal(hub, portal)
+    redirect = parse_event("ev-2", "redirected", {"target_agency": PUSH_AGENCY, "reason": "not ours"})
+    events.record(hub, AGENCY, appeal_id, redirect)
+    with hub.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT payload FROM outbox_message WHERE appeal_id = %s AND connector = 'sed-push'", (appeal_id,)
+        ).fetchall()
+        (message,) = conn.execute(
+            "SELECT id FROM mailbox_message WHERE appeal_id = %s AND agency_code = %s",
+            (appeal_id, PUSH_AGENCY),
+        ).fetchall()
+    assert [r["payload"] for r in rows] == [{"agency_code": PUSH_AGENCY, "message_id": str(message["id"])}]
