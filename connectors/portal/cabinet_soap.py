@@ -2,11 +2,11 @@
 
 zeep builds the request from our own WSDL (so the message is what the contract says, and the
 contract is exercised by every delivery); the endpoint is the configured URL, not the WSDL's
-placeholder. Just before sending, :class:`_SignUpdate` checks the finished PushUpdate against the
-schema and signs its Update element with detached XMLDSig into HubSignature: signing the final tree
-means the signature covers exactly the bytes that go out. The reply is judged as REST's is:
-Accepted, a soap:Client Fault (refused: its code is kept), a soap:Server Fault or an HTTP failure
-(retry, honouring Retry-After).
+placeholder. Just before sending, ``SignElement`` (connectors/soap_signing.py) checks the finished
+PushUpdate against the schema and signs its Update element with detached XMLDSig into
+HubSignature: signing the final tree means the signature covers exactly the bytes that go out.
+The reply is judged as REST's is: Accepted, a soap:Client Fault (refused: its code is kept), a
+soap:Server Fault or an HTTP failure (retry, honouring Retry-After).
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from zeep.exceptions import Fault, TransportError, ValidationError
 
 from connectors.portal.signing import HubCredentials
 from connectors.portal.update import CabinetUpdate, judge_status, safe_code, transport_failure
-from gateway.adapters.xmlsec.envelope import load_schema
-from gateway.adapters.xmlsec.signing import detached_signature
+from connectors.soap_signing import RequestInvalid, SignElement
 from gateway.config import PROJECT_ROOT
 from gateway.domain.delivery import DeliveryError, OutgoingMessage
 
@@ -61,10 +60,6 @@ class _HttpFailure(Exception):
         self.headers = headers
 
 
-class _NotInContract(Exception):
-    """The PushUpdate the hub built does not validate against the schema: a bug of ours, not theirs."""
-
-
 class _Transport(zeep.Transport):
     """zeep's transport without its debug log of whole messages (they carry the access code, the
     answer), and with HTTP failures raised with their headers, which zeep would drop (Retry-After)."""
@@ -76,30 +71,6 @@ class _Transport(zeep.Transport):
             return response  # a reply or a Fault: zeep reads them
         response.close()
         raise _HttpFailure(response.status_code, response.headers)
-
-
-class _SignUpdate(zeep.Plugin):
-    """Validates the outgoing PushUpdate against the schema, then signs its Update as the hub.
-
-    Stateless (the key and certificate are the connector's): it keeps nothing between calls.
-    """
-
-    def __init__(self, credentials: HubCredentials) -> None:
-        self._credentials = credentials
-
-    def egress(
-        self, envelope: etree._Element, http_headers: dict[str, str], operation: Any, binding_options: Any
-    ) -> tuple[etree._Element, dict[str, str]]:
-        push = envelope.find(f"{{{SOAP_ENV}}}Body/{q('PushUpdate')}")
-        schema = load_schema(XSD)
-        if push is None or not schema.validate(push):
-            where = schema.error_log[0].path if push is not None and schema.error_log else "/"
-            raise _NotInContract(where)
-        container = push.find(q("HubSignature"))
-        container[:] = [
-            detached_signature(push.find(q("Update")), self._credentials.key_pem, self._credentials.cert_pem)
-        ]
-        return envelope, http_headers
 
 
 class CabinetSoapConnector:
@@ -115,12 +86,20 @@ class CabinetSoapConnector:
     ) -> None:
         self._timeout = timeout
         self._session = requests.Session()
-        credentials = HubCredentials(hub_key_pem, hub_cert_pem)
+        credentials = HubCredentials(hub_key_pem, hub_cert_pem)  # refuses a key that is not the cert's
         transport = _Transport(session=self._session, timeout=timeout, operation_timeout=timeout)
         self._client = zeep.Client(
             str(WSDL),
             transport=transport,
-            plugins=[_SignUpdate(credentials)],
+            plugins=[
+                SignElement(
+                    target=q("Update"),
+                    container=q("HubSignature"),
+                    schema=XSD,
+                    key_pem=credentials.key_pem,
+                    cert_pem=credentials.cert_pem,
+                )
+            ],
             settings=zeep.Settings(forbid_dtd=True, forbid_entities=True, forbid_external=True),
         )
         self._service = self._client.create_service(BINDING, endpoint_url)
@@ -144,8 +123,8 @@ class CabinetSoapConnector:
             error = transport_failure("address", self._timeout)
         except requests.RequestException as exc:
             error = transport_failure(type(exc).__name__, self._timeout)
-        except (_NotInContract, ValidationError) as exc:  # raised before anything was sent
-            where = str(exc) if isinstance(exc, _NotInContract) else "a required element is missing"
+        except (RequestInvalid, ValidationError) as exc:  # raised before anything was sent
+            where = str(exc) if isinstance(exc, RequestInvalid) else "a required element is missing"
             error = DeliveryError(f"the update does not fit cabinet-callback-1.xsd ({where})", permanent=True)
         except TransportError as exc:
             error = DeliveryError(f"the cabinet's reply is unreadable (HTTP {exc.status_code})")

@@ -16,11 +16,11 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from connectors.http_outcome import retry_after_seconds
 from gateway.domain.delivery import DeliveryError, OutgoingMessage
 
 # The public facts an update may carry (the hub's PUBLIC_DETAILS; a test keeps the two equal),
@@ -216,22 +216,6 @@ def problem_code(body: bytes, content_type: str | None) -> str | None:
     return code
 
 
-def retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from ``Retry-After`` (delay-seconds or an HTTP-date), or None if absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
 def judge_status(status: int, headers: Mapping[str, str], code: str | None) -> DeliveryError | None:
     """None when the cabinet has the update, else the error that says whether to try again.
 
@@ -244,7 +228,7 @@ def judge_status(status: int, headers: Mapping[str, str], code: str | None) -> D
         return None
     suffix = f", {code}" if code else ""
     if status in (429, 503):
-        wait = retry_after(headers.get("retry-after"))
+        wait = retry_after_seconds(headers.get("retry-after"))
         return DeliveryError(f"the cabinet is unavailable (HTTP {status}{suffix})", retry_after=wait)
     if status == 408 or status >= 500:
         return DeliveryError(f"the cabinet failed (HTTP {status}{suffix})")

@@ -16,6 +16,7 @@ from cryptography import x509
 from lxml import etree
 
 from gateway.adapters.xmlsec.envelope import load_schema, validate
+from gateway.adapters.xmlsec.headers import add_attachment_headers
 from gateway.adapters.xmlsec.parsing import parse_hardened
 from gateway.adapters.xmlsec.signature import Slot, check_placement, verify_slot
 from gateway.config import PROJECT_ROOT
@@ -58,15 +59,7 @@ def build_answer(answer: AnswerDocument, *, document_xml_id: str = "document") -
     _add(signatory, "Name", answer.signatory.name)
     _add(signatory, "Position", answer.signatory.position)
     _add(document, "Text", answer.text)
-    if answer.attachments:
-        attachments = _add(document, "Attachments")
-        for item in answer.attachments:
-            att = _add(attachments, "Attachment")
-            att.set("ContentId", item.content_id)
-            _add(att, "FileName", item.file_name)
-            _add(att, "MediaType", item.media_type)
-            _add(att, "Size", str(item.size))
-            _add(att, "Sha256", item.sha256)
+    add_attachment_headers(document, answer.attachments, q)
     _add(root, "AgencySignature")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 

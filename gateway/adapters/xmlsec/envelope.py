@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 
 from lxml import etree
 
+from gateway.adapters.xmlsec.headers import add_attachment_headers
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.model import (
     Appeal,
@@ -211,15 +212,7 @@ def build_envelope(
     for channel in appeal.notification_channels:
         _add(notifications, "Channel", channel)
     _add(a, "Consent", "true" if appeal.consent else "false")
-    if appeal.attachments:
-        attachments = _add(a, "Attachments")
-        for item in appeal.attachments:
-            att = _add(attachments, "Attachment")
-            att.set("ContentId", item.content_id)
-            _add(att, "FileName", item.file_name)
-            _add(att, "MediaType", item.media_type)
-            _add(att, "Size", str(item.size))
-            _add(att, "Sha256", item.sha256)
+    add_attachment_headers(a, appeal.attachments, q)
     _add(root, "PortalSignature")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 

@@ -14,9 +14,10 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from connectors.http_outcome import retry_after_seconds as retry_after
 from connectors.portal.cabinet_soap import WSDL
 from connectors.portal.signing import HubCredentials, RequestSigner
-from connectors.portal.update import DETAIL_FIELDS, CabinetUpdate, judge_status, problem_code, retry_after
+from connectors.portal.update import DETAIL_FIELDS, CabinetUpdate, judge_status, problem_code
 from gateway.config import PROJECT_ROOT
 from gateway.domain.delivery import DeliveryError
 from tests.integration.connectors.portal.cabinet_messages import message
