@@ -31,6 +31,7 @@ bench: install
 	$(BIN)/python bench/pull.py
 	$(BIN)/python bench/attachment.py
 	$(BIN)/python bench/roundtrip.py
+	$(BIN)/python bench/scrape.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(default=300, description="lease length when the EDMS does not ask for one")
     max_lease_seconds: int = 3600
     max_pull_batch: int = 500
+    max_status_batch: int = Field(
+        default=1000, description="records per status upload (one transaction: the batch is atomic)"
+    )
     db_pool_size: int = 10
     status_lookups_per_minute: int = Field(
         default=30, description="public status lookups allowed per client address and hub process"
@@ -79,6 +82,19 @@ class Settings(BaseSettings):
     )
     relay_poll_seconds: float = Field(default=1.0, description="relay's poll when no notification wakes it")
     worker_concurrency: int = Field(default=2, description="delivery worker processes per `worker`")
+
+    # --- metrics (/metrics) ---
+    at_risk_days: int = Field(
+        default=2, ge=0, description="an appeal due today or within this many days counts as at risk"
+    )
+
+    # --- logs (gateway/adapters/logs.py) ---
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(str.upper)
+    ] = Field(default="INFO", description="the least severe level written, for the hub and libraries")
+    log_format: Literal["json", "console"] = Field(
+        default="json", description="one JSON object per line, or console lines for a developer's terminal"
+    )
 
     @property
     def pki_dir(self) -> Path:

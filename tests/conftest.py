@@ -67,6 +67,20 @@ def database_url(server_url: str) -> Iterator[str]:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def broker_url() -> str:
+    """The RabbitMQ the tests use (``BROKER_URL``, else the local one)."""
+    from kombu import Connection
+
+    url = os.environ.get("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    try:
+        with Connection(url, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1)
+    except Exception as exc:  # any failure to connect means the service is missing
+        _unavailable("RabbitMQ", exc)
+    return url
+
+
 # --- the hub in-process (integration tests) -------------------------------------------------
 
 OPERATOR_TOKEN = "operator-token-for-tests"
@@ -77,7 +91,9 @@ CLIENT_CERT_SHA256 = "5e" * 32
 PUSH_AGENCY = "PUSH-TEST"
 APPEAL_TABLES = (
     "appeal, inbound_message, attachment, blob, blob_chunk, mailbox_message, appeal_event, "
-    "audit_record, intake_rejection, request_refusal, outbox_message, delivery_attempt, appeal_answer"
+    "audit_record, audit_chain_head, intake_rejection, request_refusal, outbox_message, delivery_attempt, "
+    "appeal_answer, appeal_feedback"
+    ", offline_appeal, offline_appeal_status, agency_registration_number, agency_activity"
 )
 # The agency whose answers are signed with the dev PKI's agency certificate (registered for it).
 ANSWERING_AGENCY = "ADM-CHEBOKSARY"

@@ -52,7 +52,7 @@ def _key_pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def make_ca(common_name: str) -> tuple[bytes, bytes]:
+def make_ca(common_name: str, *, valid_days: int = 3650) -> tuple[bytes, bytes]:
     """A self-signed root CA that cryptography's web-PKI CA policy accepts: (key PEM, cert PEM)."""
     key = _new_key("ec")
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
@@ -65,7 +65,7 @@ def make_ca(common_name: str) -> tuple[bytes, bytes]:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=3650))
+        .not_valid_after(now + dt.timedelta(days=valid_days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True

@@ -56,6 +56,10 @@ class Code(StrEnum):
     # agencies' signed answers
     ANSWER_CERTIFICATE_NOT_REGISTERED = "answer-certificate-not-registered"
     ANSWER_MISMATCH = "answer-mismatch"
+    # applicants' requests through the portal (withdrawal, feedback)
+    REQUEST_ID_REUSED = "request-id-reused"
+    NOT_ANSWERED = "not-answered"
+    FEEDBACK_ALREADY_GIVEN = "feedback-already-given"
     # operators
     AGENCY_UNKNOWN = "agency-unknown"
     # everyone
@@ -82,6 +86,9 @@ HTTP_STATUS: dict[Code, int] = {
     Code.ILLEGAL_TRANSITION: 409,
     Code.EVENT_ID_REUSED: 409,
     Code.REGISTRATION_NUMBER_TAKEN: 409,
+    Code.REQUEST_ID_REUSED: 409,
+    Code.NOT_ANSWERED: 409,
+    Code.FEEDBACK_ALREADY_GIVEN: 409,
 }
 
 

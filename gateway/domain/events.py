@@ -160,12 +160,26 @@ def _date(fields: Mapping[str, str | None], name: str) -> date:
         raise Rejection(Code.INVALID_REQUEST, f"{name} must be a date (YYYY-MM-DD)", "/" + name) from None
 
 
-def _registered(event_id: str, fields: Mapping[str, str | None]) -> Registered:
-    number = _text(fields, "registration_number", MAX_REGISTRATION_NUMBER)
-    if not number.isprintable():
+def check_registration_number(value: str | None, pointer: str = "/registration_number") -> str:
+    """The agency's number as the lookup will be asked for it: 1 to 64 printable characters, trimmed.
+
+    One rule for every way a number reaches the hub (a portal appeal's registration, an uploaded
+    status of an appeal received otherwise), since both kinds share the agency's numbering.
+    """
+    number = (value or "").strip()
+    if not 0 < len(number) <= MAX_REGISTRATION_NUMBER:
         raise Rejection(
-            Code.INVALID_REQUEST, "registration_number must be printable characters", "/registration_number"
+            Code.INVALID_REQUEST,
+            f"registration_number must be 1 to {MAX_REGISTRATION_NUMBER} characters",
+            pointer,
         )
+    if not number.isprintable():
+        raise Rejection(Code.INVALID_REQUEST, "registration_number must be printable characters", pointer)
+    return number
+
+
+def _registered(event_id: str, fields: Mapping[str, str | None]) -> Registered:
+    number = check_registration_number(fields.get("registration_number"))
     return Registered(event_id, number, _date(fields, "registered_on"))
 
 

@@ -8,6 +8,7 @@ appeal where the law does not allow.
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import cache
 
 from gateway.domain.errors import Code, Rejection
 
@@ -72,6 +73,36 @@ def sources(transition: Transition) -> frozenset[AppealState]:
 
 def target(transition: Transition) -> AppealState:
     return _ALLOWED[transition][1]
+
+
+@cache
+def _followers(state: AppealState, through: frozenset[Transition]) -> frozenset[AppealState]:
+    """Every state one or more of the transitions ``through`` lead to from ``state``."""
+    found: set[AppealState] = set()
+    frontier = [state]
+    while frontier:
+        current = frontier.pop()
+        for transition in through:
+            allowed, after = _ALLOWED[transition]
+            if current in allowed and after not in found:
+                found.add(after)
+                frontier.append(after)
+    return frozenset(found)
+
+
+def reachable(
+    current: AppealState | str,
+    later: AppealState | str,
+    through: frozenset[Transition] = frozenset(Transition),
+) -> bool:
+    """Whether ``later`` can follow ``current`` by one or more of the transitions ``through``.
+
+    Statuses kept on paper are sparse (an agency may report "registered", then only "answered"),
+    so they are held to the graph's paths, not to single moves: registered → answered is fine,
+    closed → in-progress never is. A state follows itself only along such a path (an executor
+    re-assigned keeps an appeal in progress; an answered appeal is not answered again).
+    """
+    return AppealState(later) in _followers(AppealState(current), through)
 
 
 def advance(current: AppealState | str, transition: Transition, pointer: str | None = None) -> AppealState:

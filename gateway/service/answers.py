@@ -23,6 +23,7 @@ from uuid import UUID
 
 from psycopg import Connection
 
+from gateway.adapters import metrics
 from gateway.adapters.db import answers as answers_db
 from gateway.adapters.db import blobs
 from gateway.adapters.xmlsec.answer import verify_answer
@@ -142,9 +143,13 @@ def record(conn: Connection, appeal_id: UUID, seq: int, at: datetime, answer: Ac
 def _verified(raw: bytes, agency: Agency, settings: Settings) -> AnswerDocument:
     assert agency.answer_certificate is not None
     try:
-        document, _ = verify_answer(
-            raw, agency.answer_certificate, max_depth=settings.max_xml_depth, schemas_dir=settings.schemas_dir
-        )
+        with metrics.verifying("answer"):
+            document, _ = verify_answer(
+                raw,
+                agency.answer_certificate,
+                max_depth=settings.max_xml_depth,
+                schemas_dir=settings.schemas_dir,
+            )
     except Rejection as refusal:
         pointer = ev.ANSWER_POINTER + (refusal.pointer if refusal.pointer not in (None, "/") else "")
         raise Rejection(refusal.code, refusal.detail, pointer) from None

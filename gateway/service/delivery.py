@@ -16,12 +16,12 @@ lock and writes the outcome back. Hence:
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import structlog
 from psycopg import Connection
 
 from gateway.adapters.db import blobs
@@ -32,7 +32,7 @@ from gateway.domain.delivery import Connector, DeliveryError, OutgoingMessage, R
 from gateway.service import push
 from gateway.service.hub import Hub
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 ConnectorResolver = Callable[[str, Mapping[str, Any]], Connector]
 """The connector for a message's ``connector`` name and payload (e.g. the agency it goes to)."""
@@ -61,11 +61,13 @@ def relay_once(hub: Hub, publisher: Publisher, *, batch: int = 100) -> RelayRun:
                 publisher.publish(row["id"], row["attempts"] + 1)
             except Exception as exc:  # the broker is away: what was not confirmed stays due
                 error = type(exc).__name__
-                log.warning("relay: publish failed (%s); %d published in this run", error, len(published))
+                log.warning("relay publish failed", error=error, published=len(published))
                 break
             published.append(row["id"])
         if published:
             outbox_db.mark_published(conn, published)
+    if published:
+        log.info("relay published", count=len(published), outbox_ids=published)
     return RelayRun(len(published), broker_error=error)
 
 
@@ -83,7 +85,7 @@ def reclaim_lost(hub: Hub, policy: RetryPolicy, lost_after: timedelta) -> int:
                 error=f"no worker finished the attempt within {int(lost_after.total_seconds())} s",
             )  # fmt: skip
     if rows:
-        log.warning("relay: %d published deliveries were never finished; rescheduled", len(rows))
+        log.warning("relay rescheduled lost deliveries", count=len(rows), outbox_ids=[r["id"] for r in rows])
     return len(rows)
 
 
@@ -101,6 +103,7 @@ def attempt(
             or row["published_at"] is None
             or row["attempts"] + 1 != attempt_no
         ):
+            log.info("delivery attempt skipped", outbox_id=outbox_id, attempt=attempt_no, outcome="stale")
             return "stale"
         started = datetime.now(UTC)
         error: DeliveryError | None = None
@@ -112,7 +115,10 @@ def attempt(
         except DeliveryError as exc:
             error = exc
         except Exception as exc:  # a connector's bug must not lose the message: retry, and say so
-            log.exception("delivery %s: unexpected failure in connector %s", outbox_id, row["connector"])
+            log.exception(
+                "delivery failed unexpectedly", outbox_id=outbox_id, connector=row["connector"],
+                appeal_id=str(row["appeal_id"]),
+            )  # fmt: skip
             error = DeliveryError(f"unexpected {type(exc).__name__} in the connector")
         if error is None:
             outcome, when = "delivered", None
@@ -125,7 +131,13 @@ def attempt(
             conn, outbox_id, attempt_no, started,
             outcome=outcome, error=error.reason if error else None, next_attempt_at=when,
         )  # fmt: skip
-    log.info("delivery %s (%s) attempt %d: %s", outbox_id, row["connector"], attempt_no, outcome)
+    # The reason names a status, a class or a receiver's code, never its words (DeliveryError).
+    log.info(
+        "delivery attempted", outbox_id=outbox_id, connector=row["connector"],
+        appeal_id=str(row["appeal_id"]), seq=row["seq"], attempt=attempt_no, outcome=outcome,
+        error=error.reason if error else None, permanent=error.permanent if error else None,
+        next_attempt_at=when.isoformat() if when else None,
+    )  # fmt: skip
     return outcome
 
 

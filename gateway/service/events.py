@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import structlog
 from psycopg import Connection
+from psycopg.errors import UniqueViolation
 
 from gateway.adapters.db import agencies as agencies_db
 from gateway.adapters.db import appeals as appeals_db
@@ -29,6 +31,8 @@ from gateway.domain.lifecycle import AppealState, Transition, advance
 from gateway.service import answers, push
 from gateway.service.hub import Hub
 from gateway.service.mailbox import APPEAL_MESSAGE
+
+log = structlog.get_logger(__name__)
 
 CABINET = "cabinet"
 
@@ -47,7 +51,11 @@ class EventReceipt:
 def record(hub: Hub, agency_code: str, appeal_id: UUID, event: ev.AgencyEvent) -> EventReceipt:
     """Apply ``event`` to the agency's appeal under its row lock; a repeat answers as the first did."""
     actor = "agency:" + agency_code
-    with hub.pool.connection() as conn, conn.transaction():
+    with (
+        structlog.contextvars.bound_contextvars(appeal_id=str(appeal_id)),
+        hub.pool.connection() as conn,
+        conn.transaction(),
+    ):
         appeal = appeals_db.find_for_agency(conn, appeal_id, agency_code, lock=True)
         if appeal is None:
             # A redirected appeal is no longer the old agency's, but its repeats still answer.
@@ -80,7 +88,11 @@ def record(hub: Hub, agency_code: str, appeal_id: UUID, event: ev.AgencyEvent) -
             answers.record(conn, appeal_id, row["seq"], row["at"], answer)
         audit = {"event_id": event.event_id, "seq": row["seq"], **details}
         append_audit(conn, appeal_id, actor, event.type.value, audit)
-        _tell_the_cabinet(conn, appeal_id, row, state, details, for_applicant)
+        tell_the_cabinet(conn, appeal_id, row, state, details, for_applicant)
+    log.info(
+        "agency event recorded", appeal_id=str(appeal_id), agency=agency_code, type=event.type.value,
+        seq=row["seq"], state=state.value,
+    )  # fmt: skip
     return EventReceipt(appeal_id, event.event_id, row["seq"], event.type.value, row["at"], state.value)
 
 
@@ -92,17 +104,23 @@ def _apply(
     match event:
         case ev.Registered():
             state = advance(current, Transition.REGISTER, "/type")
+            taken = Rejection(
+                Code.REGISTRATION_NUMBER_TAKEN,
+                "this agency already registered another appeal under this number",
+                "/registration_number",
+            )
             if appeals_db.registration_taken(conn, agency_code, event.registration_number, appeal_id):
-                raise Rejection(
-                    Code.REGISTRATION_NUMBER_TAKEN,
-                    "this agency already registered another appeal under this number",
-                    "/registration_number",
-                )
+                raise taken
             due = {
                 "answer_by": clock.answer_by(event.registered_on),
                 "redirect_by": clock.redirect_by(event.registered_on),
             }
-            appeals_db.register(conn, appeal_id, event.registration_number, event.registered_on, state, **due)
+            try:
+                appeals_db.register(
+                    conn, appeal_id, event.registration_number, event.registered_on, state, **due
+                )
+            except UniqueViolation:  # a concurrent registration or upload took it after the check
+                raise taken from None
             return state, {k: v.isoformat() for k, v in due.items()}
         case ev.Assigned():
             state = advance(current, Transition.ASSIGN_EXECUTOR, "/type")
@@ -177,7 +195,7 @@ PUBLIC_DETAILS = frozenset(
 )
 
 
-def _tell_the_cabinet(
+def tell_the_cabinet(
     conn: Connection,
     appeal_id: UUID,
     event: dict[str, Any],

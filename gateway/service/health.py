@@ -1,7 +1,9 @@
 """Liveness and readiness: may this process take traffic, and if not, what is missing.
 
-Ready means the database answers and its schema is current. (The broker joins the checks when
-the return path starts using it.)
+Ready means the database answers, its schema is current, and the broker the return path
+publishes to accepts a connection. (Intake itself only needs the database: the outbox keeps what
+the broker cannot take yet. A deployment that prefers taking appeals through a broker outage
+routes traffic on ``/health/live`` and alerts on the broker instead.)
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from gateway.adapters import broker_status
 from gateway.adapters.db import pending_migrations
 from gateway.service.hub import Hub
 
@@ -26,7 +29,14 @@ def readiness(hub: Hub) -> list[Check]:
     checks = [_database(hub)]
     if checks[0].ok:
         checks.append(_migrations(hub))
+    checks.append(_broker(hub))
     return checks
+
+
+def _broker(hub: Hub) -> Check:
+    if broker_status.reachable(hub.settings):
+        return Check("broker", True, "reachable")
+    return Check("broker", False, "unreachable")
 
 
 def _database(hub: Hub) -> Check:

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 from uuid import UUID, uuid4
 
+import structlog
 from psycopg import Connection
 from psycopg.errors import UniqueViolation
 
+from gateway.adapters import metrics
 from gateway.adapters.db import appeals as appeals_db
 from gateway.adapters.xmlsec.envelope import read_message, validate
 from gateway.adapters.xmlsec.parsing import parse_hardened
@@ -36,7 +37,7 @@ from gateway.service import push
 from gateway.service.hub import Hub
 from gateway.service.mailbox import APPEAL_MESSAGE
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 MANUAL_ROUTING = "manual-routing"
 ATTACHMENTS_POINTER = "/Message/Appeal/Attachments"
@@ -87,6 +88,11 @@ def accept(hub: Hub, raw: bytes, attachments: Mapping[str, IncomingAttachment] |
     except Rejection as rejection:
         known = _known_receipt(hub, ctx.body_sha256)
         if known is not None:
+            metrics.intake_accepted(duplicate=True)
+            log.info(
+                "appeal accepted", appeal_id=str(known.appeal_id), sender=ctx.sender_id,
+                routed_to=known.routed_to, duplicate=True,
+            )  # fmt: skip
             return known
         record_rejection(hub, rejection, ctx)
         raise
@@ -108,10 +114,11 @@ def _accept(
         raise Rejection(Code.BODY_TOO_LARGE, f"the envelope exceeds {settings.max_envelope_bytes} bytes")
     root = parse_hardened(raw, max_depth=settings.max_xml_depth)
     validate(root, hub.envelope_schema)
-    portal = hub.verifier.verify_portal(root)
-    header, appeal = read_message(portal.signed_element)
-    ctx.sender_id, ctx.message_id = header.sender_id, str(header.message_id)
-    applicant = hub.verifier.verify_applicant(root)
+    with metrics.verifying("envelope"):
+        portal = hub.verifier.verify_portal(root)
+        header, appeal = read_message(portal.signed_element)
+        ctx.sender_id, ctx.message_id = header.sender_id, str(header.message_id)
+        applicant = hub.verifier.verify_applicant(root)
     org_id = organisation_id(applicant.certificate) if applicant else None
     now = datetime.now(UTC)
     _check_fresh(header, now, settings.replay_window_seconds)
@@ -168,8 +175,11 @@ def _accept(
             if pushed:
                 push.enqueue(conn, mailbox_id)
     log.info(
-        "appeal accepted", extra={"appeal_id": str(appeal_id), "routed_to": agency_code or MANUAL_ROUTING}
-    )
+        "appeal accepted", appeal_id=str(appeal_id), sender=header.sender_id,
+        message_id=str(header.message_id), routed_to=agency_code or MANUAL_ROUTING,
+        attachments=len(appeal.attachments), duplicate=False,
+    )  # fmt: skip
+    metrics.intake_accepted(duplicate=False)
     return Receipt(appeal_id, now, agency_code)
 
 
@@ -227,5 +237,10 @@ def record_rejection(hub: Hub, rejection: Rejection, ctx: IntakeContext) -> None
                 body_size=ctx.body_size,
             )
     except Exception:
-        log.exception("could not record an intake rejection (%s)", rejection.code)
-    log.info("intake rejected", extra={"code": rejection.code.value, "pointer": rejection.pointer})
+        log.exception("could not record an intake rejection", code=rejection.code.value)
+    metrics.intake_rejected(rejection.code.value)
+    # Never the detail: free text about the envelope (the record keeps it, for operators).
+    log.info(
+        "intake rejected", code=rejection.code.value, pointer=rejection.pointer,
+        sender=ctx.sender_id, message_id=ctx.message_id,
+    )  # fmt: skip

@@ -8,20 +8,32 @@ an agency can reach only its own messages; another agency's message is "not foun
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+import structlog
+from psycopg import Connection
+
+from gateway.adapters import metrics
 from gateway.adapters.db import mailbox as mailbox_db
+from gateway.adapters.db import monitoring as monitoring_db
 from gateway.adapters.db.audit import append_audit
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.lifecycle import Transition, sources, target
 from gateway.service.hub import Hub
 
+log = structlog.get_logger(__name__)
+
 APPEAL_MESSAGE = "appeal"
+# Notices about an appeal already in the mailbox: the applicant withdrew it, or rated its answer.
+WITHDRAWAL_NOTICE = "withdrawal"
+FEEDBACK_NOTICE = "feedback"
 MAX_REFUSAL_REASON = 2000
 
 
@@ -36,7 +48,11 @@ class AttachmentRef:
 
 @dataclass(frozen=True, slots=True)
 class LeasedMessage:
-    """One leased message: the appeal as data and as the portal's signed bytes, verbatim."""
+    """One leased message: the appeal as data and as the portal's signed bytes, verbatim.
+
+    A notice (``kind`` other than ``appeal``) carries the appeal too, so an EDMS that never took
+    the appeal can still file it, and ``notice`` says what happened (its members depend on kind).
+    """
 
     message_id: UUID
     kind: str
@@ -48,6 +64,22 @@ class LeasedMessage:
     appeal: dict[str, Any]
     signed_xml: bytes
     attachments: tuple[AttachmentRef, ...]
+    notice: dict[str, Any] | None = None
+
+    @property
+    def withdrawal(self) -> dict[str, Any] | None:
+        """A withdrawal notice: ``seq``, ``withdrawn_at`` and the applicant's ``reason`` if given."""
+        return self._notice(WITHDRAWAL_NOTICE)
+
+    @property
+    def feedback(self) -> dict[str, Any] | None:
+        """A feedback notice: ``rating`` (1–5), ``comment`` if given, and ``given_at``."""
+        return self._notice(FEEDBACK_NOTICE)
+
+    def _notice(self, kind: str) -> dict[str, Any] | None:
+        if self.kind != kind or self.notice is None:
+            return None
+        return {k: v for k, v in self.notice.items() if v is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +121,7 @@ def lease(hub: Hub, agency_code: str, limit: int, lease_seconds: int | None = No
         raise Rejection(
             Code.INVALID_REQUEST, f"lease_seconds must be 1 to {settings.max_lease_seconds}", "/lease_seconds"
         )
+    started = time.perf_counter()
     with hub.pool.connection() as conn:
         rows = mailbox_db.lease(
             conn,
@@ -98,6 +131,10 @@ def lease(hub: Hub, agency_code: str, limit: int, lease_seconds: int | None = No
             actor="agency:" + agency_code,
             first_delivery=(sources(Transition.LEASE), target(Transition.LEASE)),
         )
+        monitoring_db.touch_pull(conn, agency_code)
+    metrics.pulled(agency_code, len(rows), time.perf_counter() - started)
+    # An empty poll is only an access line, unless debugging: EDMS poll all day.
+    (log.info if rows else log.debug)("mailbox leased", agency=agency_code, count=len(rows))
     return [_leased(row) for row in rows]
 
 
@@ -113,6 +150,7 @@ def _leased(row: dict[str, Any]) -> LeasedMessage:
         appeal=row["appeal"],
         signed_xml=bytes(row["signed_xml"]),
         attachments=tuple(AttachmentRef(**a) for a in row["attachments"]),
+        notice=row["notice"],
     )
 
 
@@ -133,6 +171,7 @@ def acknowledge(hub: Hub, agency_code: str, acks: Sequence[Ack]) -> list[AckResu
     actor = "agency:" + agency_code
     outcomes: dict[UUID, AckOutcome] = {}
     refusals = [a for a in acks if not a.accepted]
+    started = time.perf_counter()
     with hub.pool.connection() as conn:
         # All accepted (the usual case): one statement, atomic on its own.
         with conn.transaction() if refusals else contextlib.nullcontext():
@@ -150,11 +189,14 @@ def acknowledge(hub: Hub, agency_code: str, acks: Sequence[Ack]) -> list[AckResu
                     outcomes[ack.message_id] = AckOutcome.REFUSED
                     mailbox_message = {"mailbox_message": str(row["id"])}
                     append_audit(conn, row["appeal_id"], actor, "refused-by-edms", mailbox_message)
+        monitoring_db.touch_ack(conn, agency_code)
         unresolved = [a for a in acks if a.message_id not in outcomes]
         if unresolved:
             known = mailbox_db.find(conn, agency_code, [a.message_id for a in unresolved])
             for ack in unresolved:
                 outcomes[ack.message_id] = _why_not(ack, known.get(ack.message_id))
+    metrics.acknowledged(agency_code, [o.value for o in outcomes.values()], time.perf_counter() - started)
+    log.info("mailbox acknowledged", agency=agency_code, outcomes=dict(Counter(outcomes.values())))
     return [AckResult(a.message_id, outcomes[a.message_id]) for a in acks]
 
 
@@ -188,3 +230,50 @@ def statistics(hub: Hub, agency_code: str) -> QueueStatistics:
     with hub.pool.connection() as conn:
         row = mailbox_db.statistics(conn, agency_code)
     return QueueStatistics(**row)
+
+
+# --- operators' hands on a mailbox ------------------------------------------------------------
+
+
+def release_lease(hub: Hub, operator: str, message_id: UUID) -> UUID:
+    """Make a leased message pending again now (an EDMS that crashed holding a long lease).
+
+    The lease token stops working, so the old holder cannot acknowledge what someone else may take.
+    """
+    return _operator_fix(hub, operator, message_id, monitoring_db.release_lease, "leased", "lease-released")
+
+
+def requeue_refused(hub: Hub, operator: str, message_id: UUID) -> UUID:
+    """Offer a message the EDMS refused again, after the cause was fixed (on either side)."""
+    return _operator_fix(hub, operator, message_id, monitoring_db.requeue_refused, "refused", "requeued")
+
+
+def _operator_fix(
+    hub: Hub,
+    operator: str,
+    message_id: UUID,
+    fix: Callable[[Connection, UUID], dict[str, Any] | None],
+    wanted: str,
+    action: str,
+) -> UUID:
+    """Apply ``fix`` to a message that is ``wanted`` (else say what it is), audited as ``action``."""
+    with hub.pool.connection() as conn, conn.transaction():
+        row = fix(conn, message_id)
+        if row is None:
+            raise _not_in_state(conn, message_id, wanted)
+        details = {"mailbox_message": str(message_id), "agency": row["agency_code"]}
+        append_audit(conn, row["appeal_id"], operator, action, details)
+    return row["appeal_id"]
+
+
+def _not_in_state(conn: Connection, message_id: UUID, wanted: str) -> Rejection:
+    row = monitoring_db.message_state(conn, message_id)
+    if row is None:
+        return Rejection(Code.NOT_FOUND, "no such mailbox message", "/message_id")
+    if row["acked_at"] is not None:
+        now = "acknowledged"
+    elif row["refused_at"] is not None:
+        now = "refused"
+    else:
+        now = "leased" if row["leased"] else "pending"
+    return Rejection(Code.ILLEGAL_TRANSITION, f"the message is {now}, not {wanted}", "/message_id")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
+
+import structlog
 
 from gateway.adapters.db import refusals as refusals_db
 from gateway.service.hub import Hub
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,5 +32,5 @@ def record(hub: Hub, refusal: Refusal) -> None:
                 refusal.code, refusal.pointer, refusal.detail,
             )  # fmt: skip
     except Exception:
-        log.exception("could not record a refused request (%s)", refusal.code)
-    log.info("request refused", extra={"face": refusal.face, "code": refusal.code, "status": refusal.status})
+        log.exception("could not record a refused request", code=refusal.code)
+    log.info("request refused", code=refusal.code, pointer=refusal.pointer, status=refusal.status)

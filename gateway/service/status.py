@@ -1,7 +1,10 @@
 """Public status lookup: registration number + access code → where the appeal is, for anyone.
 
-No personal data comes back: states, dates, the agency, and the public facts of each event. A
-wrong number and a wrong code get the same answer, so the lookup tells nothing to a guesser.
+It covers portal appeals (the code reached the applicant in the cabinet) and appeals received
+through other channels whose statuses the agency uploads (the code is on the applicant's receipt;
+``status_upload.py``). No personal data comes back: states, dates, the agency, the channel, and
+the public facts of each event or status. A wrong number and a wrong code get the same answer, so
+the lookup tells nothing to a guesser.
 """
 
 from __future__ import annotations
@@ -10,13 +13,17 @@ import hmac
 from typing import Any
 
 from gateway.adapters.db import appeals as appeals_db
+from gateway.adapters.db import offline_appeals as offline_db
 from gateway.domain.access_code import digest
 from gateway.domain.errors import Code, Rejection
+from gateway.domain.status_upload import Channel
 from gateway.service.events import PUBLIC_DETAILS
 from gateway.service.hub import Hub
 
 MAX_NUMBER = 64
 MAX_CODE = 32
+# The type of a history entry an agency uploaded (a portal appeal's entries are its events' types).
+UPLOADED_STATUS = "status"
 
 
 def _not_found() -> Rejection:
@@ -24,36 +31,57 @@ def _not_found() -> Rejection:
 
 
 def lookup(hub: Hub, number: str, code: str) -> dict[str, Any]:
+    """Portal appeals first, then those the agencies uploaded (numbers are unique per agency only,
+    so several agencies' appeals, of either kind, may share one; the code tells them apart)."""
     number = number.strip()
     if not (0 < len(number) <= MAX_NUMBER and 0 < len(code) <= MAX_CODE):
         raise _not_found()
     wanted = digest(code)
     with hub.pool.connection() as conn:
-        match = next(
-            (
-                row
-                for row in appeals_db.by_registration_number(conn, number)
-                if row["access_code_sha256"] and hmac.compare_digest(row["access_code_sha256"], wanted)
-            ),
-            None,
-        )
-        if match is None:
-            raise _not_found()
-        history = appeals_db.event_history(conn, match["id"])
+        match = _match(appeals_db.by_registration_number(conn, number), wanted)
+        if match is not None:
+            history = [
+                _entry(e, e["type"], e["state_after"]) for e in appeals_db.event_history(conn, match["id"])
+            ]
+            return _status(match, Channel.PORTAL, history)
+        match = _match(offline_db.by_registration_number(conn, number), wanted)
+        if match is not None:
+            history = [
+                _entry(s, UPLOADED_STATUS, s["state"]) for s in offline_db.status_history(conn, match["id"])
+            ]
+            return _status(match, Channel(match["channel"]), history)
+    raise _not_found()
+
+
+def _match(rows: list[dict[str, Any]], wanted: str) -> dict[str, Any] | None:
+    return next(
+        (
+            row
+            for row in rows
+            if row["access_code_sha256"] and hmac.compare_digest(row["access_code_sha256"], wanted)
+        ),
+        None,
+    )
+
+
+def _entry(entry: dict[str, Any], type_: str, state: str) -> dict[str, Any]:
+    """One event or uploaded status, with only its public details."""
     return {
-        "registration_number": match["registration_number"],
-        "registered_on": match["registered_on"].isoformat(),
-        "agency": {"code": match["agency_code"], "name": match["agency_name"]},
-        "state": match["state"],
-        "answer_by": match["answer_by"].isoformat() if match["answer_by"] else None,
-        "history": [
-            {
-                "seq": e["seq"],
-                "type": e["type"],
-                "at": e["at"].isoformat(),
-                "state": e["state_after"],
-                "details": {k: v for k, v in e["details"].items() if k in PUBLIC_DETAILS},
-            }
-            for e in history
-        ],
+        "seq": entry["seq"],
+        "type": type_,
+        "at": entry["at"].isoformat(),
+        "state": state,
+        "details": {k: v for k, v in entry["details"].items() if k in PUBLIC_DETAILS},
+    }
+
+
+def _status(appeal: dict[str, Any], channel: Channel, history: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "registration_number": appeal["registration_number"],
+        "registered_on": appeal["registered_on"].isoformat(),
+        "agency": {"code": appeal["agency_code"], "name": appeal["agency_name"]},
+        "channel": channel.value,
+        "state": appeal["state"],
+        "answer_by": appeal["answer_by"].isoformat() if appeal["answer_by"] else None,
+        "history": history,
     }

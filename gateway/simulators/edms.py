@@ -104,6 +104,12 @@ class Edms:
             appeal_id, "registered", event_id, registration_number=number, registered_on=registered_on
         )
 
+    def upload_statuses(self, records: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """Statuses of appeals received through other channels, by their REST field names; one
+        result per record (``access_code`` only for a record that made its appeal known)."""
+        body = {"records": records}
+        return _checked(self.client.post("/sed/v1/statuses", json=body, headers=self._auth))["records"]
+
     def send_answer(
         self, appeal_id: str, event_id: str, answer: bytes, files: Mapping[str, bytes] | None = None
     ) -> dict[str, Any]:

@@ -104,6 +104,11 @@ class SoapEdms:
             "appeal": _plain(m["Appeal"]),
             "signed_xml_base64": base64.b64encode(m["SignedXml"]).decode("ascii"),
             "attachments": attachments,
+            **{  # a notice's members as REST gives them: absent ones left out
+                _snake(k): {name: v for name, v in _plain(m[k]).items() if v is not None}
+                for k in ("Withdrawal", "Feedback")
+                if m.get(k) is not None
+            },
         }
 
     def ack(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -147,6 +152,12 @@ class SoapEdms:
         return self.send_event(
             appeal_id, "registered", event_id, registration_number=number, registered_on=registered_on
         )
+
+    def upload_statuses(self, records: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """The records as ``UploadStatuses/Record`` (``answer_by`` → ``AnswerBy``); results as REST's."""
+        results = self._call("UploadStatuses", Record=[{_camel(k): v for k, v in r.items()} for r in records])
+        plain = (_plain(serialize_object(result, dict)) for result in results)
+        return [{k: v for k, v in result.items() if v is not None} for result in plain]
 
     def send_answer(
         self, appeal_id: str, event_id: str, answer: bytes, files: Mapping[str, bytes] | None = None

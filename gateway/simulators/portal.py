@@ -68,3 +68,32 @@ def answer_attachment(client: httpx.Client, token: str, appeal_id: str, content_
         f"/portal/v1/appeals/{appeal_id}/answer/attachments/{content_id}",
         headers={"Authorization": f"Bearer {token}"},
     )
+
+
+def withdraw(
+    client: httpx.Client, token: str, appeal_id: str, withdrawal_id: str, reason: str | None = None
+) -> httpx.Response:
+    """The applicant withdraws the appeal: ``POST …/withdrawal`` with the portal's token."""
+    body = {"withdrawal_id": withdrawal_id, **({"reason": reason} if reason is not None else {})}
+    return client.post(
+        f"/portal/v1/appeals/{appeal_id}/withdrawal", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+def give_feedback(
+    client: httpx.Client,
+    token: str,
+    appeal_id: str,
+    feedback_id: str,
+    rating: object,
+    comment: str | None = None,
+) -> httpx.Response:
+    """The applicant rates the answer: ``POST …/feedback`` with the portal's token."""
+    body = {
+        "feedback_id": feedback_id,
+        "rating": rating,
+        **({"comment": comment} if comment is not None else {}),
+    }
+    return client.post(
+        f"/portal/v1/appeals/{appeal_id}/feedback", json=body, headers={"Authorization": f"Bearer {token}"}
+    )

@@ -24,7 +24,7 @@ from kombu import Connection
 
 from gateway.simulators.cabinet import FakeCabinet
 from gateway.simulators.edms import Edms
-from tests.conftest import REQUIRE_SERVICES, _unavailable
+from tests.conftest import REQUIRE_SERVICES
 from tests.e2e.processes import Process, running, wait_for
 from tests.e2e.pushing import push_samples
 
@@ -32,17 +32,6 @@ AGENCY = "ADM-CHEBOKSARY"
 # registered, assigned, declined, closed: four cabinet updates per appeal, closed the last
 UPDATES_PER_APPEAL = 4
 CLI = [sys.executable, "-m", "gateway.faces.cli.main"]
-
-
-@pytest.fixture(scope="module")
-def broker_url() -> Iterator[str]:
-    url = os.environ.get("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
-    try:
-        with Connection(url, connect_timeout=3) as conn:
-            conn.ensure_connection(max_retries=1)
-    except Exception as exc:  # any failure to connect means the service is missing
-        _unavailable("RabbitMQ", exc)
-    return url
 
 
 @pytest.fixture(scope="module")

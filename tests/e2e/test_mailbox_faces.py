@@ -22,7 +22,7 @@ import pytest
 from gateway.adapters.xmlsec.answer import build_answer
 from gateway.simulators.edms import Edms, Refused, signed_answer
 from gateway.simulators.edms_soap import SoapEdms
-from gateway.simulators.portal import answer_attachment, push
+from gateway.simulators.portal import answer_attachment, give_feedback, push, withdraw
 from gateway.simulators.samples import attachment_header, sample_answer, sample_appeal
 from tests.e2e.pushing import push_samples as _push
 
@@ -646,3 +646,34 @@ def test_the_portal_that_sent_the_appeal_fetches_the_answers_attachments(
     assert [(r["face"], r["code"]) for r in recorded] == [("portal", "not-found")] * 3 + [
         ("portal", "unauthenticated")
     ] * 2
+
+
+# --- notices: the applicant withdrew an appeal, or rated its answer -------------------------------
+
+
+def test_withdrawal_and_feedback_notices_are_pulled_and_acknowledged_like_appeals(
+    client, hub, portal, edms, signer, registry
+):
+    answered = _registered(client, portal, edms, "ОГ-21")
+    edms.answer(answered, "ans-1", sample_answer(answered, "ОГ-21"), *signer)
+    withdrawn = _registered(client, portal, edms, "ОГ-22")
+    token = registry[1]["EPGU"]
+    assert give_feedback(client, token, answered, "f-1", 4, "Спасибо за ответ").status_code == 201
+    assert withdraw(client, token, withdrawn, "w-1", "Вопрос решён").status_code == 201
+
+    pulled = edms.pull(limit=10)
+    notices = {m["kind"]: m for m in pulled if m["kind"] != "appeal"}
+    assert sorted(notices) == ["feedback", "withdrawal"]
+    feedback, withdrawal = notices["feedback"], notices["withdrawal"]
+    assert feedback["appeal_id"] == answered and "withdrawal" not in feedback
+    assert (feedback["feedback"]["rating"], feedback["feedback"]["comment"]) == (4, "Спасибо за ответ")
+    assert withdrawal["appeal_id"] == withdrawn and "feedback" not in withdrawal
+    assert (withdrawal["withdrawal"]["seq"], withdrawal["withdrawal"]["reason"]) == (2, "Вопрос решён")
+    assert withdrawal["appeal"]["topic_code"] == "0005.0005.0056.1149"
+    assert {r["status"] for r in edms.ack(pulled)} == {"acknowledged"}
+    assert edms.statistics()["pending"] == 0
+    assert (_state(hub, answered), _state(hub, withdrawn)) == ("answered", "withdrawn")
+    assert _refusal(lambda: edms.send_event(withdrawn, "assigned", "asg-1", executor="Отдел ЖКХ")) == (
+        "illegal-transition",
+        "/type",
+    )

@@ -26,7 +26,7 @@ from gateway.faces.soap.operations import MAX_INLINE_ATTACHMENT_BYTES
 from gateway.faces.soap.security import PASSWORD_DIGEST, PASSWORD_TEXT, WSSE
 from gateway.simulators.edms import Edms, Refused, signed_answer
 from gateway.simulators.edms_soap import SoapEdms
-from gateway.simulators.portal import push
+from gateway.simulators.portal import give_feedback, push, withdraw
 from gateway.simulators.samples import attachment_header, sample_answer, sample_appeal
 from tests.conftest import CERT_AGENCY, CLIENT_CERT_SHA256, OPERATOR_TOKEN
 
@@ -119,6 +119,7 @@ def test_zeep_builds_a_client_from_the_published_wsdl(hub_url, hub):
     assert port.binding_options["address"] == hub_url + ENDPOINT
     assert set(port.binding._operations) == {
         "GetMessages", "Ack", "AckBatch", "GetQueueStatistics", "GetAttachment", "SendEvent",
+        "UploadStatuses",
     }  # fmt: skip
 
 
@@ -395,6 +396,28 @@ def test_every_response_is_valid_against_the_published_schema(client, portal, to
         (f"<sed:SendEvent>{registered}</sed:SendEvent>", "SendEventResponse"),
     ):  # fmt: skip
         assert _payload(_call(client, _envelope(payload, auth))).tag == f"{{{NS}}}{local}"
+
+
+def test_notices_are_valid_against_the_published_schema(client, portal, token, registry, dev_pki):
+    portal_token = registry[1]["EPGU"]
+    answered, withdrawn = (
+        push(client, portal.envelope(sample_appeal(n))).json()["appeal_id"] for n in (1, 2)
+    )
+    edms = Edms(client, token)
+    edms.ack(edms.pull(limit=10))
+    edms.register(answered, "ОГ-1", date.today(), "reg-1")
+    signer = dev_pki.agency_key.read_bytes(), dev_pki.agency_cert.read_bytes()
+    edms.answer(answered, "ans-1", sample_answer(answered, "ОГ-1"), *signer)
+    assert give_feedback(client, portal_token, answered, "f-1", 3, "Ответ неполный").status_code == 201
+    assert withdraw(client, portal_token, withdrawn, "w-1").status_code == 201
+
+    auth = _username_token(CHEBOKSARY, token)
+    messages = _payload(_call(client, _envelope(GET_MESSAGES, auth)))  # validated by the schema
+    notices = {m.findtext(f"{{{NS}}}Kind"): m for m in messages}
+    assert sorted(notices) == ["feedback", "withdrawal"]
+    assert notices["feedback"].findtext(f"{{{NS}}}Feedback/{{{NS}}}Rating") == "3"
+    assert notices["withdrawal"].find(f"{{{NS}}}Withdrawal/{{{NS}}}Reason") is None
+    assert notices["withdrawal"].findtext(f"{{{NS}}}Withdrawal/{{{NS}}}Seq") == "1"
 
 
 def test_attachments_too_large_for_soap_are_refused_and_left_to_rest(client, hub, portal, soap_edms, token):

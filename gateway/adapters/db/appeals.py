@@ -163,6 +163,18 @@ def find_for_agency(
     return conn.execute(query, (appeal_id, agency_code)).fetchone()
 
 
+def find_for_sender(
+    conn: Connection, appeal_id: UUID, sender_id: str, *, lock: bool = False
+) -> dict[str, Any] | None:
+    """The appeal if the portal ``sender_id`` sent it, and whether the agency has answered it."""
+    query = sql.SQL(
+        "SELECT id, state, agency_code, "
+        "EXISTS (SELECT 1 FROM appeal_answer r WHERE r.appeal_id = appeal.id) AS answered "
+        "FROM appeal WHERE id = %s AND sender_id = %s {}"
+    ).format(_FOR_UPDATE if lock else sql.SQL(""))
+    return conn.execute(query, (appeal_id, sender_id)).fetchone()
+
+
 def find(conn: Connection, appeal_id: UUID, *, lock: bool = False) -> dict[str, Any] | None:
     query = sql.SQL(
         "SELECT id, state, agency_code, received_at, topic_code, territory_code FROM appeal WHERE id = %s {}"
@@ -241,10 +253,20 @@ def redirect(conn: Connection, appeal_id: UUID, agency_code: str, state: str, *,
     )
 
 
-def registration_taken(conn: Connection, agency_code: str, number: str, appeal_id: UUID) -> bool:
+def registration_taken(
+    conn: Connection, agency_code: str, number: str, appeal_id: UUID | None = None
+) -> bool:
+    """Whether the agency gave ``number`` to another portal appeal than ``appeal_id``, or to an
+    appeal it received through another channel: one series of numbers per agency (migration 0009
+    also holds it so in the database)."""
     row = conn.execute(
-        "SELECT 1 FROM appeal WHERE agency_code = %s AND registration_number = %s AND id <> %s",
-        (agency_code, number, appeal_id),
+        """SELECT 1 FROM appeal
+           WHERE agency_code = %(agency)s AND registration_number = %(number)s
+             AND id IS DISTINCT FROM %(id)s
+           UNION ALL
+           SELECT 1 FROM offline_appeal
+           WHERE agency_code = %(agency)s AND registration_number = %(number)s""",
+        {"agency": agency_code, "number": number, "id": appeal_id},
     ).fetchone()
     return row is not None
 
@@ -294,6 +316,7 @@ def awaiting_manual_routing(conn: Connection, limit: int) -> list[dict[str, Any]
     return conn.execute(
         """SELECT id, sender_id, portal_appeal_id, kind, applicant_type, topic_code, territory_code,
                   addressee_code, received_at
-           FROM appeal WHERE agency_code IS NULL ORDER BY received_at, id LIMIT %s""",
+           FROM appeal WHERE agency_code IS NULL AND state = 'received'
+           ORDER BY received_at, id LIMIT %s""",
         (limit,),
     ).fetchall()

@@ -13,14 +13,20 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from psycopg import Connection
+from psycopg.types.json import Jsonb
 
 
-def post(conn: Connection, agency_code: str, appeal_id: UUID, kind: str) -> UUID:
-    """Put one message in an agency's mailbox; it becomes visible when the transaction commits."""
+def post(
+    conn: Connection, agency_code: str, appeal_id: UUID, kind: str, details: dict[str, Any] | None = None
+) -> UUID:
+    """Put one message in an agency's mailbox; it becomes visible when the transaction commits.
+
+    ``details`` is what a notice (a kind other than the appeal itself) tells the agency.
+    """
     message_id = uuid4()
     conn.execute(
-        "INSERT INTO mailbox_message (id, agency_code, appeal_id, kind) VALUES (%s, %s, %s, %s)",
-        (message_id, agency_code, appeal_id, kind),
+        "INSERT INTO mailbox_message (id, agency_code, appeal_id, kind, details) VALUES (%s, %s, %s, %s, %s)",
+        (message_id, agency_code, appeal_id, kind, None if details is None else Jsonb(details)),
     )
     return message_id
 
@@ -55,8 +61,8 @@ def lease(
                    delivery_count = m.delivery_count + 1,
                    last_leased_at = clock_timestamp()
                FROM picked WHERE m.id = picked.id
-               RETURNING m.id, m.appeal_id, m.kind, m.created_at, m.lease_token, m.visible_at,
-                         m.delivery_count
+               RETURNING m.id, m.appeal_id, m.kind, m.details, m.created_at, m.lease_token,
+                         m.visible_at, m.delivery_count
            ), moved AS (
                UPDATE appeal a SET state = %(target)s
                FROM leased l
@@ -68,8 +74,8 @@ def lease(
                       jsonb_build_object('mailbox_message', id, 'delivery', delivery_count)
                FROM leased ORDER BY created_at, id
            )
-           SELECT l.id AS message_id, l.appeal_id, l.kind, l.created_at, l.lease_token,
-                  l.visible_at AS lease_expires_at, l.delivery_count, a.data AS appeal,
+           SELECT l.id AS message_id, l.appeal_id, l.kind, l.details AS notice, l.created_at,
+                  l.lease_token, l.visible_at AS lease_expires_at, l.delivery_count, a.data AS appeal,
                   a.received_at, a.sender_id, i.raw AS signed_xml,
                   coalesce((SELECT jsonb_agg(jsonb_build_object(
                                'n', t.n, 'file_name', t.file_name, 'media_type', t.media_type,

@@ -6,17 +6,11 @@ from typing import Annotated
 
 import typer
 
-from gateway.config import get_settings
+from gateway.faces.cli.session import hub_session
 
 app = typer.Typer(help="Outgoing deliveries (the outbox): list them, replay dead ones.", no_args_is_help=True)
 
 STATUSES = ("pending", "in-flight", "retrying", "delivered", "dead")
-
-
-def _hub():
-    from gateway.service.hub import open_hub
-
-    return open_hub(get_settings(), apply_migrations=False)
 
 
 @app.command("list")
@@ -30,12 +24,8 @@ def list_deliveries(
 
     if status is not None and status not in STATUSES:
         raise typer.BadParameter(f"status must be one of: {', '.join(STATUSES)}")
-    hub = _hub()
-    try:
-        with hub.pool.connection() as conn:
-            rows = outbox_db.deliveries(conn, status=status, connector=connector, limit=limit)
-    finally:
-        hub.close()
+    with hub_session() as hub, hub.pool.connection() as conn:
+        rows = outbox_db.deliveries(conn, status=status, connector=connector, limit=limit)
     if not rows:
         typer.echo("no deliveries match")
         return
@@ -62,11 +52,8 @@ def replay(
 
     if not ids and not all_dead:
         raise typer.BadParameter("name outbox ids, or pass --all-dead")
-    hub = _hub()
-    try:
+    with hub_session() as hub:
         revived = replay_dead(hub, "operator:cli", ids=ids or None, connector=connector)
-    finally:
-        hub.close()
     for row in revived:
         typer.echo(f"replaying {row['id']} ({row['connector']}, appeal {row['appeal_id']} #{row['seq']})")
     missing = sorted(set(ids or ()) - {r["id"] for r in revived})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
@@ -15,7 +15,7 @@ from gateway.adapters.pki import DevPki, ensure_dev_pki
 from gateway.domain.model import ApplicantType
 from gateway.simulators.edms import Edms
 from gateway.simulators.edms_soap import SoapEdms
-from gateway.simulators.portal import Portal, Signer, answer_attachment, push
+from gateway.simulators.portal import Portal, Signer, answer_attachment, give_feedback, push, withdraw
 from gateway.simulators.samples import attachment_header, sample_answer, sample_appeal
 
 
@@ -109,6 +109,31 @@ def run_demo(url: str, data_dir: Path, cabinet_url: str) -> None:
             f"  HTTP {fetched.status_code}: {len(fetched.content)} bytes, {fetched.headers['repr-digest']}"
         )
 
+        _step("The applicant rates the answer in the cabinet; the portal relays the rating")
+        _show(give_feedback(client, tokens["EPGU"], receipt["appeal_id"], str(uuid.uuid4()), 5, "Спасибо"))
+
+        _step("The EDMS pulls the feedback notice; the agency's counts")
+        notices = edms.pull(limit=10)
+        for m in notices:
+            typer.echo(
+                f"  leased a {m['kind']} notice on appeal {m['appeal_id']}: rating {m['feedback']['rating']}"
+            )
+        edms.ack(notices)
+        _show(client.get("/sed/v1/feedback", headers={"Authorization": f"Bearer {tokens['ADM-CHEBOKSARY']}"}))
+
+        _step(
+            "A letter came to the city on paper: its EDMS uploads the status, the hub issues an access code"
+        )
+        paper_number = f"ОГ-{date.today().year}/П-{uuid.uuid4().hex[:4]}"
+        (uploaded,) = edms.upload_statuses(
+            [{"registration_number": paper_number, "registered_on": date.today().isoformat(),
+              "channel": "post", "state": "registered", "at": datetime.now(UTC).isoformat()}]
+        )  # fmt: skip
+        typer.echo(f"  {uploaded['outcome']}: access code {uploaded['access_code']} (printed on the receipt)")
+        _show(
+            client.get("/public/v1/status", params={"number": paper_number, "code": uploaded["access_code"]})
+        )
+
         _step("The legal entity's appeal is not the city's to answer: registered, then redirected")
         number = f"ОГ-{date.today().year}/{uuid.uuid4().hex[:6]}"
         edms.register(legal["appeal_id"], number, date.today(), str(uuid.uuid4()))
@@ -121,6 +146,9 @@ def run_demo(url: str, data_dir: Path, cabinet_url: str) -> None:
         )
         typer.echo(f"  redirected to MINSTROY-21: state {redirected['state']}, event #{redirected['seq']}")
 
+        _step("The legal entity withdraws its appeal before the ministry takes it up")
+        _show(withdraw(client, tokens["EPGU"], legal["appeal_id"], str(uuid.uuid4()), "вопрос решён"))
+
         _step("An operator assigns the unrouted appeal to MINSTROY-21")
         operator = {"Authorization": f"Bearer {tokens['operator']}"}
         _show(client.get("/ops/v1/manual-routing", headers=operator))
@@ -132,14 +160,22 @@ def run_demo(url: str, data_dir: Path, cabinet_url: str) -> None:
             )
         )
 
-    _step("The EDMS of MINSTROY-21 works over SOAP: zeep loads the WSDL, leases, acknowledges, registers")
+    _step(
+        "The EDMS of MINSTROY-21 works over SOAP: zeep loads the WSDL, leases, acknowledges, "
+        "registers what was not withdrawn"
+    )
     soap = SoapEdms(url, "MINSTROY-21", tokens["MINSTROY-21"])
     try:
-        for m in soap.pull(limit=10):
+        messages = soap.pull(limit=10)
+        withdrawn = {m["appeal_id"] for m in messages if m["kind"] == "withdrawal"}
+        for m in messages:
             typer.echo(
-                f"  leased {m['message_id']} (appeal {m['appeal_id']}, delivery {m['delivery_count']})"
+                f"  leased {m['kind']} {m['message_id']} (appeal {m['appeal_id']}, "
+                f"delivery {m['delivery_count']})"
             )
             typer.echo(f"  ack: {soap.ack_one(m['message_id'], m['lease_token'])}")
+            if m["kind"] != "appeal" or m["appeal_id"] in withdrawn:
+                continue
             number = f"МС-{date.today().year}/{uuid.uuid4().hex[:6]}"
             event = soap.register(m["appeal_id"], number, date.today(), str(uuid.uuid4()))
             typer.echo(f"  registered as {number}: state {event['state']}, event #{event['seq']}")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from gateway.config import get_settings
-from gateway.faces.cli import deliveries, worker
+from gateway.faces.cli import audit, deliveries, ops, worker
 
 app = typer.Typer(
     help="Appeals Gateway: the regional hub between the national portal and agencies' EDMS.",
@@ -19,8 +19,19 @@ app = typer.Typer(
 agencies_app = typer.Typer(help="The agency registry.", no_args_is_help=True)
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(deliveries.app, name="deliveries")
+app.add_typer(ops.app, name="ops")
+app.add_typer(audit.audit_app, name="audit")
+app.add_typer(audit.archive_app, name="archive")
 app.command()(worker.worker)
 app.command()(worker.relay)
+
+
+@app.callback()
+def _configure_logging() -> None:
+    """Every command logs as GATEWAY_LOG_FORMAT and GATEWAY_LOG_LEVEL say, on stderr."""
+    from gateway.adapters.logs import configure_logging
+
+    configure_logging(get_settings())
 
 
 @app.command()
@@ -60,6 +71,9 @@ def serve(
         from gateway.faces.cli.dev_companions import start_companions
 
         companions = start_companions(settings, url)
+    from gateway.adapters.metrics import reset_multiprocess_dir
+
+    reset_multiprocess_dir()  # with PROMETHEUS_MULTIPROC_DIR: no counts of the last run's workers
     typer.echo(f"hub listening on http://{host}:{port}  (OpenAPI: http://{host}:{port}/schema)")
     try:
         uvicorn.run(
@@ -68,8 +82,9 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            log_level="warning",
-            access_log=False,
+            log_config=None,  # logging is configured already (JSON lines); uvicorn's own lines join it
+            log_level=settings.log_level.lower(),
+            access_log=False,  # it prints query strings: the hub writes its own access line
         )
     finally:
         if companions:

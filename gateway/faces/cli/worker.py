@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
@@ -10,13 +9,12 @@ import sys
 import threading
 from typing import Annotated
 
+import structlog
 import typer
 
 from gateway.config import get_settings
 
-
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+log = structlog.get_logger(__name__)
 
 
 def relay() -> None:
@@ -27,13 +25,12 @@ def relay() -> None:
     from gateway.faces.worker.relay import serve_relay
     from gateway.service.hub import open_hub
 
-    _logging()
     settings = get_settings()
     hub = open_hub(settings, apply_migrations=False)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    typer.echo(f"relay: outbox → {settings.delivery_queue} on {_safe(settings.broker)}")
+    log.info("relay starting", queue=settings.delivery_queue, broker=_safe(settings.broker))
     try:
         serve_relay(hub, settings, stop)
     finally:
@@ -54,18 +51,19 @@ def worker(
     """
     from gateway.faces.worker.tasks import app
 
-    _logging()
     settings = get_settings()
     child = None
     if with_relay:
         child = subprocess.Popen([sys.executable, "-m", "gateway.faces.cli.main", "relay"])
-    typer.echo(
-        f"worker: {concurrency or settings.worker_concurrency} processes on {settings.delivery_queue} "
-        f"at {_safe(settings.broker)}; relay {'on' if child else 'off'}"
-    )
+    log.info(
+        "worker starting", concurrency=concurrency or settings.worker_concurrency,
+        queue=settings.delivery_queue, broker=_safe(settings.broker), relay=child is not None,
+    )  # fmt: skip
     try:
         app.worker_main([
-            "worker", "--loglevel=INFO", "--pool=prefork", "--without-gossip", "--without-mingle",
+            # --quiet: no banner on stdout; the line above says the same, as JSON like every line
+            "--quiet", "worker", f"--loglevel={settings.log_level}", "--pool=prefork",
+            "--without-gossip", "--without-mingle",
             f"--concurrency={concurrency or settings.worker_concurrency}",
             f"--queues={settings.delivery_queue}", f"--hostname=deliveries-{os.getpid()}@%h",
         ])  # fmt: skip

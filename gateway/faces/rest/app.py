@@ -14,11 +14,15 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
+from gateway.adapters.logs import configure_logging
 from gateway.config import Settings, get_settings
 from gateway.faces.rest import health, portal, public
+from gateway.faces.rest import metrics as metrics_face
 from gateway.faces.rest.ops import OpsController
 from gateway.faces.rest.problems import exception_handler, record_refusal
+from gateway.faces.rest.request_log import RequestLog
 from gateway.faces.rest.sed import SedController
+from gateway.faces.rest.statuses import upload_statuses
 from gateway.faces.soap import routes as soap
 from gateway.service.hub import Hub, open_hub
 
@@ -29,6 +33,7 @@ def _provide_hub(state: State) -> Hub:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -39,13 +44,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             await anyio.to_thread.run_sync(hub.close)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health.live,
             health.ready,
+            metrics_face.scrape,
             portal.push_appeal,
             portal.answer_attachment,
+            portal.withdraw,
+            portal.give_feedback,
             SedController,
+            upload_statuses,
             soap.contract,
             soap.call,
             OpsController,
@@ -56,4 +65,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         after_exception=[record_refusal],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="Appeals Gateway", version="1", path="/schema"),
+        logging_config=None,  # configure_logging owns logging: JSON lines, no personal data
     )
+    # Outside routing, so requests no route matched get their request id and access line too.
+    app.asgi_handler = RequestLog(app.asgi_handler)
+    return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar import Request
 
+from gateway.faces.rest.request_log import note
 from gateway.service.access import authenticate_agency, authenticate_operator, authenticate_portal
 from gateway.service.hub import Hub
 
@@ -15,21 +16,27 @@ def bearer_token(request: Request) -> str | None:
 
 def calling_agency(request: Request, hub: Hub) -> str:
     """The agency code of the caller (bearer token, or the TLS terminator's certificate header)."""
-    return authenticate_agency(
+    agency = authenticate_agency(
         hub,
         bearer=bearer_token(request),
         client_cert_sha256=request.headers.get(hub.settings.client_cert_header),
     )
+    note(caller=agency)
+    return agency
 
 
 def calling_portal(request: Request, hub: Hub) -> str:
     """The portal sender id of the caller, by the same kinds of credentials as agencies."""
-    return authenticate_portal(
+    portal = authenticate_portal(
         hub,
         bearer=bearer_token(request),
         client_cert_sha256=request.headers.get(hub.settings.client_cert_header),
     )
+    note(caller=portal)
+    return portal
 
 
 def calling_operator(request: Request, hub: Hub) -> str:
-    return authenticate_operator(hub, bearer_token(request))
+    operator = authenticate_operator(hub, bearer_token(request))
+    note(caller=operator)
+    return operator

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 from uuid import UUID
 
@@ -11,8 +11,9 @@ from litestar import Controller, get, post
 from litestar.di import Provide
 from litestar.params import Parameter
 
+from gateway.domain.errors import Code, Rejection
 from gateway.faces.rest.auth import calling_operator
-from gateway.service import manual_routing
+from gateway.service import applicant_requests, delivery, mailbox, manual_routing, monitoring
 from gateway.service.hub import Hub
 
 
@@ -47,3 +48,53 @@ class OpsController(Controller):
             "routed_to": data.agency_code,
             "mailbox_message": str(message_id),
         }
+
+    @get("/feedback", summary="How applicants rated each agency's answers")
+    async def feedback(self, hub: Hub, operator: str) -> dict[str, Any]:
+        summaries = await anyio.to_thread.run_sync(applicant_requests.feedback_summary, hub)
+        return {"agencies": [asdict(s) for s in summaries]}
+
+    @get("/mailboxes", summary="Every agency's mailbox: pending, leased, redelivered, refused, last pull")
+    async def mailboxes(self, hub: Hub, operator: str) -> dict[str, Any]:
+        views = await anyio.to_thread.run_sync(monitoring.mailboxes, hub)
+        return {"agencies": [asdict(v) for v in views]}
+
+    @get("/deliveries", summary="Open deliveries per connector; retrying and dead ones with their errors")
+    async def deliveries(
+        self,
+        hub: Hub,
+        operator: str,
+        connector: str | None = None,
+        limit: int = Parameter(default=50, ge=1, le=1000),
+    ) -> dict[str, Any]:
+        view = await anyio.to_thread.run_sync(
+            lambda: monitoring.deliveries(hub, connector=connector, limit=limit)
+        )
+        return {"connectors": view.by_connector, "stuck": view.stuck}
+
+    @post("/deliveries/{outbox_id:int}/replay", status_code=200, summary="Send a dead delivery again")
+    async def replay(self, hub: Hub, operator: str, outbox_id: int) -> dict[str, Any]:
+        revived = await anyio.to_thread.run_sync(lambda: delivery.replay(hub, operator, ids=[outbox_id]))
+        if not revived:
+            raise Rejection(Code.ILLEGAL_TRANSITION, "no dead delivery with this id", "/outbox_id")
+        return {"replayed": [row["id"] for row in revived]}
+
+    @get("/broker", summary="Delivery queue depths and consumers, and the workers alive")
+    async def broker(self, hub: Hub, operator: str) -> dict[str, Any]:
+        return asdict(await anyio.to_thread.run_sync(monitoring.broker, hub))
+
+    @post(
+        "/messages/{message_id:uuid}/release", status_code=200, summary="Release a lease: pending again now"
+    )
+    async def release(self, hub: Hub, operator: str, message_id: UUID) -> dict[str, str]:
+        appeal_id = await anyio.to_thread.run_sync(mailbox.release_lease, hub, operator, message_id)
+        return {"message_id": str(message_id), "appeal_id": str(appeal_id), "status": "pending"}
+
+    @post("/messages/{message_id:uuid}/requeue", status_code=200, summary="Offer a refused message again")
+    async def requeue(self, hub: Hub, operator: str, message_id: UUID) -> dict[str, str]:
+        appeal_id = await anyio.to_thread.run_sync(mailbox.requeue_refused, hub, operator, message_id)
+        return {"message_id": str(message_id), "appeal_id": str(appeal_id), "status": "pending"}
+
+    @get("/timeline", summary="An appeal's story by hub id, portal id or registration number")
+    async def timeline(self, hub: Hub, operator: str, ref: str) -> dict[str, Any]:
+        return {"appeals": await anyio.to_thread.run_sync(monitoring.timeline, hub, ref)}

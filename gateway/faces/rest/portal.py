@@ -1,5 +1,6 @@
 """The portal's face: ``POST /portal/v1/appeals`` takes a signed envelope and answers with a receipt;
-``GET /portal/v1/appeals/{id}/answer/attachments/{content_id}`` gives an answer's attachment."""
+``GET /portal/v1/appeals/{id}/answer/attachments/{content_id}`` gives an answer's attachment;
+``POST /portal/v1/appeals/{id}/withdrawal`` and ``…/feedback`` relay the applicant's requests."""
 
 from __future__ import annotations
 
@@ -11,14 +12,16 @@ from litestar import Request, Response, get, post
 from litestar.di import Provide
 from litestar.response import Stream
 
+from gateway.domain.applicant_requests import parse_feedback, parse_withdrawal
 from gateway.domain.errors import Code, Rejection
 from gateway.faces.rest.auth import calling_portal
 from gateway.faces.rest.download import attachment_stream
 from gateway.faces.rest.upload import Upload, read_multipart, read_xml
-from gateway.service import attachments, intake
+from gateway.service import applicant_requests, attachments, intake
 from gateway.service.hub import Hub
 
 XML_TYPES = {"application/xml", "text/xml"}
+_AS_PORTAL = {"portal": Provide(calling_portal, sync_to_thread=True)}
 
 
 async def _read_upload(request: Request, hub: Hub) -> Upload:
@@ -63,7 +66,7 @@ async def push_appeal(request: Request, hub: Hub) -> Response[dict[str, Any]]:
 
 @get(
     "/portal/v1/appeals/{appeal_id:uuid}/answer/attachments/{content_id:str}",
-    dependencies={"portal": Provide(calling_portal, sync_to_thread=True)},
+    dependencies=_AS_PORTAL,
     summary="Stream an attachment of the agency's answer (to the portal that sent the appeal)",
 )
 async def answer_attachment(hub: Hub, portal: str, appeal_id: UUID, content_id: str) -> Stream:
@@ -71,3 +74,44 @@ async def answer_attachment(hub: Hub, portal: str, appeal_id: UUID, content_id: 
     digest the agency signed. Another portal's appeal is not found, as a missing one is."""
     found = await anyio.to_thread.run_sync(attachments.find_in_answer, hub, portal, appeal_id, content_id)
     return attachment_stream(hub, found)
+
+
+def _receipt(receipt: applicant_requests.RequestReceipt, id_name: str) -> Response[dict[str, Any]]:
+    body = {
+        "appeal_id": str(receipt.appeal_id),
+        id_name: receipt.request_id,
+        "state": receipt.state,
+        "at": receipt.at.isoformat(),
+        "repeated": receipt.repeated,
+    }
+    return Response(body, status_code=200 if receipt.repeated else 201)
+
+
+@post(
+    "/portal/v1/appeals/{appeal_id:uuid}/withdrawal",
+    dependencies=_AS_PORTAL,
+    summary="The applicant withdraws the appeal",
+)
+async def withdraw(hub: Hub, portal: str, appeal_id: UUID, data: dict[str, Any]) -> Response[dict[str, Any]]:
+    """201 when withdrawn now, 200 for a repeat of the same ``withdrawal_id``; 409
+    ``illegal-transition`` once the appeal is answered, declined, closed or withdrawn otherwise."""
+    withdrawal = parse_withdrawal(data.get("withdrawal_id"), data.get("reason"))
+    receipt = await anyio.to_thread.run_sync(applicant_requests.withdraw, hub, portal, appeal_id, withdrawal)
+    return _receipt(receipt, "withdrawal_id")
+
+
+@post(
+    "/portal/v1/appeals/{appeal_id:uuid}/feedback",
+    dependencies=_AS_PORTAL,
+    summary="The applicant rates the agency's answer (1 to 5, with an optional comment)",
+)
+async def give_feedback(
+    hub: Hub, portal: str, appeal_id: UUID, data: dict[str, Any]
+) -> Response[dict[str, Any]]:
+    """201 when stored now, 200 for a repeat of the same ``feedback_id``; 409 ``not-answered``
+    before the answer, ``feedback-already-given`` for a second rating of the same answer."""
+    feedback = parse_feedback(data.get("feedback_id"), data.get("rating"), data.get("comment"))
+    receipt = await anyio.to_thread.run_sync(
+        applicant_requests.give_feedback, hub, portal, appeal_id, feedback
+    )
+    return _receipt(receipt, "feedback_id")

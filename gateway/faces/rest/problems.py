@@ -9,6 +9,7 @@ its own, with more context).
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +42,8 @@ def _validation_pointer(exc: ValidationException) -> str | None:
     extra = exc.extra if isinstance(exc.extra, list) else []
     for item in extra:
         if isinstance(item, dict) and item.get("key"):
-            return "/" + str(item["key"]).replace(".", "/")
+            # "records[3].at" → "/records/3/at": the pointers the domain's own refusals use
+            return "/" + re.sub(r"\[([0-9]+)\]", r".\1", str(item["key"])).replace(".", "/")
     return None
 
 

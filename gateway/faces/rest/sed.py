@@ -23,7 +23,7 @@ from gateway.domain.errors import Code, Rejection
 from gateway.faces.rest.auth import calling_agency
 from gateway.faces.rest.download import attachment_stream
 from gateway.faces.rest.upload import read_body, read_parts
-from gateway.service import attachments, events, mailbox
+from gateway.service import applicant_requests, attachments, events, mailbox
 from gateway.service.hub import Hub
 from gateway.service.intake import IncomingAttachment
 
@@ -89,6 +89,11 @@ def _message_json(m: mailbox.LeasedMessage) -> dict[str, Any]:
             }
             for a in m.attachments
         ],
+        **{
+            kind: notice
+            for kind, notice in (("withdrawal", m.withdrawal), ("feedback", m.feedback))
+            if notice
+        },
     }
 
 
@@ -190,6 +195,10 @@ class SedController(Controller):
             "refused": stats.refused,
             "oldest_pending_age_s": round(stats.oldest_pending_age_s, 3),
         }
+
+    @get("/feedback", summary="How applicants rated this agency's answers")
+    async def feedback(self, hub: Hub, agency: str) -> dict[str, Any]:
+        return asdict(await anyio.to_thread.run_sync(applicant_requests.agency_feedback, hub, agency))
 
     @get("/appeals/{appeal_id:uuid}/attachments/{n:int}", summary="Stream one attachment's bytes")
     async def attachment(self, hub: Hub, agency: str, appeal_id: UUID, n: int) -> Stream:

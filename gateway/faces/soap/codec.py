@@ -26,6 +26,7 @@ from gateway.service import mailbox
 from gateway.service.attachments import AttachmentFile
 from gateway.service.events import EventReceipt
 from gateway.service.intake import IncomingAttachment
+from gateway.service.status_upload import RecordResult
 
 NS = "urn:appeals-gateway:sed:1"
 _XS_DATE = re.compile(r"\s*([0-9]{4})-([0-9]{2})-([0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?\s*")
@@ -234,6 +235,8 @@ _ATTACHMENT_REF = (
     _Field("Size", "size"),
     _Field("Sha256", "sha256"),
 )
+_WITHDRAWAL = (_Field("Seq", "seq"), _Field("WithdrawnAt", "withdrawn_at"), _Field("Reason", "reason"))
+_FEEDBACK = (_Field("Rating", "rating"), _Field("Comment", "comment"), _Field("GivenAt", "given_at"))
 _MESSAGE = (
     _Field("MessageId", "message_id"),
     _Field("Kind", "kind"),
@@ -245,6 +248,8 @@ _MESSAGE = (
     _Field("Appeal", "appeal", _APPEAL),
     _Field("SignedXml", "signed_xml"),
     _Field("Attachments", "attachments", _ATTACHMENT_REF, item="Attachment"),
+    _Field("Withdrawal", "withdrawal", _WITHDRAWAL),
+    _Field("Feedback", "feedback", _FEEDBACK),
 )
 _ACK_RESULT = (_Field("MessageId", "message_id"), _Field("Status", "outcome"))
 _STATISTICS = (
@@ -348,3 +353,36 @@ def attachment_response(found: AttachmentFile, content: bytes) -> etree._Element
 
 def receipt_response(receipt: EventReceipt) -> etree._Element:
     return _response("SendEventResponse", _RECEIPT, receipt)
+
+
+# --- status upload ------------------------------------------------------------------------------
+
+_STATUS_DATES = frozenset({"registered_on", "answer_by"})
+_STATUS_RESULT = (
+    _Field("RegistrationNumber", "registration_number"),
+    _Field("Outcome", "outcome"),
+    _Field("AccessCode", "access_code"),
+)
+
+
+def status_records_of(payload: etree._Element) -> list[dict[str, str | None]]:
+    """Each ``Record``'s fields by the REST face's names (``AnswerBy`` → ``answer_by``), as text for
+    the domain to check, so refusals point at ``/records/{i}/{field}`` on both faces."""
+    records = []
+    for index, record in enumerate(payload.iterfind(q("Record"))):
+        fields: dict[str, str | None] = {}
+        for child in record.iterchildren(tag=etree.Element):
+            name = _snake(etree.QName(child).localname)
+            text = child.text or ""
+            if name in _STATUS_DATES:
+                text = _date(text, f"/records/{index}/{name}").isoformat()
+            fields[name] = text
+        records.append(fields)
+    return records
+
+
+def upload_statuses_response(results: Iterable[RecordResult]) -> etree._Element:
+    root = _response("UploadStatusesResponse")
+    for result in results:
+        _write(etree.SubElement(root, q("Result")), _STATUS_RESULT, result)
+    return root

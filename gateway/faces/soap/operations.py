@@ -11,8 +11,9 @@ from collections.abc import Callable
 from lxml import etree
 
 from gateway.domain.errors import Code, Rejection
+from gateway.domain.status_upload import parse_records
 from gateway.faces.soap import codec
-from gateway.service import attachments, events, mailbox
+from gateway.service import attachments, events, mailbox, status_upload
 from gateway.service.hub import Hub
 
 # Inline base64 holds the whole file in memory on both sides and grows it by a third; larger
@@ -70,6 +71,11 @@ def send_event(hub: Hub, agency: str, payload: etree._Element) -> etree._Element
     return codec.receipt_response(events.record(hub, agency, appeal_id, event))
 
 
+def upload_statuses(hub: Hub, agency: str, payload: etree._Element) -> etree._Element:
+    records = parse_records(codec.status_records_of(payload))
+    return codec.upload_statuses_response(status_upload.upload(hub, agency, records))
+
+
 OPERATIONS: dict[str, Operation] = {
     codec.q("GetMessages"): get_messages,
     codec.q("Ack"): ack,
@@ -77,4 +83,5 @@ OPERATIONS: dict[str, Operation] = {
     codec.q("GetQueueStatistics"): get_queue_statistics,
     codec.q("GetAttachment"): get_attachment,
     codec.q("SendEvent"): send_event,
+    codec.q("UploadStatuses"): upload_statuses,
 }

@@ -20,6 +20,7 @@ from gateway.adapters.xmlsec.envelope import validate
 from gateway.adapters.xmlsec.parsing import parse_hardened
 from gateway.domain.errors import Code, Rejection
 from gateway.faces.rest.auth import bearer_token
+from gateway.faces.rest.request_log import note
 from gateway.faces.rest.upload import read_xml
 from gateway.faces.soap import codec, faults, security, soapenv, wsdl
 from gateway.faces.soap.operations import INLINE_REQUESTS, OPERATIONS, Operation, max_request_bytes
@@ -85,8 +86,10 @@ def _answer(hub: Hub, raw: bytes, http: security.HttpCredentials) -> bytes:
         raise Rejection(Code.BODY_TOO_LARGE, f"the envelope exceeds {settings.max_envelope_bytes} bytes")
     request = soapenv.read(root, understood={security.SECURITY_HEADER})
     agency = security.authenticate(hub, security.username_token(request.headers), http)
+    note(caller=agency)
     payload = codec.standalone(request.payload)
     operation = _operation(payload)
+    note(operation=etree.QName(payload).localname)  # a known one: _operation refuses the others
     try:
         validate(payload, wsdl.payload_schema(settings.schemas_dir))
     except Rejection as rejection:

@@ -1,16 +1,21 @@
 """Celery's entry point (``celery -A gateway.faces.worker.tasks``): one task, one delivery attempt.
 
 The task only translates: the outbox id and attempt number in, the service's outcome out. Each
-worker process opens its own database pool on first use, after the fork.
+worker process opens its own database pool on first use, after the fork. Celery leaves logging to
+``configure_logging`` (its ``setup_logging`` signal has a receiver), in the main process and in
+each pool process, so Celery's lines are JSON like the hub's.
 """
 
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
-from celery import Celery
+import structlog
+from celery import Celery, signals
 
 from gateway.adapters import broker
+from gateway.adapters.logs import configure_logging
 from gateway.config import get_settings
 from gateway.faces.worker.connectors import ConnectorRegistry
 from gateway.service import delivery
@@ -18,6 +23,11 @@ from gateway.service.hub import Hub, open_hub
 
 app = Celery("appeals-gateway")
 broker.configure(app, get_settings())
+
+
+@signals.setup_logging.connect
+def _configure_logging(**_: Any) -> None:
+    configure_logging(get_settings())
 
 
 @cache
@@ -33,6 +43,8 @@ def _connectors() -> ConnectorRegistry:
 @app.task(name=broker.DELIVER_TASK)
 def deliver(outbox_id: int, attempt: int) -> str:
     """Attempt one delivery; the outcome is written to the outbox row, the return value is for logs."""
+    structlog.contextvars.clear_contextvars()  # a pool process runs task after task in one context
+    structlog.contextvars.bind_contextvars(outbox_id=outbox_id, attempt=attempt)
     return delivery.attempt(
         _hub(), outbox_id, attempt, _connectors().resolve, delivery.retry_policy(get_settings())
     )

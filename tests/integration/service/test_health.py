@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -13,7 +14,22 @@ from gateway.service.hub import Hub
 
 
 def test_a_current_schema_is_ready(session_hub):
-    assert [(c.name, c.ok) for c in readiness(session_hub)] == [("database", True), ("migrations", True)]
+    # The tests' settings name no broker: the filesystem transport is always there.
+    assert [(c.name, c.ok) for c in readiness(session_hub)] == [
+        ("database", True),
+        ("migrations", True),
+        ("broker", True),
+    ]
+
+
+def test_readiness_checks_the_configured_rabbitmq(session_hub, broker_url):
+    def broker_check(url: str) -> tuple[bool, str]:
+        settings = session_hub.settings.model_copy(update={"broker_url": url})
+        (check,) = [c for c in readiness(replace(session_hub, settings=settings)) if c.name == "broker"]
+        return check.ok, check.detail
+
+    assert broker_check(broker_url) == (True, "reachable")
+    assert broker_check("amqp://guest:guest@127.0.0.1:1//") == (False, "unreachable")
 
 
 def test_a_database_without_the_schema_is_not_ready(server_url, settings):
@@ -29,5 +45,5 @@ def test_a_database_without_the_schema_is_not_ready(server_url, settings):
         pool.close()
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    assert [(c.name, c.ok) for c in checks] == [("database", True), ("migrations", False)]
+    assert [(c.name, c.ok) for c in checks] == [("database", True), ("migrations", False), ("broker", True)]
     assert "0001_core" in checks[1].detail

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.domain.errors import Code, Rejection
-from gateway.domain.lifecycle import AppealState, Transition, advance, sources, target
+from gateway.domain.lifecycle import AppealState, Transition, advance, reachable, sources, target
 
 S, T = AppealState, Transition
 
@@ -62,3 +62,37 @@ def test_refused_moves_name_the_current_state(state, transition):
     assert refused.value.code is Code.ILLEGAL_TRANSITION
     assert state.value in refused.value.detail
     assert refused.value.pointer == "/type"
+
+
+@pytest.mark.parametrize(
+    ("current", "later", "expected"),
+    [
+        (S.REGISTERED, S.ANSWERED, True),  # sparse: in progress in between, unreported
+        (S.REGISTERED, S.CLOSED, True),
+        (S.IN_PROGRESS, S.IN_PROGRESS, True),  # an executor re-assigned
+        (S.EXTENDED, S.IN_PROGRESS, True),
+        (S.ROUTED, S.ANSWERED, True),
+        (S.ANSWERED, S.CLOSED, True),
+        (S.CLOSED, S.IN_PROGRESS, False),
+        (S.CLOSED, S.CLOSED, False),
+        (S.ANSWERED, S.ANSWERED, False),  # never answered twice
+        (S.ANSWERED, S.DECLINED, False),
+        (S.DECLINED, S.ANSWERED, False),
+        (S.WITHDRAWN, S.REGISTERED, False),
+        (S.ANSWERED, S.WITHDRAWN, False),  # too late to withdraw
+    ],
+)
+def test_reachable_follows_paths_of_the_graph(current, later, expected):
+    assert reachable(current, later) is expected
+    assert reachable(current.value, later.value) is expected
+
+
+def test_reachable_only_through_the_transitions_given():
+    # Through every transition a redirected appeal is registered again (by the competent agency);
+    # without the mailbox's moves, a redirect ends the story.
+    assert reachable(S.REDIRECTED, S.REGISTERED)
+    assert reachable(S.REGISTERED, S.REGISTERED)
+    without_mailbox = frozenset(T) - {T.ASSIGN, T.LEASE, T.ACKNOWLEDGE, T.REGISTER}
+    assert not reachable(S.REDIRECTED, S.REGISTERED, without_mailbox)
+    assert not reachable(S.REGISTERED, S.REGISTERED, without_mailbox)
+    assert reachable(S.REGISTERED, S.ANSWERED, without_mailbox)

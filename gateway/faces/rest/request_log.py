@@ -1,0 +1,107 @@
+"""A request id for every HTTP request, and one access line when its response is sent.
+
+The id (the caller's ``X-Request-Id`` when it is a sane token, else a new UUID) is bound into
+structlog's context before anything runs, so every line the request causes carries it, the
+service layer's lines in worker threads included (anyio copies the context into them); the
+response returns it in ``X-Request-Id``.
+
+The access line names the route's path template (``/sed/v1/appeals/{appeal_id}/events``), never
+the query string (the public status lookup carries a registration number and an access code
+there), and the appeal and the authenticated caller (an agency code, a portal sender id, an
+operator's token prefix: ids, not personal data) when the request named them. uvicorn's own access
+log is switched off (``gateway.adapters.logs``): it would print the query.
+
+It wraps Litestar's whole ASGI handler, outside routing, because Litestar's middleware runs only
+for requests that matched a route: an unknown path or a wrong method must get its id too.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from contextvars import ContextVar
+from uuid import uuid4
+
+import structlog
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+log = structlog.get_logger("gateway.access")
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+MAX_LOGGED_PATH = 200
+_FACES = frozenset({"portal", "sed", "ops", "public", "health", "metrics", "schema"})
+# Probes and scrapes come every few seconds: their access lines are DEBUG.
+_PROBES = frozenset({"health", "metrics"})
+# What the handler learnt that the access line should name; one dict per request, shared by
+# reference with the worker threads the handler runs in.
+_facts: ContextVar[dict[str, str] | None] = ContextVar("gateway_request_facts", default=None)
+
+
+def note(**facts: str) -> None:
+    """Name ``facts`` (``caller``, ``operation``) in the current request's access line."""
+    current = _facts.get()
+    if current is not None:
+        current.update(facts)
+
+
+def face_of(path: str) -> str:
+    """Which face a path belongs to: portal, sed, soap, ops, public, health, metrics, schema, other."""
+    if path.startswith("/sed/soap/"):
+        return "soap"
+    first = path.strip("/").split("/", 1)[0]
+    return first if first in _FACES else "other"
+
+
+def request_id(scope: Scope) -> str:
+    """The caller's id for the request if it is a short token of safe characters, else a new one."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if _SANE_REQUEST_ID.fullmatch(candidate):
+                return candidate
+            break
+    return str(uuid4())
+
+
+class RequestLog:
+    """ASGI wrapper: binds the request id, adds it to the response, writes the access line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = request_id(scope)
+        status: int | None = None
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid.encode("ascii"))]
+            await send(message)
+
+        facts: dict[str, str] = {}
+        token = _facts.set(facts)
+        started = time.perf_counter()
+        path, face = scope["path"], face_of(scope["path"])
+        try:
+            with structlog.contextvars.bound_contextvars(request_id=rid, face=face):
+                try:
+                    await self.app(scope, receive, send_with_id)
+                finally:
+                    appeal_id = scope.get("path_params", {}).get("appeal_id")
+                    (log.debug if face in _PROBES else log.info)(
+                        "request",
+                        method=scope["method"],
+                        path=scope.get("path_template") or path[:MAX_LOGGED_PATH],
+                        status=status,
+                        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                        **({"appeal_id": str(appeal_id)} if appeal_id else {}),
+                        **facts,
+                    )
+        finally:
+            _facts.reset(token)

@@ -1,0 +1,100 @@
+"""``appeals-gateway audit verify`` and ``archive export`` as an operator runs them: the real command
+in its own process against the test database."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import tarfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from gateway.service import intake, mailbox
+from gateway.simulators.samples import sample_appeal
+
+AGENCY = "ADM-CHEBOKSARY"
+
+
+@pytest.fixture
+def cli(database_url: str, tmp_path: Path):
+    """Run ``appeals-gateway ARGS`` with the test database; returns (exit code, stdout, stderr)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "DATABASE_URL": database_url,
+            "GATEWAY_DATA_DIR": str(tmp_path / "var"),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "gateway.faces.cli.main", *args],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        return done.returncode, done.stdout, done.stderr
+
+    return run
+
+
+def _trail(hub, portal) -> None:
+    for i in range(2):
+        intake.accept(hub, portal.envelope(sample_appeal(i)))
+    for m in mailbox.lease(hub, AGENCY, 10):
+        mailbox.acknowledge_one(hub, AGENCY, mailbox.Ack(m.message_id, m.lease_token))
+
+
+def test_verify_says_intact_in_one_line_then_names_the_tampered_record(hub, portal, cli) -> None:
+    _trail(hub, portal)
+    code, out, err = cli("audit", "verify")
+    assert code == 0, err
+    assert out.startswith("audit chain intact: ") and out.count("\n") == 1
+
+    with hub.pool.connection() as conn:
+        victim = conn.execute(
+            "SELECT id, action FROM audit_record WHERE action = 'leased' ORDER BY id LIMIT 1"
+        ).fetchone()
+        conn.execute("UPDATE audit_record SET details = '{}' WHERE id = %s", (victim["id"],))
+    code, out, _ = cli("audit", "verify")
+    assert code == 1
+    assert f"record #{victim['id']} (leased): edited" in out
+
+
+def test_export_writes_an_archive_its_manifest_accounts_for(hub, portal, cli, tmp_path) -> None:
+    _trail(hub, portal)
+    today = datetime.now(UTC).date().isoformat()
+    archive = tmp_path / "archive.tar"
+
+    code, out, err = cli("archive", "export", "--from", today, "--to", today, "--out", str(archive))
+
+    assert code == 0, err
+    assert "inbound messages: 2" in err  # progress goes to stderr
+    with tarfile.open(archive) as tar:
+        contents = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+    manifest = json.loads(contents.pop("manifest.json"))
+    assert sorted(f["path"] for f in manifest["files"]) == sorted(contents)
+    for f in manifest["files"]:
+        assert hashlib.sha256(contents[f["path"]]).hexdigest() == f["sha256"]
+        assert len(contents[f["path"]]) == f["size"]
+    assert sum(f["kind"] == "inbound-message" for f in manifest["files"]) == 2
+    assert manifest["chain_head"]["hash"] in out
+
+    code, out, err = cli("audit", "verify", "--anchor", manifest["chain_head"]["hash"])
+    assert code == 0, out + err
+
+
+def test_export_refuses_to_overwrite_and_to_archive_a_broken_chain(hub, portal, cli, tmp_path) -> None:
+    _trail(hub, portal)
+    today = datetime.now(UTC).date().isoformat()
+    taken = tmp_path / "taken.tar"
+    taken.write_bytes(b"keep me")
+    assert cli("archive", "export", "--from", today, "--to", today, "--out", str(taken))[0] == 2
+    assert taken.read_bytes() == b"keep me"
+
+    with hub.pool.connection() as conn:
+        conn.execute("DELETE FROM audit_record WHERE id = (SELECT min(id) + 1 FROM audit_record)")
+    fresh = tmp_path / "fresh.tar"
+    code, _, err = cli("archive", "export", "--from", today, "--to", today, "--out", str(fresh))
+    assert code == 1 and "broken at #" in err
+    assert not fresh.exists()
