@@ -39,6 +39,9 @@ from gateway.config import Settings, get_settings
 QUIET_LIBRARIES = (
     "signxml", "zeep", "httpcore", "httpx", "urllib3", "hpack", "multipart", "python_multipart",
 )  # fmt: skip
+# Above INFO unless asked for DEBUG: the embedded PostgreSQL's and the migration tool's step-by-step
+# lines say nothing an operator acts on (``serve`` reports the migrations it applied).
+CHATTY_LIBRARIES = ("pgserver", "yoyo")
 # uvicorn's access line carries the query string: the hub writes its own (gateway.faces.rest.request_log).
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 MAX_FRAMES = 20
@@ -160,6 +163,8 @@ def configure_logging(settings: Settings | None = None, *, stream: TextIO | None
     logging.lastResort = handler
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.DEBUG if level <= logging.DEBUG else logging.WARNING)
     for name in UVICORN_LOGGERS:
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers = []

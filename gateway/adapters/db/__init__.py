@@ -8,6 +8,7 @@ without losing anything it has acknowledged.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -38,7 +39,11 @@ def start_embedded(path: Path) -> str:
     import pgserver  # imported lazily: production never needs it
 
     path.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(path, cleanup_mode=None)
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime folder, which warns on every command where
+        # XDG_RUNTIME_DIR is unset (containers, CI); it falls back to /tmp, which serves.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        server = pgserver.get_server(path, cleanup_mode=None)
     return server.get_uri()
 
 
