@@ -16,12 +16,14 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 
 import httpx
 import pytest
 from kombu import Connection
 
+from gateway.service import monitoring
 from gateway.simulators.cabinet import FakeCabinet
 from gateway.simulators.edms import Edms
 from tests.conftest import REQUIRE_SERVICES
@@ -133,6 +135,17 @@ def test_every_update_reaches_a_cabinet_that_fails_its_first_calls(
         appeal_ids = _work_through(portal_client, portal, edms, 3)
         wait_for(lambda: _all_delivered(cabinet, appeal_ids), 60, "every update at the cabinet", worker)
         _check_final(cabinet, hub, appeal_ids, worker)
+        # What operators see of it: the worker answers the broker's ping, the queue is drained.
+        seen = monitoring.broker(
+            replace(
+                hub,
+                settings=hub.settings.model_copy(
+                    update={"broker_url": env["BROKER_URL"], "delivery_queue": env["GATEWAY_DELIVERY_QUEUE"]}
+                ),
+            )
+        )
+        assert any(name.startswith(f"deliveries-{worker.proc.pid}@") for name in seen.workers or ())
+        assert (seen.queues[0].messages, seen.queues[0].consumers) == (0, 1)
     _first_line_registered(cabinet, appeal_ids[0])
     with hub.pool.connection() as conn:
         retried = conn.execute(
