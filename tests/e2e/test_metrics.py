@@ -219,6 +219,23 @@ def test_outbox_lag(client, hub, portal, registry) -> None:
     alerting.assert_fires(scraped, "OutboxLag", "critical")
 
 
+def test_delivery_workers_down(client, hub, portal, registry) -> None:
+    _registered(client, portal, registry, date.today())
+    delivery.relay_once(hub, RecordingPublisher())  # published to a queue no worker consumes
+    with hub.pool.connection() as conn:  # time passing: the task has waited 10 minutes
+        conn.execute("UPDATE outbox_message SET published_at = published_at - interval '10 minutes'")
+    policy = RetryPolicy(timedelta(seconds=1), timedelta(minutes=1), timedelta(hours=1))
+    assert delivery.reclaim_lost(hub, policy, timedelta(minutes=5)) == 1  # what the relay does
+
+    scraped = alerting.scrape(client)
+    assert (
+        scraped.value("appeals_gateway_delivery_attempts_last_5m", connector="cabinet", outcome="lost") == 1
+    )
+    assert scraped.value("appeals_gateway_outbox_lag_seconds") < 300  # OutboxLag stays silent
+    alerting.assert_fires(scraped, "DeliveryWorkersDown", "critical", connector="cabinet")
+    alerting.assert_silent(scraped, "OutboxLag")
+
+
 def test_appeals_overdue(client, portal, registry) -> None:
     # The EDMS reports a registration of two months ago (the service takes past dates): the 30-day
     # answer period has run out.
