@@ -33,7 +33,7 @@ class BrokerStatus:
     transport: str
     reachable: bool
     queues: tuple[QueueDepth, ...] = ()
-    workers: tuple[str, ...] | None = None  # None: the transport cannot tell
+    workers: tuple[str, ...] | None = None  # None: the transport cannot tell, or the ping failed
     error: str | None = None
 
 
@@ -81,11 +81,19 @@ def _file_depth(folder: Path, queue: str) -> QueueDepth:
     return QueueDepth(queue, count, None)
 
 
-def _workers(settings: Settings) -> tuple[str, ...]:
+def _workers(settings: Settings) -> tuple[str, ...] | None:
+    """The workers answering a ping, or None when the ping itself failed.
+
+    The ping goes over a connection of its own: Celery would take one from kombu's process-wide
+    pool, where a connection the broker dropped (a restart) waits to fail the next ping.
+    """
     app = Celery("appeals-gateway-ops")
     configure(app, settings)
     try:
-        replies = app.control.ping(timeout=1.0) or []
+        with Connection(settings.broker, connect_timeout=TIMEOUT_SECONDS) as conn:
+            replies = app.control.ping(timeout=1.0, connection=conn) or []
+    except Exception:  # the queues were read a moment ago: say "unknown", do not fail the view
+        return None
     finally:
         app.close()
     return tuple(sorted(name for reply in replies for name in reply))

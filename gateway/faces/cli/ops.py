@@ -86,6 +86,8 @@ def _overview() -> None:
     )  # fmt: skip
     if broker.workers is not None:
         typer.echo(f"workers alive: {', '.join(broker.workers) or 'none'}")
+    elif broker.transport == "amqp":
+        typer.echo("workers alive: unknown (the ping failed)")
 
 
 @app.command()
