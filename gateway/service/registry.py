@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import yaml
+from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.adapters.db import agencies as agencies_db
@@ -79,10 +80,31 @@ def read_registry(path: Path) -> RegistryFile:
     return RegistryFile.model_validate(data)
 
 
-def _answer_certificate(value: str | None, base: Path) -> str | None:
-    if value is None or value.lstrip().startswith("-----BEGIN"):
-        return value
-    return (base / value).read_text(encoding="ascii")
+class RegistryError(Exception):
+    """A registry entry that passed the schema but cannot be used (a certificate file missing or
+    not a certificate): named, so the file can be fixed, and nothing is loaded."""
+
+
+def _answer_certificate(value: str | None, base: Path, where: str) -> str | None:
+    """The certificate as PEM (inline, or read from a path relative to the registry file), checked
+    now: a broken one would otherwise surface as refused answers, days later."""
+    if value is None:
+        return None
+    pem = value
+    if not value.lstrip().startswith("-----BEGIN"):
+        file = base / value
+        try:
+            pem = file.read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise RegistryError(
+                f"{where}: cannot read {file} ({reason}); a path is relative to the file"
+            ) from None
+    try:
+        x509.load_pem_x509_certificate(pem.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raise RegistryError(f"{where}: not a PEM certificate") from None
+    return pem
 
 
 def load_registry(hub: Hub, path: Path, *, actor: str = "cli") -> tuple[int, int]:
@@ -96,7 +118,7 @@ def load_registry(hub: Hub, path: Path, *, actor: str = "cli") -> tuple[int, int
                 s.credentials.token_sha256,
                 s.credentials.cert_sha256,
             )
-        for a in registry.agencies:
+        for i, a in enumerate(registry.agencies):
             agency = Agency(
                 code=a.code,
                 name=a.name,
@@ -104,7 +126,9 @@ def load_registry(hub: Hub, path: Path, *, actor: str = "cli") -> tuple[int, int
                 timezone=a.timezone,
                 delivery_mode=a.delivery_mode,
                 push_url=a.push_url,
-                answer_certificate=_answer_certificate(a.answer_certificate, path.parent),
+                answer_certificate=_answer_certificate(
+                    a.answer_certificate, path.parent, f"agencies[{i}] ({a.code}) answer_certificate"
+                ),
                 topic_prefixes=tuple(a.topic_prefixes),
                 territory_prefixes=tuple(a.territory_prefixes),
             )

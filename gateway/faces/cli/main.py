@@ -119,13 +119,13 @@ def agencies_load(
     from pydantic import ValidationError
 
     from gateway.service.hub import open_hub
-    from gateway.service.registry import load_registry
+    from gateway.service.registry import RegistryError, load_registry
 
     hub = open_hub(get_settings())
     try:
         senders, agencies = load_registry(hub, file)
-    except ValidationError as exc:
-        typer.echo(f"{file}: invalid registry:\n{exc}", err=True)
+    except (ValidationError, RegistryError) as exc:
+        typer.echo(f"{file}: invalid registry, nothing loaded:\n{exc}", err=True)
         raise typer.Exit(2) from None
     finally:
         hub.close()
