@@ -27,6 +27,7 @@ from gateway.domain import status_upload as su
 from gateway.domain.access_code import digest, new_access_code
 from gateway.domain.deadlines import LegalClock, clock_for
 from gateway.domain.errors import Code, Rejection
+from gateway.domain.events import check_registration_number
 from gateway.domain.lifecycle import AppealState
 from gateway.service.hub import Hub
 
@@ -108,3 +109,26 @@ def _create(
     )
     offline_db.append_status(conn, appeal_id, record.state, record.at, record.public_details())
     return RecordResult(record.registration_number, su.Outcome.CREATED, code)
+
+
+def reissue_access_code(hub: Hub, agency_code: str, registration_number: str | None) -> tuple[str, str]:
+    """A new access code for an appeal the agency uploaded (the applicant lost the receipt, or the
+    response that carried the first code was lost); the old code stops working.
+
+    Portal appeals are not reissued here: their code reaches the applicant through the cabinet.
+    Returns the number as checked (trimmed) and the new code.
+    """
+    number = check_registration_number(registration_number)
+    code = new_access_code()
+    with hub.pool.connection() as conn, conn.transaction():
+        appeal_id = offline_db.replace_access_code(conn, agency_code, number, digest(code))
+        if appeal_id is None:
+            raise Rejection(
+                Code.NOT_FOUND,
+                "this agency uploaded no appeal under this number "
+                "(a portal appeal's code reaches the applicant in the cabinet)",
+                "/registration_number",
+            )
+        details = {"agency": agency_code, "offline_appeal": str(appeal_id)}
+        append_audit(conn, None, "agency:" + agency_code, "access-code-reissued", details)
+    return number, code

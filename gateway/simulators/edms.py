@@ -110,6 +110,11 @@ class Edms:
         body = {"records": records}
         return _checked(self.client.post("/sed/v1/statuses", json=body, headers=self._auth))["records"]
 
+    def reissue_access_code(self, registration_number: str) -> dict[str, Any]:
+        """A new access code for an uploaded appeal (the old one stops working)."""
+        body = {"registration_number": registration_number}
+        return _checked(self.client.post("/sed/v1/statuses/access-code", json=body, headers=self._auth))
+
     def send_answer(
         self, appeal_id: str, event_id: str, answer: bytes, files: Mapping[str, bytes] | None = None
     ) -> dict[str, Any]:

@@ -159,6 +159,10 @@ class SoapEdms:
         plain = (_plain(serialize_object(result, dict)) for result in results)
         return [{k: v for k, v in result.items() if v is not None} for result in plain]
 
+    def reissue_access_code(self, registration_number: str) -> dict[str, Any]:
+        result = self._call("ReissueAccessCode", RegistrationNumber=registration_number)
+        return {"registration_number": result.RegistrationNumber, "access_code": result.AccessCode}
+
     def send_answer(
         self, appeal_id: str, event_id: str, answer: bytes, files: Mapping[str, bytes] | None = None
     ) -> dict[str, Any]:

@@ -119,7 +119,7 @@ def test_zeep_builds_a_client_from_the_published_wsdl(hub_url, hub):
     assert port.binding_options["address"] == hub_url + ENDPOINT
     assert set(port.binding._operations) == {
         "GetMessages", "Ack", "AckBatch", "GetQueueStatistics", "GetAttachment", "SendEvent",
-        "UploadStatuses",
+        "UploadStatuses", "ReissueAccessCode",
     }  # fmt: skip
 
 

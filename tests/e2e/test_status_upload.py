@@ -116,6 +116,26 @@ def test_sending_a_batch_again_is_repeated_and_gives_no_code(edms):
     ]
 
 
+def test_a_reissued_access_code_replaces_the_lost_one(edms, client, hub, portal, token):
+    (created,) = edms.upload_statuses([_record("Л-25")])
+    reissued = edms.reissue_access_code(" Л-25 ")
+    assert reissued["registration_number"] == "Л-25"
+    assert reissued["access_code"] != created["access_code"]
+    assert _lookup(client, "Л-25", reissued["access_code"]).status_code == 200
+    assert _lookup(client, "Л-25", created["access_code"]).status_code == 404  # the old one is void
+    with hub.pool.connection() as conn:
+        audit = conn.execute(
+            "SELECT details FROM audit_record WHERE action = 'access-code-reissued'"
+        ).fetchall()
+    assert [a["details"]["agency"] for a in audit] == [CHEBOKSARY]
+    # Not an uploaded appeal of this agency: a portal appeal's number, or no appeal at all.
+    (appeal_id,) = push_samples(client, portal, 1)
+    Edms(client, token).register(appeal_id, "Л-26", date.today(), "reg-26")
+    for number in ("Л-26", "Л-404"):
+        assert _refusal(lambda n=number: edms.reissue_access_code(n)) == ("not-found", "/registration_number")
+    assert _refusal(lambda: edms.reissue_access_code("")) == ("invalid-request", "/registration_number")
+
+
 def test_a_refused_record_names_itself_and_nothing_is_stored(edms, hub):
     edms.upload_statuses([_record("Л-31", "closed")])
     batch = [_record("Л-32"), _record("Л-31", "in-progress", AT + timedelta(days=1))]

@@ -92,3 +92,13 @@ def status_history(conn: Connection, appeal_id: UUID) -> list[dict[str, Any]]:
            WHERE offline_appeal_id = %s ORDER BY at, seq""",
         (appeal_id,),
     ).fetchall()
+
+
+def replace_access_code(conn: Connection, agency_code: str, number: str, code_sha256: str) -> UUID | None:
+    """Give the agency's appeal ``number`` a new access code (the old one stops working at commit)."""
+    row = conn.execute(
+        """UPDATE offline_appeal SET access_code_sha256 = %s, updated_at = now()
+           WHERE agency_code = %s AND registration_number = %s RETURNING id""",
+        (code_sha256, agency_code, number),
+    ).fetchone()
+    return None if row is None else row["id"]

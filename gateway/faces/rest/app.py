@@ -22,7 +22,7 @@ from gateway.faces.rest.ops import OpsController
 from gateway.faces.rest.problems import exception_handler, record_refusal
 from gateway.faces.rest.request_log import RequestLog
 from gateway.faces.rest.sed import SedController
-from gateway.faces.rest.statuses import upload_statuses
+from gateway.faces.rest.statuses import reissue_access_code, upload_statuses
 from gateway.faces.soap import routes as soap
 from gateway.service.hub import Hub, open_hub
 
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             portal.give_feedback,
             SedController,
             upload_statuses,
+            reissue_access_code,
             soap.contract,
             soap.call,
             OpsController,

@@ -57,3 +57,22 @@ async def upload_statuses(hub: Hub, agency: str, data: StatusesBody) -> dict[str
             for r in results
         ]
     }
+
+
+@dataclass
+class AccessCodeBody:
+    registration_number: str | None = None
+
+
+@post(
+    "/sed/v1/statuses/access-code",
+    status_code=200,
+    dependencies={"agency": Provide(calling_agency, sync_to_thread=True)},
+    tags=["EDMS (REST)"],
+    summary="Issue a new access code for an appeal the agency uploaded; the old code stops working",
+)
+async def reissue_access_code(hub: Hub, agency: str, data: AccessCodeBody) -> dict[str, str]:
+    number, code = await anyio.to_thread.run_sync(
+        status_upload.reissue_access_code, hub, agency, data.registration_number
+    )
+    return {"registration_number": number, "access_code": code}

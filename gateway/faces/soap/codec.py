@@ -386,3 +386,15 @@ def upload_statuses_response(results: Iterable[RecordResult]) -> etree._Element:
     for result in results:
         _write(etree.SubElement(root, q("Result")), _STATUS_RESULT, result)
     return root
+
+
+def registration_number_of(payload: etree._Element) -> str:
+    return _required(payload, "RegistrationNumber")
+
+
+def access_code_response(number: str, code: str) -> etree._Element:
+    return _response(
+        "ReissueAccessCodeResponse",
+        (_Field("RegistrationNumber", "number"), _Field("AccessCode", "code")),
+        {"number": number, "code": code},
+    )

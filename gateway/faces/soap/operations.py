@@ -76,6 +76,11 @@ def upload_statuses(hub: Hub, agency: str, payload: etree._Element) -> etree._El
     return codec.upload_statuses_response(status_upload.upload(hub, agency, records))
 
 
+def reissue_access_code(hub: Hub, agency: str, payload: etree._Element) -> etree._Element:
+    number, code = status_upload.reissue_access_code(hub, agency, codec.registration_number_of(payload))
+    return codec.access_code_response(number, code)
+
+
 OPERATIONS: dict[str, Operation] = {
     codec.q("GetMessages"): get_messages,
     codec.q("Ack"): ack,
@@ -84,4 +89,5 @@ OPERATIONS: dict[str, Operation] = {
     codec.q("GetAttachment"): get_attachment,
     codec.q("SendEvent"): send_event,
     codec.q("UploadStatuses"): upload_statuses,
+    codec.q("ReissueAccessCode"): reissue_access_code,
 }
