@@ -8,6 +8,7 @@ reached, tests that need it are skipped — unless ``REQUIRE_SERVICES=1``, when 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Iterator
@@ -65,6 +66,22 @@ def database_url(server_url: str) -> Iterator[str]:
     yield _with_database(server_url, name)
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def xmlsec1() -> str:
+    """The xmlsec1 binary, the independent XMLDSig implementation (Debian: apt-get install xmlsec1)."""
+    path = shutil.which("xmlsec1")
+    if path is None:
+        _unavailable("the xmlsec1 command-line tool", FileNotFoundError("xmlsec1"))
+    assert path is not None
+    return path
+
+
+@pytest.fixture(scope="session")
+def root_ca(dev_pki) -> tuple[bytes, bytes]:
+    """The trust anchor's key and certificate, to issue certificates for a test's own purpose."""
+    return (dev_pki.root_cert.parent / "root-ca.key").read_bytes(), dev_pki.root_cert.read_bytes()
 
 
 @pytest.fixture(scope="session")

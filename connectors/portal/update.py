@@ -22,19 +22,8 @@ from uuid import UUID
 
 from connectors.http_outcome import retry_after_seconds
 from gateway.domain.delivery import DeliveryError, OutgoingMessage
+from gateway.domain.events import PUBLIC_DETAILS
 
-# The public facts an update may carry (the hub's PUBLIC_DETAILS; a test keeps the two equal),
-# in the order the SOAP schema lists them.
-DETAIL_FIELDS = (
-    "registration_number",
-    "registered_on",
-    "answer_by",
-    "new_due_date",
-    "reason",
-    "target_agency",
-    "ground",
-    "answered_on",
-)
 ANSWER_DOCUMENT = "answer"
 _WORD = re.compile(r"[a-z][a-z0-9-]{0,63}")
 _CODE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -110,7 +99,7 @@ class CabinetUpdate:
         if at.tzinfo is None:
             raise _Invalid("at has no UTC offset")
         details = dict(payload.get("details") or {})
-        unknown = sorted(set(details) - set(DETAIL_FIELDS))
+        unknown = sorted(set(details) - set(PUBLIC_DETAILS))
         if unknown:
             raise _Invalid(f"details the contract does not define: {', '.join(unknown)}")
         access_code = payload.get("access_code")
@@ -121,7 +110,7 @@ class CabinetUpdate:
             type=kind,
             state=state,
             at=at,
-            details={k: str(details[k]) for k in DETAIL_FIELDS if details.get(k) is not None},
+            details={k: str(details[k]) for k in PUBLIC_DETAILS if details.get(k) is not None},
             access_code=str(access_code) if access_code is not None else None,
             answer=_answer(payload, message.documents) if "answer" in payload or kind == "answered" else None,
         )

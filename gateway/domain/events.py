@@ -30,6 +30,20 @@ MAX_REGISTRATION_NUMBER = 64
 MAX_TEXT = 2000
 
 
+# What the applicant (and anyone with the access code) may see of each event, in the order the
+# cabinet contract lists them: no executor names, no internal mailbox ids.
+PUBLIC_DETAILS = (
+    "registration_number",
+    "registered_on",
+    "answer_by",
+    "new_due_date",
+    "reason",
+    "target_agency",
+    "ground",
+    "answered_on",
+)
+
+
 class EventType(StrEnum):
     REGISTERED = "registered"
     ASSIGNED = "assigned"

@@ -27,6 +27,7 @@ from gateway.domain.access_code import digest as access_digest
 from gateway.domain.access_code import new_access_code
 from gateway.domain.deadlines import LegalClock, clock_for
 from gateway.domain.errors import Code, Rejection
+from gateway.domain.events import PUBLIC_DETAILS
 from gateway.domain.lifecycle import AppealState, Transition, advance
 from gateway.service import answers, push
 from gateway.service.hub import Hub
@@ -178,21 +179,6 @@ def _redirect(
         "register_by": register_by.isoformat(),
         "mailbox_message": str(message_id),
     }
-
-
-# What the applicant may see of each event: no executor names, no internal mailbox ids.
-PUBLIC_DETAILS = frozenset(
-    {
-        "registration_number",
-        "registered_on",
-        "answer_by",
-        "new_due_date",
-        "reason",
-        "target_agency",
-        "ground",
-        "answered_on",
-    }
-)
 
 
 def tell_the_cabinet(

@@ -16,8 +16,8 @@ from gateway.adapters.db import appeals as appeals_db
 from gateway.adapters.db import offline_appeals as offline_db
 from gateway.domain.access_code import digest
 from gateway.domain.errors import Code, Rejection
+from gateway.domain.events import PUBLIC_DETAILS
 from gateway.domain.status_upload import Channel
-from gateway.service.events import PUBLIC_DETAILS
 from gateway.service.hub import Hub
 
 MAX_NUMBER = 64

@@ -46,8 +46,30 @@ def _checked(response: httpx.Response) -> Any:
     return response.json()
 
 
+class AnsweringEdms:
+    """What an EDMS does alike on every face: sign the answer, then send it (``send_answer``, the
+    face's own way)."""
+
+    def send_answer(
+        self, appeal_id: str, event_id: str, answer: bytes, files: Mapping[str, bytes] | None = None
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def answer(
+        self,
+        appeal_id: str,
+        event_id: str,
+        document: AnswerDocument,
+        key_pem: bytes,
+        cert_pem: bytes,
+        files: Mapping[str, bytes] | None = None,
+    ) -> dict[str, Any]:
+        """Sign ``document`` with the agency's key and send it with its attachments' bytes."""
+        return self.send_answer(appeal_id, event_id, signed_answer(document, key_pem, cert_pem), files)
+
+
 @dataclass
-class Edms:
+class Edms(AnsweringEdms):
     """``client`` carries the hub's base URL; ``token`` is the agency's bearer token."""
 
     client: httpx.Client
@@ -127,15 +149,3 @@ class Edms:
         parts.update({cid: (cid, data, "application/octet-stream") for cid, data in (files or {}).items()})
         url = f"/sed/v1/appeals/{appeal_id}/events"
         return _checked(self.client.post(url, files=parts, headers=self._auth))
-
-    def answer(
-        self,
-        appeal_id: str,
-        event_id: str,
-        document: AnswerDocument,
-        key_pem: bytes,
-        cert_pem: bytes,
-        files: Mapping[str, bytes] | None = None,
-    ) -> dict[str, Any]:
-        """Sign ``document`` with the agency's key and send it with its attachments' bytes."""
-        return self.send_answer(appeal_id, event_id, signed_answer(document, key_pem, cert_pem), files)

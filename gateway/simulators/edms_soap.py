@@ -21,8 +21,7 @@ from zeep.exceptions import Fault
 from zeep.helpers import serialize_object
 from zeep.wsse.username import UsernameToken
 
-from gateway.domain.model import AnswerDocument
-from gateway.simulators.edms import Refused, signed_answer
+from gateway.simulators.edms import AnsweringEdms, Refused
 
 NS = "urn:appeals-gateway:sed:1"
 ENDPOINT = "/sed/soap/v1"
@@ -59,7 +58,7 @@ def _refused(fault: Fault) -> Exception:
     return Refused(FAULT_STATUS, error.findtext(f"{{{NS}}}Code") or "", error.findtext(f"{{{NS}}}Pointer"))
 
 
-class SoapEdms:
+class SoapEdms(AnsweringEdms):
     """The agency ``agency_code`` with its ``token``, sent as a WS-Security UsernameToken (PasswordText)
     or, with ``wsse=False``, as an ``Authorization: Bearer`` header."""
 
@@ -175,18 +174,6 @@ class SoapEdms:
         }
         receipt = self._call("SendEvent", AppealId=appeal_id, Event={"Answered": choice})
         return _plain(serialize_object(receipt, dict))
-
-    def answer(
-        self,
-        appeal_id: str,
-        event_id: str,
-        document: AnswerDocument,
-        key_pem: bytes,
-        cert_pem: bytes,
-        files: Mapping[str, bytes] | None = None,
-    ) -> dict[str, Any]:
-        """Sign ``document`` with the agency's key and send it with its attachments' bytes."""
-        return self.send_answer(appeal_id, event_id, signed_answer(document, key_pem, cert_pem), files)
 
 
 def _camel(name: str) -> str:

@@ -11,8 +11,6 @@ import base64
 import copy
 import datetime as dt
 import hashlib
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from uuid import UUID
@@ -66,24 +64,6 @@ ANSWER = AnswerDocument(
 
 
 # --- fixtures -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def xmlsec1() -> str:
-    """The xmlsec1 binary; a missing tool fails the run under REQUIRE_SERVICES=1, else skips."""
-    path = shutil.which("xmlsec1")
-    if path is None:
-        message = "the xmlsec1 command-line tool is not installed (Debian: apt-get install xmlsec1)"
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(message + " (REQUIRE_SERVICES=1)", pytrace=False)
-        pytest.skip(message)
-    return path
-
-
-@pytest.fixture(scope="module")
-def root_ca(dev_pki) -> tuple[bytes, bytes]:
-    """The hub's trust anchor: it issues certificates that are trusted for envelopes, not for answers."""
-    return (dev_pki.root_cert.parent / "root-ca.key").read_bytes(), dev_pki.root_cert.read_bytes()
 
 
 @pytest.fixture(scope="module")

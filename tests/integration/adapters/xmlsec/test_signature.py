@@ -12,8 +12,6 @@ import base64
 import copy
 import datetime as dt
 import hashlib
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -65,26 +63,8 @@ APPLICANT = "/Message/ApplicantSignature"
 
 
 @pytest.fixture(scope="module")
-def xmlsec1() -> str:
-    """The xmlsec1 binary; a missing tool fails the run under REQUIRE_SERVICES=1, else skips."""
-    path = shutil.which("xmlsec1")
-    if path is None:
-        message = "the xmlsec1 command-line tool is not installed (Debian: apt-get install xmlsec1)"
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(message + " (REQUIRE_SERVICES=1)", pytrace=False)
-        pytest.skip(message)
-    return path
-
-
-@pytest.fixture(scope="module")
 def verifier(dev_pki) -> EnvelopeVerifier:
     return EnvelopeVerifier(dev_pki.trust_anchors.read_bytes())
-
-
-@pytest.fixture(scope="module")
-def root_ca(dev_pki) -> tuple[bytes, bytes]:
-    """The trust anchor's key and certificate, to issue deliberately defective certificates."""
-    return (dev_pki.root_cert.parent / "root-ca.key").read_bytes(), dev_pki.root_cert.read_bytes()
 
 
 @pytest.fixture(scope="module")

@@ -27,11 +27,6 @@ def hub(dev_pki) -> tuple[bytes, bytes]:
 
 
 @pytest.fixture(scope="session")
-def root_ca(dev_pki) -> tuple[bytes, bytes]:
-    return (dev_pki.root_cert.parent / "root-ca.key").read_bytes(), dev_pki.root_cert.read_bytes()
-
-
-@pytest.fixture(scope="session")
 def impostor(root_ca) -> tuple[bytes, bytes]:
     """A key and certificate from the hub's own CA, but not the hub's: the cabinet must refuse it."""
     return issue_certificate(*root_ca, "Not The Hub (dev)")

@@ -17,9 +17,10 @@ from referencing.jsonschema import DRAFT202012
 from connectors.http_outcome import retry_after_seconds as retry_after
 from connectors.portal.cabinet_soap import WSDL
 from connectors.portal.signing import HubCredentials, RequestSigner
-from connectors.portal.update import DETAIL_FIELDS, CabinetUpdate, judge_status, problem_code
+from connectors.portal.update import CabinetUpdate, judge_status, problem_code
 from gateway.config import PROJECT_ROOT
 from gateway.domain.delivery import DeliveryError
+from gateway.domain.events import PUBLIC_DETAILS
 from tests.integration.connectors.portal.cabinet_messages import message
 
 OPENAPI = PROJECT_ROOT / "schemas" / "cabinet-callback-1.openapi.yaml"
@@ -55,10 +56,7 @@ def test_every_body_the_rest_connector_builds_is_valid_against_the_openapi(updat
 
 
 def test_the_contract_carries_every_public_detail_the_hub_writes():
-    """The events service decides what the applicant sees; the contract must have a field for each."""
-    from gateway.service.events import PUBLIC_DETAILS
-
-    assert set(DETAIL_FIELDS) == set(PUBLIC_DETAILS)
+    """The domain decides what the applicant sees; the contract must have a field for each."""
     contract = yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))
     assert set(contract["components"]["schemas"]["Details"]["properties"]) == set(PUBLIC_DETAILS)
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -31,18 +29,6 @@ from tests.integration.connectors.portal.cabinet_messages import message
 
 NS = "urn:appeals-gateway:cabinet:1"
 COVERED = ["@method", "@target-uri", "content-digest", "idempotency-key", "content-type"]
-
-
-@pytest.fixture(scope="module")
-def xmlsec1() -> str:
-    """The xmlsec1 binary; a missing tool fails the run under REQUIRE_SERVICES=1, else skips."""
-    path = shutil.which("xmlsec1")
-    if path is None:
-        text = "the xmlsec1 command-line tool is not installed (Debian: apt-get install xmlsec1)"
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(text + " (REQUIRE_SERVICES=1)", pytrace=False)
-        pytest.skip(text)
-    return path
 
 
 @pytest.fixture(scope="module")

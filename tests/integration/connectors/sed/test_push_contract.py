@@ -8,8 +8,6 @@ fake's answers to the XSD.
 from __future__ import annotations
 
 import copy
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -26,18 +24,6 @@ NS = "urn:appeals-gateway:sed-push:1"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 DS = "http://www.w3.org/2000/09/xmldsig#"
 SCHEMA = PROJECT_ROOT / "schemas" / "sed-push-1.xsd"
-
-
-@pytest.fixture(scope="module")
-def xmlsec1() -> str:
-    """The xmlsec1 binary; a missing tool fails the run under REQUIRE_SERVICES=1, else skips."""
-    path = shutil.which("xmlsec1")
-    if path is None:
-        message = "the xmlsec1 command-line tool is not installed (Debian: apt-get install xmlsec1)"
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(message + " (REQUIRE_SERVICES=1)", pytrace=False)
-        pytest.skip(message)
-    return path
 
 
 @pytest.fixture(scope="module")
