@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     )
     delivery_queue: str = Field(default="deliveries", description="broker queue of delivery tasks")
     cabinet_protocol: Literal["rest", "soap"] = "rest"
+    cabinet_contract: Literal[1, 2] = Field(
+        default=2,
+        description="version of the cabinet callback contract: 2 (self-contained updates), or 1 while "
+        "a cabinet migrates",
+    )
     hub_key: Path | None = Field(default=None, description="PEM key the hub signs deliveries with")
     hub_certificate: Path | None = Field(default=None, description="PEM certificate of that key")
     delivery_timeout_seconds: float = Field(default=30.0, description="per HTTP call to a receiver")

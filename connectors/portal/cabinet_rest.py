@@ -1,4 +1,4 @@
-"""The cabinet callback over REST (``schemas/cabinet-callback-1.openapi.yaml``): one signed PUT per update.
+"""The cabinet callback over REST (``schemas/cabinet-callback-{2,1}.openapi.yaml``): a signed PUT per update.
 
 ``PUT {base}/appeals/{appeal_id}/updates/{seq}`` with the update as JSON, its ``Idempotency-Key``,
 its RFC 9530 ``Content-Digest`` and the hub's RFC 9421 signature over method, URI, digest, key and
@@ -23,7 +23,7 @@ from connectors.portal.update import (
 from gateway.domain.delivery import OutgoingMessage
 
 log = logging.getLogger(__name__)
-USER_AGENT = "appeals-gateway-cabinet-callback/1"
+USER_AGENT = "appeals-gateway-cabinet-callback/{}"
 
 
 class CabinetRestConnector:
@@ -41,19 +41,21 @@ class CabinetRestConnector:
         hub_cert_pem: bytes,
         *,
         timeout: float = 30.0,
+        contract: int = 2,
     ) -> None:
         self._base = base_url.rstrip("/")
         self._timeout = timeout
-        self._signer = RequestSigner(HubCredentials(hub_key_pem, hub_cert_pem))
+        self._contract = contract
+        self._signer = RequestSigner(HubCredentials(hub_key_pem, hub_cert_pem), contract=contract)
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,  # a redirect means a wrong URL; never resend a signed update elsewhere
-            headers={"User-Agent": USER_AGENT},
+            headers={"User-Agent": USER_AGENT.format(contract)},
         )
 
     def deliver(self, message: OutgoingMessage) -> None:
         """PUT the update; return once the cabinet has it (2xx, or 409: it has this or newer)."""
-        update = CabinetUpdate.from_message(message)
+        update = CabinetUpdate.from_message(message).as_of_contract(self._contract)
         body = update.json_bytes()
         request = self._client.build_request(
             "PUT",

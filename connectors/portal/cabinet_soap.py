@@ -1,4 +1,4 @@
-"""The cabinet callback over SOAP 1.1 (``schemas/cabinet-callback-1.wsdl``): PushUpdate, signed by the hub.
+"""The cabinet callback over SOAP 1.1 (``schemas/cabinet-callback-{2,1}.wsdl``): PushUpdate, hub-signed.
 
 zeep builds the request from our own WSDL (so the message is what the contract says, and the
 contract is exercised by every delivery); the endpoint is the configured URL, not the WSDL's
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -22,29 +24,45 @@ from zeep.exceptions import Error as ZeepError
 from zeep.exceptions import Fault, TransportError, ValidationError
 
 from connectors.portal.signing import HubCredentials
-from connectors.portal.update import CabinetUpdate, judge_status, safe_code, transport_failure
+from connectors.portal.update import Answer, CabinetUpdate, judge_status, safe_code, transport_failure
 from connectors.soap_signing import RequestInvalid, SignElement
 from gateway.config import PROJECT_ROOT
 from gateway.domain.delivery import DeliveryError, OutgoingMessage
 
 log = logging.getLogger(__name__)
 
-NS = "urn:appeals-gateway:cabinet:1"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-WSDL = PROJECT_ROOT / "schemas" / "cabinet-callback-1.wsdl"
-XSD = PROJECT_ROOT / "schemas" / "cabinet-callback-1.xsd"
-BINDING = f"{{{NS}}}CabinetCallbackBinding"
 UPDATE_ID = "update"
+
+
+@dataclass(frozen=True)
+class Contract:
+    """One version of the SOAP callback contract: its namespace and files."""
+
+    version: int
+
+    @property
+    def ns(self) -> str:
+        return f"urn:appeals-gateway:cabinet:{self.version}"
+
+    @property
+    def wsdl(self) -> Path:
+        return PROJECT_ROOT / "schemas" / f"cabinet-callback-{self.version}.wsdl"
+
+    @property
+    def xsd(self) -> Path:
+        return PROJECT_ROOT / "schemas" / f"cabinet-callback-{self.version}.xsd"
+
+    def q(self, local: str) -> str:
+        """Clark notation for an element of this version's namespace."""
+        return f"{{{self.ns}}}{local}"
+
+
 _BAD_ADDRESS = (
     requests.exceptions.InvalidURL,
     requests.exceptions.MissingSchema,
     requests.exceptions.InvalidSchema,
 )
-
-
-def q(local: str) -> str:
-    """Clark notation for an element of the cabinet callback namespace."""
-    return f"{{{NS}}}{local}"
 
 
 def _camel(name: str) -> str:
@@ -82,31 +100,39 @@ class CabinetSoapConnector:
     """
 
     def __init__(
-        self, endpoint_url: str, hub_key_pem: bytes, hub_cert_pem: bytes, *, timeout: float = 30.0
+        self,
+        endpoint_url: str,
+        hub_key_pem: bytes,
+        hub_cert_pem: bytes,
+        *,
+        timeout: float = 30.0,
+        contract: int = 2,
     ) -> None:
         self._timeout = timeout
+        self._contract = Contract(contract)
+        q = self._contract.q
         self._session = requests.Session()
         credentials = HubCredentials(hub_key_pem, hub_cert_pem)  # refuses a key that is not the cert's
         transport = _Transport(session=self._session, timeout=timeout, operation_timeout=timeout)
         self._client = zeep.Client(
-            str(WSDL),
+            str(self._contract.wsdl),
             transport=transport,
             plugins=[
                 SignElement(
                     target=q("Update"),
                     container=q("HubSignature"),
-                    schema=XSD,
+                    schema=self._contract.xsd,
                     key_pem=credentials.key_pem,
                     cert_pem=credentials.cert_pem,
                 )
             ],
             settings=zeep.Settings(forbid_dtd=True, forbid_entities=True, forbid_external=True),
         )
-        self._service = self._client.create_service(BINDING, endpoint_url)
+        self._service = self._client.create_service(q("CabinetCallbackBinding"), endpoint_url)
 
     def deliver(self, message: OutgoingMessage) -> None:
         """PushUpdate; return once the cabinet answered Accepted (applied, or stale: it has newer)."""
-        update = CabinetUpdate.from_message(message)
+        update = CabinetUpdate.from_message(message).as_of_contract(self._contract.version)
         try:
             accepted = self._service.PushUpdate(Update=_update_fields(update), HubSignature={})
         except _HttpFailure as failure:
@@ -114,7 +140,7 @@ class CabinetSoapConnector:
                 f"the cabinet answered HTTP {failure.status} without a SOAP reply"
             )
         except Fault as fault:
-            error = _judge_fault(fault)
+            error = _judge_fault(fault, self._contract)
         except requests.Timeout:
             error = transport_failure("timeout", self._timeout)
         except requests.ConnectionError:
@@ -125,7 +151,9 @@ class CabinetSoapConnector:
             error = transport_failure(type(exc).__name__, self._timeout)
         except (RequestInvalid, ValidationError) as exc:  # raised before anything was sent
             where = str(exc) if isinstance(exc, RequestInvalid) else "a required element is missing"
-            error = DeliveryError(f"the update does not fit cabinet-callback-1.xsd ({where})", permanent=True)
+            error = DeliveryError(
+                f"the update does not fit {self._contract.xsd.name} ({where})", permanent=True
+            )
         except TransportError as exc:
             error = DeliveryError(f"the cabinet's reply is unreadable (HTTP {exc.status_code})")
         except (ZeepError, etree.LxmlError) as exc:  # an answer we cannot read: it may not have it
@@ -166,32 +194,84 @@ def _update_fields(update: CabinetUpdate) -> dict[str, Any]:
     if update.access_code is not None:
         fields["AccessCode"] = update.access_code
     if update.answer is not None:
-        answer = update.answer
-        fields["Answer"] = {
-            "AnswerId": answer.answer_id,
-            "AnsweredOn": answer.answered_on,
-            "Signatory": {"Name": answer.signatory_name, "Position": answer.signatory_position},
-            "Attachments": {
-                "Attachment": [
-                    {
-                        "ContentId": a.content_id,
-                        "FileName": a.file_name,
-                        "MediaType": a.media_type,
-                        "Size": a.size,
-                        "Sha256": a.sha256,
-                    }
-                    for a in answer.attachments
-                ]
-            }
-            if answer.attachments
-            else None,
-            "Document": answer.document,
-        }
+        fields["Answer"] = _answer_fields(update.answer)
+    if update.appeal is not None:
+        fields["Appeal"] = _appeal_fields(update.appeal)
     return fields
 
 
-def _judge_fault(fault: Fault) -> DeliveryError:
+def _answer_fields(answer: Answer) -> dict[str, Any]:
+    return {
+        "AnswerId": answer.answer_id,
+        "AnsweredOn": answer.answered_on,
+        "Signatory": {"Name": answer.signatory_name, "Position": answer.signatory_position},
+        "Attachments": {
+            "Attachment": [
+                {
+                    "ContentId": a.content_id,
+                    "FileName": a.file_name,
+                    "MediaType": a.media_type,
+                    "Size": a.size,
+                    "Sha256": a.sha256,
+                }
+                for a in answer.attachments
+            ]
+        }
+        if answer.attachments
+        else None,
+        "Document": answer.document,
+    }
+
+
+def _agency_fields(agency: Mapping[str, Any]) -> dict[str, Any]:
+    return {"Code": agency["code"], "Name": agency["name"]}
+
+
+def _appeal_fields(appeal: Mapping[str, Any]) -> dict[str, Any]:
+    """The appeal's public state (contract 2's Appeal), from the JSON the outbox holds."""
+    registration = appeal.get("registration")
+    return {
+        "State": appeal["state"],
+        "Agency": _agency_fields(appeal["agency"]) if appeal.get("agency") else None,
+        "Registration": {
+            "RegistrationNumber": registration["registration_number"],
+            "RegisteredOn": registration["registered_on"],
+        }
+        if registration
+        else None,
+        "RegisterBy": appeal.get("register_by"),
+        "AnswerBy": appeal.get("answer_by"),
+        "Registrations": {
+            "Registration": [
+                {
+                    "Agency": _agency_fields(r["agency"]),
+                    "RegistrationNumber": r["registration_number"],
+                    "RegisteredOn": r["registered_on"],
+                }
+                for r in appeal.get("registrations") or ()
+            ]
+        }
+        if appeal.get("registrations")
+        else None,
+        "History": {
+            "Event": [
+                {
+                    "Seq": e["seq"],
+                    "Type": e["type"],
+                    "At": e["at"],
+                    "State": e["state"],
+                    "Agency": e.get("agency"),
+                    "Details": {_camel(k): v for k, v in (e.get("details") or {}).items()},
+                }
+                for e in appeal["history"]
+            ]
+        },
+    }
+
+
+def _judge_fault(fault: Fault, contract: Contract) -> DeliveryError:
     """soap:Client: refused for good, with the cabinet's code; soap:Server (or unknown): retry."""
+    q = contract.q
     error = fault.detail.find(f".//{q('Error')}") if fault.detail is not None else None
     code = safe_code((error.findtext(q("Code")) or "").strip()) if error is not None else None
     suffix = f", {code}" if code else ""

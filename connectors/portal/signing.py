@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat,
 from http_message_signatures import HTTPMessageSigner, MappingKeyResolver, algorithms
 
 LABEL = "hub"
-TAG = "appeals-gateway-cabinet-1"  # signed: names the contract, so the signature is not reusable elsewhere
+# Signed: names the contract and its version, so a signature is not reusable elsewhere.
+TAGS = {1: "appeals-gateway-cabinet-1", 2: "appeals-gateway-cabinet-2"}
 COVERED = ("@method", "@target-uri", "content-digest", "idempotency-key", "content-type")
 LIFETIME = timedelta(minutes=5)  # each attempt signs afresh, so a short validity costs nothing
 
@@ -71,8 +72,9 @@ class HubCredentials:
 class RequestSigner:
     """Adds ``Content-Digest``, ``Signature-Input`` and ``Signature`` to a request about to be sent."""
 
-    def __init__(self, credentials: HubCredentials) -> None:
+    def __init__(self, credentials: HubCredentials, *, contract: int = 2) -> None:
         self.key_id = credentials.key_id
+        self._tag = TAGS[contract]
         key = load_pem_private_key(credentials.key_pem, password=None)
         self._signer = HTTPMessageSigner(
             signature_algorithm=algorithm_for(credentials.certificate.public_key()),
@@ -88,7 +90,7 @@ class RequestSigner:
             created=created,
             expires=created + LIFETIME,
             label=LABEL,
-            tag=TAG,
+            tag=self._tag,
             covered_component_ids=COVERED,
             body=body,  # the library adds Content-Digest (sha-256) from these bytes
         )

@@ -11,6 +11,7 @@ code and the answer.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import re
@@ -54,6 +55,25 @@ class Answer:
     attachments: tuple[AnswerAttachment, ...]
     document: bytes
 
+    def to_json(self) -> dict[str, Any]:
+        """The REST contract's ``Answer``: the summary and the signed document, base64."""
+        return {
+            "answer_id": self.answer_id,
+            "answered_on": self.answered_on,
+            "signatory": {"name": self.signatory_name, "position": self.signatory_position},
+            "attachments": [
+                {
+                    "content_id": a.content_id,
+                    "file_name": a.file_name,
+                    "media_type": a.media_type,
+                    "size": a.size,
+                    "sha256": a.sha256,
+                }
+                for a in self.attachments
+            ],
+            "document": base64.b64encode(self.document).decode("ascii"),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class CabinetUpdate:
@@ -68,6 +88,7 @@ class CabinetUpdate:
     details: Mapping[str, str]
     access_code: str | None = None
     answer: Answer | None = None
+    appeal: Mapping[str, Any] | None = None  # the appeal's public state as of ``seq`` (contract 2)
 
     @classmethod
     def from_message(cls, message: OutgoingMessage) -> CabinetUpdate:
@@ -103,6 +124,11 @@ class CabinetUpdate:
         if unknown:
             raise _Invalid(f"details the contract does not define: {', '.join(unknown)}")
         access_code = payload.get("access_code")
+        appeal = payload.get("appeal")
+        if appeal is not None and not (
+            isinstance(appeal, dict) and isinstance(appeal.get("history"), list) and appeal.get("state")
+        ):
+            raise _Invalid("appeal is not the appeal's public state")
         return cls(
             appeal_id=appeal_id,
             seq=seq,
@@ -113,6 +139,26 @@ class CabinetUpdate:
             details={k: str(details[k]) for k in PUBLIC_DETAILS if details.get(k) is not None},
             access_code=str(access_code) if access_code is not None else None,
             answer=_answer(payload, message.documents) if "answer" in payload or kind == "answered" else None,
+            appeal=appeal,
+        )
+
+    def as_of_contract(self, version: int) -> CabinetUpdate:
+        """The update as a contract version carries it. Version 2 repeats the access code and the
+        answer on every update after the one that brought them, with the appeal's public state;
+        version 1 carries each only on its own event's update and has no state (an update that
+        loses a race to a newer one loses them there: why version 2 exists)."""
+        if version == 2:
+            if self.appeal is None:
+                raise DeliveryError(
+                    "the outbox payload lacks the appeal's public state that contract 2 requires",
+                    permanent=True,
+                )
+            return self
+        return dataclasses.replace(
+            self,
+            access_code=self.access_code if self.type == "registered" else None,
+            answer=self.answer if self.type == "answered" else None,
+            appeal=None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -128,23 +174,9 @@ class CabinetUpdate:
         if self.access_code is not None:
             body["access_code"] = self.access_code
         if self.answer is not None:
-            answer = self.answer
-            body["answer"] = {
-                "answer_id": answer.answer_id,
-                "answered_on": answer.answered_on,
-                "signatory": {"name": answer.signatory_name, "position": answer.signatory_position},
-                "attachments": [
-                    {
-                        "content_id": a.content_id,
-                        "file_name": a.file_name,
-                        "media_type": a.media_type,
-                        "size": a.size,
-                        "sha256": a.sha256,
-                    }
-                    for a in answer.attachments
-                ],
-                "document": base64.b64encode(answer.document).decode("ascii"),
-            }
+            body["answer"] = self.answer.to_json()
+        if self.appeal is not None:
+            body["appeal"] = self.appeal
         return body
 
     def json_bytes(self) -> bytes:

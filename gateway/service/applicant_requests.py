@@ -23,7 +23,7 @@ from gateway.adapters.db.audit import append_audit
 from gateway.domain.applicant_requests import MAX_RATING, MIN_RATING, Feedback, Withdrawal, check_rateable
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.lifecycle import Transition, advance
-from gateway.service.events import tell_the_cabinet
+from gateway.service.cabinet_updates import tell_the_cabinet
 from gateway.service.hub import Hub
 from gateway.service.mailbox import FEEDBACK_NOTICE, WITHDRAWAL_NOTICE
 

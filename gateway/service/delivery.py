@@ -29,7 +29,7 @@ from gateway.adapters.db import outbox as outbox_db
 from gateway.adapters.db.audit import append_audit
 from gateway.config import Settings
 from gateway.domain.delivery import Connector, DeliveryError, OutgoingMessage, RetryPolicy
-from gateway.service import push
+from gateway.service import cabinet_updates, push
 from gateway.service.hub import Hub
 
 log = structlog.get_logger(__name__)
@@ -143,11 +143,14 @@ def attempt(
 
 def _message(conn: Connection, row: Mapping[str, Any], attempt_no: int) -> OutgoingMessage:
     """The connector's view of a row, with the documents it names read from the blob store (a
-    push reads its appeal as it is now)."""
-    if row["connector"] == push.SED_PUSH:
-        payload, documents = push.prepare(conn, row["payload"])
+    push reads its appeal as it is now; a cabinet update queued before contract 2 gets what it
+    lacks, see ``cabinet_updates.complete``)."""
+    prepare = _PREPARE.get(row["connector"])
+    if prepare is not None:
+        payload, documents = prepare(conn, row)
     else:
-        payload = row["payload"]
+        payload, documents = row["payload"], {}
+    if not documents:
         documents = {
             name: b"".join(blobs.iter_chunks(conn, bytes.fromhex(sha256)))
             for name, sha256 in (payload.get("documents") or {}).items()
@@ -163,6 +166,12 @@ def _message(conn: Connection, row: Mapping[str, Any], attempt_no: int) -> Outgo
         attempt=attempt_no,
         documents=documents,
     )
+
+
+_PREPARE: dict[str, Callable[[Connection, Mapping[str, Any]], tuple[dict[str, Any], dict[str, bytes]]]] = {
+    push.SED_PUSH: lambda conn, row: push.prepare(conn, row["payload"]),
+    cabinet_updates.CABINET: lambda conn, row: (cabinet_updates.complete(conn, row), {}),
+}
 
 
 def replay(

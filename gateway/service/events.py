@@ -20,22 +20,19 @@ from psycopg.errors import UniqueViolation
 from gateway.adapters.db import agencies as agencies_db
 from gateway.adapters.db import appeals as appeals_db
 from gateway.adapters.db import mailbox as mailbox_db
-from gateway.adapters.db import outbox as outbox_db
 from gateway.adapters.db.audit import append_audit
 from gateway.domain import events as ev
 from gateway.domain.access_code import digest as access_digest
 from gateway.domain.access_code import new_access_code
 from gateway.domain.deadlines import LegalClock, clock_for
 from gateway.domain.errors import Code, Rejection
-from gateway.domain.events import PUBLIC_DETAILS
 from gateway.domain.lifecycle import AppealState, Transition, advance
 from gateway.service import answers, push
+from gateway.service.cabinet_updates import tell_the_cabinet
 from gateway.service.hub import Hub
 from gateway.service.mailbox import APPEAL_MESSAGE
 
 log = structlog.get_logger(__name__)
-
-CABINET = "cabinet"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +72,10 @@ def record(hub: Hub, agency_code: str, appeal_id: UUID, event: ev.AgencyEvent) -
         state, extra = _apply(conn, clock, agency_code, appeal, event)
         for_applicant: dict[str, Any] = {}
         answer = None
-        if isinstance(event, ev.Registered):
-            # The access code reaches the applicant through the cabinet only: never stored in clear.
+        if isinstance(event, ev.Registered) and not appeal["has_access_code"]:
+            # Issued at the first registration only: after a redirect the applicant keeps the code
+            # (and number) they hold. It reaches the applicant through the cabinet's updates; the
+            # lookup compares digests.
             for_applicant["access_code"] = code = new_access_code()
             appeals_db.set_access_code(conn, appeal_id, access_digest(code))
         elif isinstance(event, ev.Answered):
@@ -179,33 +178,6 @@ def _redirect(
         "register_by": register_by.isoformat(),
         "mailbox_message": str(message_id),
     }
-
-
-def tell_the_cabinet(
-    conn: Connection,
-    appeal_id: UUID,
-    event: dict[str, Any],
-    state: AppealState,
-    details: dict[str, Any],
-    for_applicant: dict[str, Any],
-) -> None:
-    """A status update for the citizen's cabinet, in the event's own transaction (the outbox).
-
-    The idempotency key and the sequence number let the cabinet drop repeats and stale updates.
-    ``for_applicant`` is what only the applicant may see (the access code; the answer, with its
-    signed document named by digest in ``documents`` for the delivery to resolve).
-    """
-    payload = {
-        "appeal_id": str(appeal_id),
-        "seq": event["seq"],
-        "type": event["type"],
-        "state": state.value,
-        "at": event["at"].isoformat(),
-        "details": {k: v for k, v in details.items() if k in PUBLIC_DETAILS},
-        **for_applicant,
-    }
-    key = f"{CABINET}:{appeal_id}:{event['seq']}"
-    outbox_db.enqueue(conn, CABINET, appeal_id, event["seq"], key, payload)
 
 
 def _repeat(appeal_id: UUID, state: str, earlier: dict[str, Any], event: ev.AgencyEvent) -> EventReceipt:

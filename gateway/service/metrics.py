@@ -16,7 +16,7 @@ from gateway.adapters import metrics
 from gateway.adapters.db import metrics as metrics_db
 from gateway.adapters.db import monitoring as monitoring_db
 from gateway.domain.lifecycle import Transition, sources
-from gateway.service.events import CABINET
+from gateway.service.cabinet_updates import CABINET
 from gateway.service.hub import Hub
 from gateway.service.push import SED_PUSH
 

@@ -5,12 +5,20 @@ through other channels whose statuses the agency uploads (the code is on the app
 ``status_upload.py``). No personal data comes back: states, dates, the agency, the channel, and
 the public facts of each event or status. A wrong number and a wrong code get the same answer, so
 the lookup tells nothing to a guesser.
+
+A portal appeal's public state (:func:`public_state`) is also what every cabinet update carries,
+so the applicant sees the same in the cabinet and in the lookup. It is found by any number it was
+ever registered under: a redirected appeal still answers to the number and code the applicant
+holds, and shows where it went and the new agency's number once that agency registers it.
 """
 
 from __future__ import annotations
 
 import hmac
 from typing import Any
+from uuid import UUID
+
+from psycopg import Connection
 
 from gateway.adapters.db import appeals as appeals_db
 from gateway.adapters.db import offline_appeals as offline_db
@@ -22,6 +30,8 @@ from gateway.service.hub import Hub
 
 MAX_NUMBER = 64
 MAX_CODE = 32
+# Events an agency reported are recorded with this actor prefix and the agency's code.
+AGENCY_ACTOR = "agency:"
 # The type of a history entry an agency uploaded (a portal appeal's entries are its events' types).
 UPLOADED_STATUS = "status"
 
@@ -40,10 +50,12 @@ def lookup(hub: Hub, number: str, code: str) -> dict[str, Any]:
     with hub.pool.connection() as conn:
         match = _match(appeals_db.by_registration_number(conn, number), wanted)
         if match is not None:
-            history = [
-                _entry(e, e["type"], e["state_after"]) for e in appeals_db.event_history(conn, match["id"])
-            ]
-            return _status(match, Channel.PORTAL, history)
+            return {
+                "registration_number": match["asked_number"],
+                "registered_on": match["asked_registered_on"].isoformat(),
+                "channel": Channel.PORTAL.value,
+                **public_state(conn, match["id"]),
+            }
         match = _match(offline_db.by_registration_number(conn, number), wanted)
         if match is not None:
             history = [
@@ -73,6 +85,48 @@ def _entry(entry: dict[str, Any], type_: str, state: str) -> dict[str, Any]:
         "state": state,
         "details": {k: v for k, v in entry["details"].items() if k in PUBLIC_DETAILS},
     }
+
+
+def _agency(code: str | None, name: str | None) -> dict[str, str] | None:
+    return {"code": code, "name": name or code} if code else None
+
+
+def public_state(conn: Connection, appeal_id: UUID) -> dict[str, Any]:
+    """A portal appeal's whole public state as of its latest event (call it in the event's own
+    transaction to have it as of that event): where it is now, every registration it has had, the
+    due dates, and the public facts of every event with the agency that reported it. No personal
+    data, no executors, no internal ids."""
+    appeal = appeals_db.public_record(conn, appeal_id)
+    assert appeal is not None, appeal_id
+    history = []
+    for event in appeals_db.event_history(conn, appeal_id):
+        entry = _entry(event, event["type"], event["state_after"])
+        actor = event["actor"] or ""
+        if actor.startswith(AGENCY_ACTOR):
+            entry["agency"] = actor[len(AGENCY_ACTOR) :]
+        history.append(entry)
+    state: dict[str, Any] = {"state": appeal["state"]}
+    agency = _agency(appeal["agency_code"], appeal["agency_name"])
+    if agency is not None:
+        state["agency"] = agency
+    if appeal["registration_number"] is not None:
+        state["registration"] = {
+            "registration_number": appeal["registration_number"],
+            "registered_on": appeal["registered_on"].isoformat(),
+        }
+    for due in ("register_by", "answer_by"):
+        if appeal[due] is not None:
+            state[due] = appeal[due].isoformat()
+    state["registrations"] = [
+        {
+            "agency": _agency(r["agency_code"], r["agency_name"]),
+            "registration_number": r["registration_number"],
+            "registered_on": r["registered_on"].isoformat(),
+        }
+        for r in appeals_db.registrations(conn, appeal_id)
+    ]
+    state["history"] = history
+    return state
 
 
 def _status(appeal: dict[str, Any], channel: Channel, history: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,11 +1,12 @@
 """A fake citizen's cabinet: the portal's end of the cabinet callback, on a real socket.
 
-It serves both variants of ``schemas/cabinet-callback-1.*`` (REST ``PUT /appeals/{id}/updates/{seq}``,
-SOAP ``POST /soap``), refuses what the real one must refuse (a bad Content-Digest: 400, a bad or
-foreign signature: 401, a body off the contract: 422 or a Client fault), absorbs repeats of an
-Idempotency-Key (the first answer again, counted as a duplicate), and keeps every update it took
-per appeal, the current state being the update with the highest seq: an older one arriving late
-goes to history and never moves the state back (FixMyStreet's rule).
+It serves both variants of one version of ``schemas/cabinet-callback-{2,1}.*`` (REST
+``PUT /appeals/{id}/updates/{seq}``, SOAP ``POST /soap``), refuses what the real one must refuse
+(a bad Content-Digest: 400, a bad or foreign signature: 401, a body off the contract: 422 or a
+Client fault), absorbs repeats of an Idempotency-Key (the first answer again, counted as a
+duplicate), and keeps every update it took per appeal, the current state being the update with
+the highest seq: an older one arriving late goes to history and never moves the state back
+(FixMyStreet's rule).
 
 It can be told to fail its next calls (e.g. 503 with Retry-After) and to answer slowly. Tests use
 it in-process (:class:`FakeCabinet`) or as a process (``python -m gateway.simulators.cabinet``,
@@ -95,8 +96,10 @@ class FakeCabinet:
         fail_status: int = 503,
         retry_after: float | None = None,
         delay: float = 0.0,
+        contract: int = 2,
     ) -> None:
-        self._rest = wire.RestVerifier(hub_cert_pem)
+        self.contract = wire.Contract(contract)
+        self._rest = wire.RestVerifier(hub_cert_pem, self.contract)
         self._hub_certificate = x509.load_pem_x509_certificate(hub_cert_pem)
         self._lock = threading.Lock()
         self._address = (host, port)
@@ -185,14 +188,37 @@ class FakeCabinet:
         return max(history, key=lambda r: r.update["seq"]).update if history else None
 
     def state(self, appeal_id: object) -> dict[str, Any]:
-        """What ``GET /_state/{appeal_id}`` answers: the current state and seq, and the history."""
+        """What ``GET /_state/{appeal_id}`` answers: the current state and seq, what the applicant
+        is shown, and the history."""
         history, current = self.history(appeal_id), self.current(appeal_id)
         return {
             "appeal_id": str(appeal_id),
             "state": current["state"] if current else None,
             "seq": current["seq"] if current else None,
             "current": current,
+            "shown": self.shown(appeal_id),
             "history": [asdict(r) for r in history],
+        }
+
+    def shown(self, appeal_id: object) -> dict[str, Any] | None:
+        """What the cabinet shows the applicant, read from the current update alone (contract 2:
+        it is self-contained, so stale updates are not needed): the registration number and access
+        code for the lookup, where the appeal is, and whether it is answered. Under contract 1 the
+        current update alone may lack the number and the code: the flaw version 2 removes."""
+        current = self.current(appeal_id)
+        if current is None:
+            return None
+        appeal = current.get("appeal") or {}
+        registrations = appeal.get("registrations") or []
+        first = registrations[0] if registrations else None
+        if first is None and current["type"] == "registered":  # contract 1: this update's own facts
+            first = {"registration_number": current["details"].get("registration_number")}
+        return {
+            "state": current["state"],
+            "agency": (appeal.get("agency") or {}).get("code"),
+            "registration_number": first["registration_number"] if first else None,
+            "access_code": current.get("access_code"),
+            "answered": "answer" in current,
         }
 
     def answer_document(self, appeal_id: object) -> bytes | None:
@@ -222,7 +248,7 @@ class FakeCabinet:
         if self._delay:
             time.sleep(self._delay)
         if failure is not None:
-            return _failed(via, failure)
+            return _failed(via, failure, self.contract)
         try:
             if via == "rest":
                 return self._rest_update(request, path)
@@ -233,10 +259,11 @@ class FakeCabinet:
             if via == "rest":
                 body = wire.problem(refusal.status, refusal.code, refusal.detail, refusal.pointer)
                 return _Answer(refusal.status, "application/problem+json", body)
-            return _Answer(500, "text/xml; charset=utf-8", wire.fault("Client", refusal.code, refusal.detail))
+            fault = wire.fault("Client", refusal.code, refusal.detail, self.contract)
+            return _Answer(500, "text/xml; charset=utf-8", fault)
         except Exception:  # the fake's own bug: answer as a failing server would, and show it
             traceback.print_exc()
-            return _failed(via, _Failure(500, None, "internal-error"))
+            return _failed(via, _Failure(500, None, "internal-error"), self.contract)
 
     def _rest_update(self, request: CapturedRequest, path: str) -> _Answer:
         match = _UPDATE_PATH.fullmatch(path)
@@ -246,11 +273,11 @@ class FakeCabinet:
         if len(keys) != 1:
             raise wire.Refusal(400, "idempotency-key-missing", "one Idempotency-Key header is required")
         self._rest.verify(request.method, request.url, request.headers, request.body)
-        update = wire.read_rest_update(request.body, match[1], int(match[2]))
+        update = wire.read_rest_update(request.body, match[1], int(match[2]), self.contract)
         return self._accept("rest", keys[0], hashlib.sha256(request.body).hexdigest(), update)
 
     def _soap_update(self, request: CapturedRequest) -> _Answer:
-        received = wire.read_soap_update(request.body, self._hub_certificate)
+        received = wire.read_soap_update(request.body, self._hub_certificate, self.contract)
         return self._accept("soap", received.idempotency_key, received.digest, received.update)
 
     def _accept(self, via: str, key: str, digest: str, update: dict[str, Any]) -> _Answer:
@@ -268,16 +295,16 @@ class FakeCabinet:
             newest = max((r.update["seq"] for r in history), default=0)
             outcome = "applied" if update["seq"] > newest else "stale"  # never back to an older state
             history.append(Received(update, via, outcome, datetime.now(UTC).isoformat()))
-            answer = _answer(via, update, outcome)
+            answer = _answer(via, update, outcome, self.contract)
             self._answers[(via, key)] = (digest, answer)
             return answer
 
 
-def _answer(via: str, update: dict[str, Any], outcome: str) -> _Answer:
+def _answer(via: str, update: dict[str, Any], outcome: str, contract: wire.Contract) -> _Answer:
     """REST: 201, or 409 stale-update (delivered all the same); SOAP: Accepted with the outcome."""
     appeal_id, seq = update["appeal_id"], update["seq"]
     if via == "soap":
-        return _Answer(200, "text/xml; charset=utf-8", wire.accepted(appeal_id, seq, outcome))
+        return _Answer(200, "text/xml; charset=utf-8", wire.accepted(appeal_id, seq, outcome, contract))
     if outcome == "applied":
         body = json.dumps({"appeal_id": appeal_id, "seq": seq, "outcome": outcome}).encode()
         return _Answer(201, "application/json", body)
@@ -285,7 +312,7 @@ def _answer(via: str, update: dict[str, Any], outcome: str) -> _Answer:
     return _Answer(409, "application/problem+json", wire.problem(409, "stale-update", detail))
 
 
-def _failed(via: str, failure: _Failure) -> _Answer:
+def _failed(via: str, failure: _Failure, contract: wire.Contract) -> _Answer:
     """A scripted failure as the variant answers it: REST a problem document; SOAP a Fault (or,
     for 408, 429 and 503, the bare status a proxy or an overloaded server gives)."""
     wait = failure.retry_after
@@ -297,7 +324,9 @@ def _failed(via: str, failure: _Failure) -> _Answer:
     bare = failure.status in (408, 429, 503)
     side = "Server" if bare or failure.status >= 500 else "Client"
     status = failure.status if bare else 500
-    return _Answer(status, "text/xml; charset=utf-8", wire.fault(side, failure.code, detail), headers)
+    return _Answer(
+        status, "text/xml; charset=utf-8", wire.fault(side, failure.code, detail, contract), headers
+    )
 
 
 class _Server(ThreadingHTTPServer):
@@ -393,6 +422,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--hub-cert", required=True, metavar="PATH", help="PEM of the hub's certificate (pinned)"
     )
+    parser.add_argument(
+        "--contract", type=int, choices=wire.VERSIONS, default=2, help="callback contract version (2)"
+    )
     parser.add_argument("--fail-first", type=int, default=0, metavar="K", help="fail the first K callbacks")
     parser.add_argument(
         "--fail-status", type=int, default=503, metavar="STATUS", help="status of those failures (503)"
@@ -414,6 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fail_status=args.fail_status,
         retry_after=args.retry_after,
         delay=args.delay,
+        contract=args.contract,
     ).start()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

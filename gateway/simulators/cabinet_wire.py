@@ -1,11 +1,13 @@
 """The portal's side of the cabinet callback contract: checking what arrives and answering it.
 
-Written from the contract files only (``schemas/cabinet-callback-1.*``), not from the hub's
+Written from the contract files only (``schemas/cabinet-callback-{1,2}.*``), not from the hub's
 connectors, so that the fake cabinet built on it proves the contract rather than echoing the
 sender: REST requests are checked against the RFC 9530 digest, the RFC 9421 signature (pyauth's
 verifier, the hub's certificate pinned by its SHA-256 thumbprint) and the OpenAPI schema; SOAP
 requests against the XSD and the detached XMLDSig, verified as the hub verifies agencies'
-answers (``Slot``, ``check_placement``, ``verify_slot`` with the pinned certificate).
+answers (``Slot``, ``check_placement``, ``verify_slot`` with the pinned certificate). A cabinet
+implements one version of the contract (:class:`Contract`); a request made for the other is refused
+(its signature's tag, or its namespace, names the version).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -42,22 +45,48 @@ from gateway.adapters.xmlsec.signature import Slot, check_placement, verify_slot
 from gateway.config import PROJECT_ROOT
 from gateway.domain.errors import Code, Rejection
 
-NS = "urn:appeals-gateway:cabinet:1"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-OPENAPI = PROJECT_ROOT / "schemas" / "cabinet-callback-1.openapi.yaml"
-XSD = PROJECT_ROOT / "schemas" / "cabinet-callback-1.xsd"
-TAG = "appeals-gateway-cabinet-1"
 COVERED = ("@method", "@target-uri", "content-digest", "idempotency-key", "content-type")
 MAX_SIGNATURE_AGE = timedelta(minutes=5)
 MAX_XML_DEPTH = 48
+VERSIONS = (1, 2)
 
 
-def q(local: str) -> str:
-    return f"{{{NS}}}{local}"
+@dataclass(frozen=True)
+class Contract:
+    """One version of the cabinet callback contract, as its files name things."""
 
+    version: int = 2
 
-_PUSH = f"./{{{SOAP_ENV}}}Body/{q('PushUpdate')}"
-HUB = Slot(f"{_PUSH}/{q('HubSignature')}", f"{_PUSH}/{q('Update')}", "/PushUpdate/HubSignature")
+    @property
+    def ns(self) -> str:
+        return f"urn:appeals-gateway:cabinet:{self.version}"
+
+    @property
+    def openapi(self) -> Path:
+        return PROJECT_ROOT / "schemas" / f"cabinet-callback-{self.version}.openapi.yaml"
+
+    @property
+    def xsd(self) -> Path:
+        return PROJECT_ROOT / "schemas" / f"cabinet-callback-{self.version}.xsd"
+
+    @property
+    def tag(self) -> str:
+        return f"appeals-gateway-cabinet-{self.version}"
+
+    def q(self, local: str) -> str:
+        return f"{{{self.ns}}}{local}"
+
+    @property
+    def push_path(self) -> str:
+        return f"./{{{SOAP_ENV}}}Body/{self.q('PushUpdate')}"
+
+    @property
+    def hub_slot(self) -> Slot:
+        push = self.push_path
+        return Slot(
+            f"{push}/{self.q('HubSignature')}", f"{push}/{self.q('Update')}", "/PushUpdate/HubSignature"
+        )
 
 
 class Refusal(Exception):
@@ -94,7 +123,8 @@ class _Received:
 class RestVerifier:
     """Checks a REST callback's Content-Digest and the hub's RFC 9421 signature, pinned to one certificate."""
 
-    def __init__(self, hub_cert_pem: bytes) -> None:
+    def __init__(self, hub_cert_pem: bytes, contract: Contract) -> None:
+        self._contract = contract
         certificate = x509.load_pem_x509_certificate(hub_cert_pem)
         self.key_id = hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest()
         public = certificate.public_key()
@@ -123,7 +153,7 @@ class RestVerifier:
             self._verifier.verify(
                 _Received(method, url, _Headers(lines)),
                 max_age=MAX_SIGNATURE_AGE,
-                expect_tag=TAG,
+                expect_tag=self._contract.tag,
                 require_components=COVERED,
                 body=body,
             )
@@ -137,20 +167,21 @@ class RestVerifier:
 
 
 @cache
-def _update_validator() -> Draft202012Validator:
-    contract = yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))
-    registry = Registry().with_resource("urn:cabinet-callback-1", Resource(contract, DRAFT202012))
-    schema = {"$ref": "urn:cabinet-callback-1#/components/schemas/CabinetUpdate"}
+def _update_validator(contract: Contract) -> Draft202012Validator:
+    document = yaml.safe_load(contract.openapi.read_text(encoding="utf-8"))
+    uri = f"urn:cabinet-callback-{contract.version}"
+    registry = Registry().with_resource(uri, Resource(document, DRAFT202012))
+    schema = {"$ref": f"{uri}#/components/schemas/CabinetUpdate"}
     return Draft202012Validator(schema, registry=registry)
 
 
-def read_rest_update(body: bytes, appeal_id: str, seq: int) -> dict[str, Any]:
+def read_rest_update(body: bytes, appeal_id: str, seq: int, contract: Contract) -> dict[str, Any]:
     """The JSON update, valid against the OpenAPI schema and matching its URL; else Refusal."""
     try:
         update = json.loads(body)
     except ValueError:
         raise Refusal(400, "malformed-json", "the body is not JSON") from None
-    errors = sorted(_update_validator().iter_errors(update), key=lambda e: list(e.absolute_path))
+    errors = sorted(_update_validator(contract).iter_errors(update), key=lambda e: list(e.absolute_path))
     if errors:
         pointer = "/" + "/".join(str(p) for p in errors[0].absolute_path)
         raise Refusal(422, "schema-violation", "the update does not match the contract", pointer)
@@ -195,25 +226,26 @@ class SoapUpdate:
     digest: str
 
 
-def read_soap_update(body: bytes, hub_certificate: x509.Certificate) -> SoapUpdate:
+def read_soap_update(body: bytes, hub_certificate: x509.Certificate, contract: Contract) -> SoapUpdate:
     """Parse, validate and verify a PushUpdate request; read only the Update the signature covers."""
+    slot = contract.hub_slot
     try:
         root = parse_hardened(body, max_depth=MAX_XML_DEPTH)
-        push = root.find(_PUSH)
+        push = root.find(contract.push_path)
         if root.tag != f"{{{SOAP_ENV}}}Envelope" or push is None:
-            raise Refusal(400, "invalid-request", "not a SOAP 1.1 PushUpdate")
-        validate(push, load_schema(XSD))
-        check_placement(root, (HUB,))
-        verified = verify_slot(root, HUB, hub_certificate)
+            raise Refusal(400, "invalid-request", f"not a SOAP 1.1 PushUpdate of {contract.ns}")
+        validate(push, load_schema(contract.xsd))
+        check_placement(root, (slot,))
+        verified = verify_slot(root, slot, hub_certificate)
     except Rejection as refusal:
         raise Refusal(_status(refusal.code), refusal.code.value, refusal.detail, refusal.pointer) from None
     if verified is None:
-        raise Refusal(401, "signature-missing", "HubSignature holds no signature", HUB.pointer)
+        raise Refusal(401, "signature-missing", "HubSignature holds no signature", slot.pointer)
     signed = verified.signed_element
-    update = _update_as_json(signed)
+    update = _SoapReader(contract).update(signed)
     _check_document(update)
     digest = hashlib.sha256(etree.tostring(signed, method="c14n", exclusive=True)).hexdigest()
-    return SoapUpdate(update, _text(signed, "IdempotencyKey"), digest)
+    return SoapUpdate(update, _SoapReader(contract).text(signed, "IdempotencyKey"), digest)
 
 
 def _status(code: Code) -> int:
@@ -222,48 +254,111 @@ def _status(code: Code) -> int:
     return 401  # every other refusal of verify_slot is about the signature or its certificate
 
 
-def _text(parent: etree._Element, local: str) -> str:
-    child = parent.find(q(local))
-    return "".join(child.itertext()).strip() if child is not None else ""
-
-
 def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
-def _update_as_json(update: etree._Element) -> dict[str, Any]:
-    result: dict[str, Any] = {
-        "appeal_id": _text(update, "AppealId"),
-        "seq": int(_text(update, "Seq")),
-        "type": _text(update, "Type"),
-        "state": _text(update, "State"),
-        "at": _text(update, "At"),
-        "details": {
-            _snake(etree.QName(d).localname): "".join(d.itertext()) for d in update.find(q("Details"))
-        },
-    }
-    if update.find(q("AccessCode")) is not None:
-        result["access_code"] = _text(update, "AccessCode")
-    answer = update.find(q("Answer"))
-    if answer is not None:
+@dataclass(frozen=True)
+class _SoapReader:
+    """The verified Update read into the REST body's shape, in one contract version's namespace."""
+
+    contract: Contract
+
+    def text(self, parent: etree._Element, local: str) -> str:
+        child = parent.find(self.contract.q(local))
+        return "".join(child.itertext()).strip() if child is not None else ""
+
+    def details(self, parent: etree._Element) -> dict[str, str]:
+        return {
+            _snake(etree.QName(d).localname): "".join(d.itertext())
+            for d in parent.find(self.contract.q("Details"))
+        }
+
+    def update(self, update: etree._Element) -> dict[str, Any]:
+        q, text = self.contract.q, self.text
+        result: dict[str, Any] = {
+            "appeal_id": text(update, "AppealId"),
+            "seq": int(text(update, "Seq")),
+            "type": text(update, "Type"),
+            "state": text(update, "State"),
+            "at": text(update, "At"),
+            "details": self.details(update),
+        }
+        if update.find(q("AccessCode")) is not None:
+            result["access_code"] = text(update, "AccessCode")
+        answer = update.find(q("Answer"))
+        if answer is not None:
+            result["answer"] = self.answer(answer)
+        appeal = update.find(q("Appeal"))
+        if appeal is not None:
+            result["appeal"] = self.appeal(appeal)
+        return result
+
+    def answer(self, answer: etree._Element) -> dict[str, Any]:
+        q, text = self.contract.q, self.text
         signatory = answer.find(q("Signatory"))
-        result["answer"] = {
-            "answer_id": _text(answer, "AnswerId"),
-            "answered_on": _text(answer, "AnsweredOn"),
-            "signatory": {"name": _text(signatory, "Name"), "position": _text(signatory, "Position")},
+        return {
+            "answer_id": text(answer, "AnswerId"),
+            "answered_on": text(answer, "AnsweredOn"),
+            "signatory": {"name": text(signatory, "Name"), "position": text(signatory, "Position")},
             "attachments": [
                 {
-                    "content_id": _text(a, "ContentId"),
-                    "file_name": _text(a, "FileName"),
-                    "media_type": _text(a, "MediaType"),
-                    "size": int(_text(a, "Size")),
-                    "sha256": _text(a, "Sha256"),
+                    "content_id": text(a, "ContentId"),
+                    "file_name": text(a, "FileName"),
+                    "media_type": text(a, "MediaType"),
+                    "size": int(text(a, "Size")),
+                    "sha256": text(a, "Sha256"),
                 }
                 for a in answer.iterfind(f"{q('Attachments')}/{q('Attachment')}")
             ],
-            "document": "".join(_text(answer, "Document").split()),
+            "document": "".join(text(answer, "Document").split()),
         }
-    return result
+
+    def agency(self, parent: etree._Element) -> dict[str, str] | None:
+        agency = parent.find(self.contract.q("Agency"))
+        return (
+            {"code": self.text(agency, "Code"), "name": self.text(agency, "Name")}
+            if agency is not None
+            else None
+        )
+
+    def appeal(self, appeal: etree._Element) -> dict[str, Any]:
+        """Contract 2's public state, as the REST body's ``appeal`` carries it."""
+        q, text = self.contract.q, self.text
+        result: dict[str, Any] = {"state": text(appeal, "State")}
+        agency = self.agency(appeal)
+        if agency is not None:
+            result["agency"] = agency
+        registration = appeal.find(q("Registration"))
+        if registration is not None:
+            result["registration"] = {
+                "registration_number": text(registration, "RegistrationNumber"),
+                "registered_on": text(registration, "RegisteredOn"),
+            }
+        for element, key in (("RegisterBy", "register_by"), ("AnswerBy", "answer_by")):
+            if appeal.find(q(element)) is not None:
+                result[key] = text(appeal, element)
+        result["registrations"] = [
+            {
+                "agency": self.agency(r),
+                "registration_number": text(r, "RegistrationNumber"),
+                "registered_on": text(r, "RegisteredOn"),
+            }
+            for r in appeal.iterfind(f"{q('Registrations')}/{q('Registration')}")
+        ]
+        result["history"] = []
+        for event in appeal.iterfind(f"{q('History')}/{q('Event')}"):
+            entry: dict[str, Any] = {
+                "seq": int(text(event, "Seq")),
+                "type": text(event, "Type"),
+                "at": text(event, "At"),
+                "state": text(event, "State"),
+                "details": self.details(event),
+            }
+            if event.find(q("Agency")) is not None:
+                entry["agency"] = text(event, "Agency")
+            result["history"].append(entry)
+        return result
 
 
 def soap_envelope(payload: etree._Element) -> bytes:
@@ -272,19 +367,21 @@ def soap_envelope(payload: etree._Element) -> bytes:
     return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
 
 
-def accepted(appeal_id: str, seq: int, outcome: str) -> bytes:
-    element = etree.Element(q("Accepted"), nsmap={"cb": NS})
+def accepted(appeal_id: str, seq: int, outcome: str, contract: Contract) -> bytes:
+    q = contract.q
+    element = etree.Element(q("Accepted"), nsmap={"cb": contract.ns})
     for name, value in (("AppealId", appeal_id), ("Seq", str(seq)), ("Outcome", outcome)):
         etree.SubElement(element, q(name)).text = value
     return soap_envelope(element)
 
 
-def fault(side: str, code: str, detail: str, pointer: str | None = None) -> bytes:
+def fault(side: str, code: str, detail: str, contract: Contract, pointer: str | None = None) -> bytes:
     """A SOAP 1.1 Fault: ``side`` is Client (refused) or Server (failed); the code is in cb:Error."""
+    q = contract.q
     element = etree.Element(f"{{{SOAP_ENV}}}Fault", nsmap={"soap": SOAP_ENV})
     etree.SubElement(element, "faultcode").text = f"soap:{side}"
     etree.SubElement(element, "faultstring").text = detail
-    error = etree.SubElement(etree.SubElement(element, "detail"), q("Error"), nsmap={"cb": NS})
+    error = etree.SubElement(etree.SubElement(element, "detail"), q("Error"), nsmap={"cb": contract.ns})
     etree.SubElement(error, q("Code")).text = code
     if pointer:
         etree.SubElement(error, q("Pointer")).text = pointer

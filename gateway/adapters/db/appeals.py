@@ -158,7 +158,8 @@ def find_for_agency(
     """The appeal if it is this agency's; ``lock`` serialises events on it until commit."""
     query = sql.SQL(
         "SELECT id, state, agency_code, registration_number, registered_on, register_by, redirect_by, "
-        "answer_by, extensions FROM appeal WHERE id = %s AND agency_code = %s {}"
+        "answer_by, extensions, access_code_sha256 IS NOT NULL AS has_access_code "
+        "FROM appeal WHERE id = %s AND agency_code = %s {}"
     ).format(_FOR_UPDATE if lock else sql.SQL(""))
     return conn.execute(query, (appeal_id, agency_code)).fetchone()
 
@@ -199,12 +200,25 @@ def register(
     answer_by: date,
     redirect_by: date,
 ) -> None:
+    """The agency's registration: the appeal's current number and clock, and a lasting record of the
+    number (``appeal_registration``: it keeps answering the lookup after a redirect). An agency that
+    registers the appeal again under a number it gave it before reuses that record; a number the
+    agency gave another appeal meanwhile raises ``UniqueViolation`` (its primary key), whoever won."""
     conn.execute(
-        """UPDATE appeal SET registration_number = %s, registered_on = %s, state = %s,
-                             answer_by = %s, redirect_by = %s
-           WHERE id = %s""",
-        (number, registered_on, state, answer_by, redirect_by, appeal_id),
+        """INSERT INTO appeal_registration (agency_code, registration_number, appeal_id, registered_on)
+           SELECT a.agency_code, %(number)s, a.id, %(on)s FROM appeal a
+           WHERE a.id = %(id)s AND NOT EXISTS (
+               SELECT 1 FROM appeal_registration r WHERE r.agency_code = a.agency_code
+                  AND r.registration_number = %(number)s AND r.appeal_id = a.id)""",
+        {"number": number, "on": registered_on, "id": appeal_id},
     )
+    conn.execute(
+        """UPDATE appeal SET registration_number = %(number)s, registered_on = %(on)s, state = %(state)s,
+                             answer_by = %(answer_by)s, redirect_by = %(redirect_by)s
+           WHERE id = %(id)s""",
+        {"number": number, "on": registered_on, "state": state, "answer_by": answer_by,
+         "redirect_by": redirect_by, "id": appeal_id},
+    )  # fmt: skip
 
 
 def set_access_code(conn: Connection, appeal_id: UUID, code_sha256: str) -> None:
@@ -212,19 +226,43 @@ def set_access_code(conn: Connection, appeal_id: UUID, code_sha256: str) -> None
 
 
 def by_registration_number(conn: Connection, number: str) -> list[dict[str, Any]]:
-    """Appeals registered under ``number`` (numbers are unique per agency, not across agencies)."""
+    """Appeals ever registered under ``number`` (unique per agency, not across agencies), by any of
+    the agencies that had them: a redirected appeal is still found by its first number. Each row is
+    the registration asked for (``asked_number``, ``asked_registered_on``) and the appeal's id."""
     return conn.execute(
-        """SELECT a.id, a.state, a.registration_number, a.registered_on, a.answer_by, a.access_code_sha256,
-                  a.agency_code, g.name AS agency_name
-           FROM appeal a JOIN agency g ON g.code = a.agency_code
-           WHERE a.registration_number = %s""",
+        """SELECT r.appeal_id AS id, r.registration_number AS asked_number,
+                  r.registered_on AS asked_registered_on, a.access_code_sha256
+           FROM appeal_registration r JOIN appeal a ON a.id = r.appeal_id
+           WHERE r.registration_number = %s""",
         (number,),
     ).fetchall()
 
 
+def registrations(conn: Connection, appeal_id: UUID) -> list[dict[str, Any]]:
+    """Every registration of the appeal, oldest first, with the agency's name."""
+    return conn.execute(
+        """SELECT r.agency_code, g.name AS agency_name, r.registration_number, r.registered_on
+           FROM appeal_registration r JOIN agency g ON g.code = r.agency_code
+           WHERE r.appeal_id = %s ORDER BY r.recorded_at, r.registered_on""",
+        (appeal_id,),
+    ).fetchall()
+
+
+def public_record(conn: Connection, appeal_id: UUID) -> dict[str, Any] | None:
+    """What of the appeal row anyone with its access code may see (no content, no executor)."""
+    return conn.execute(
+        """SELECT a.id, a.state, a.agency_code, g.name AS agency_name, a.registration_number,
+                  a.registered_on, a.register_by, a.answer_by, a.received_at
+           FROM appeal a LEFT JOIN agency g ON g.code = a.agency_code
+           WHERE a.id = %s""",
+        (appeal_id,),
+    ).fetchone()
+
+
 def event_history(conn: Connection, appeal_id: UUID) -> list[dict[str, Any]]:
     return conn.execute(
-        "SELECT seq, type, at, state_after, details FROM appeal_event WHERE appeal_id = %s ORDER BY seq",
+        """SELECT seq, type, at, state_after, details, actor FROM appeal_event
+           WHERE appeal_id = %s ORDER BY seq""",
         (appeal_id,),
     ).fetchall()
 
@@ -243,7 +281,8 @@ def update(conn: Connection, appeal_id: UUID, **columns: Any) -> None:
 
 
 def redirect(conn: Connection, appeal_id: UUID, agency_code: str, state: str, *, register_by: date) -> None:
-    """Hand the appeal to another agency: the old agency's registration and clock no longer apply."""
+    """Hand the appeal to another agency: the old agency's clock no longer applies, and its number is
+    no longer the current one (it stays the appeal's in ``appeal_registration``)."""
     conn.execute(
         """UPDATE appeal SET agency_code = %s, state = %s, register_by = %s, registration_number = NULL,
                              registered_on = NULL, answer_by = NULL, redirect_by = NULL, extensions = 0,
@@ -256,13 +295,13 @@ def redirect(conn: Connection, appeal_id: UUID, agency_code: str, state: str, *,
 def registration_taken(
     conn: Connection, agency_code: str, number: str, appeal_id: UUID | None = None
 ) -> bool:
-    """Whether the agency gave ``number`` to another portal appeal than ``appeal_id``, or to an
-    appeal it received through another channel: one series of numbers per agency (migration 0009
-    also holds it so in the database)."""
+    """Whether the agency gave ``number`` to another portal appeal than ``appeal_id`` (now or before
+    a redirect), or to an appeal it received through another channel: one series of numbers per
+    agency (migrations 0009 and 0013 also hold it so in the database)."""
     row = conn.execute(
-        """SELECT 1 FROM appeal
+        """SELECT 1 FROM appeal_registration
            WHERE agency_code = %(agency)s AND registration_number = %(number)s
-             AND id IS DISTINCT FROM %(id)s
+             AND appeal_id IS DISTINCT FROM %(id)s
            UNION ALL
            SELECT 1 FROM offline_appeal
            WHERE agency_code = %(agency)s AND registration_number = %(number)s""",

@@ -22,6 +22,22 @@ def enqueue(
     )
 
 
+def owed_to_applicant(conn: Connection, appeal_id: UUID, connector: str) -> dict[str, Any]:
+    """What the appeal's earlier updates on ``connector`` gave the applicant, newest first: the
+    access code and the answer (with the ``documents`` that name its signed bytes), each from the
+    latest update that carried it. Every update repeats them, so none is lost to a reordering."""
+    return conn.execute(
+        """SELECT (SELECT payload->'access_code' FROM outbox_message
+                    WHERE appeal_id = %(appeal)s AND connector = %(connector)s AND payload ? 'access_code'
+                    ORDER BY seq DESC LIMIT 1) AS access_code,
+                  (SELECT jsonb_build_object('answer', payload->'answer', 'documents', payload->'documents')
+                     FROM outbox_message
+                    WHERE appeal_id = %(appeal)s AND connector = %(connector)s AND payload ? 'answer'
+                    ORDER BY seq DESC LIMIT 1) AS answer""",
+        {"appeal": appeal_id, "connector": connector},
+    ).fetchone()
+
+
 def claim_due(conn: Connection, limit: int) -> list[dict[str, Any]]:
     """Due messages, oldest first, locked for the caller's transaction (other relays skip them)."""
     return conn.execute(

@@ -25,7 +25,12 @@ def start_companions(settings: Settings, database_url: str) -> list[subprocess.P
     children = []
     if not settings.cabinet_url:
         cabinet = [sys.executable, "-m", "gateway.simulators.cabinet", "--port", str(DEV_CABINET_PORT)]
-        cabinet += ["--hub-cert", str(settings.hub_certificate_file)]
+        cabinet += [
+            "--hub-cert",
+            str(settings.hub_certificate_file),
+            "--contract",
+            str(settings.cabinet_contract),
+        ]
         children.append(_start(cabinet, env, logs / "cabinet.log"))
         typer.echo(f"fake citizen's cabinet on {cabinet_url} (its view: {cabinet_url}/_state/<appeal id>)")
     worker = [sys.executable, "-m", "gateway.faces.cli.main", "worker"]

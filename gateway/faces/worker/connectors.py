@@ -15,7 +15,7 @@ from gateway.adapters.db import agencies as agencies_db
 from gateway.config import Settings
 from gateway.domain.delivery import Connector, DeliveryError
 from gateway.domain.model import DeliveryMode
-from gateway.service.events import CABINET
+from gateway.service.cabinet_updates import CABINET
 from gateway.service.hub import Hub
 from gateway.service.push import SED_PUSH
 
@@ -50,13 +50,15 @@ class ConnectorRegistry:
             from connectors.portal.cabinet_soap import CabinetSoapConnector
 
             return CabinetSoapConnector(
-                settings.cabinet_url, key, cert, timeout=settings.delivery_timeout_seconds
-            )
+                settings.cabinet_url, key, cert, timeout=settings.delivery_timeout_seconds,
+                contract=settings.cabinet_contract,
+            )  # fmt: skip
         from connectors.portal.cabinet_rest import CabinetRestConnector
 
         return CabinetRestConnector(
-            settings.cabinet_url, key, cert, timeout=settings.delivery_timeout_seconds
-        )
+            settings.cabinet_url, key, cert, timeout=settings.delivery_timeout_seconds,
+            contract=settings.cabinet_contract,
+        )  # fmt: skip
 
     def _push(self, agency_code: str) -> Connector:
         """The agency's push connector; rebuilt when the registry gives it another endpoint."""

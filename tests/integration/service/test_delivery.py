@@ -17,7 +17,7 @@ import pytest
 from gateway.domain.delivery import DeliveryError, OutgoingMessage, RetryPolicy
 from gateway.domain.events import parse_event
 from gateway.service import delivery, events, intake, mailbox
-from gateway.service.events import CABINET
+from gateway.service.cabinet_updates import CABINET
 from gateway.simulators.samples import sample_appeal
 
 AGENCY = "ADM-CHEBOKSARY"

@@ -290,7 +290,11 @@ def test_of_two_racing_claims_of_one_number_the_second_fails(hub, portal):
     appeal_id = _portal_appeal(hub, portal)
     outcome: list[BaseException | None] = []
     with psycopg.connect(hub.database_url) as first, psycopg.connect(hub.database_url) as second:
-        first.execute("UPDATE appeal SET registration_number = 'П-1401' WHERE id = %s", (appeal_id,))
+        first.execute(
+            """INSERT INTO appeal_registration (agency_code, registration_number, appeal_id, registered_on)
+               VALUES (%s, 'П-1401', %s, current_date)""",
+            (AGENCY, appeal_id),
+        )
 
         def claim() -> None:
             try:
@@ -309,9 +313,14 @@ def test_of_two_racing_claims_of_one_number_the_second_fails(hub, portal):
     assert len(outcome) == 1 and isinstance(outcome[0], psycopg.errors.UniqueViolation)
 
 
-def test_a_redirect_gives_the_number_back_to_the_agency(hub, portal):
+def test_a_redirect_leaves_the_number_with_the_appeal(hub, portal):
+    """The applicant still holds the number after a redirect (the lookup answers to it), so the
+    agency cannot give it to another appeal: it named this one."""
     appeal_id = _portal_appeal(hub, portal, "П-1501")
     redirect = parse_event("rd-1", "redirected", {"target_agency": OTHER, "reason": "не по компетенции"})
     events.record(hub, AGENCY, appeal_id, redirect)
-    (result,) = status_upload.upload(hub, AGENCY, [_record("П-1501")])
-    assert result.outcome.value == "created"
+    refused = _refused(hub, [_record("П-1501")])
+    assert (refused.code, refused.pointer) == (
+        Code.REGISTRATION_NUMBER_TAKEN,
+        "/records/0/registration_number",
+    )

@@ -1,4 +1,4 @@
-"""Outbox messages for the cabinet, as ``gateway.service.events._tell_the_cabinet`` writes them."""
+"""Outbox messages for the cabinet, as ``gateway.service.cabinet_updates.tell_the_cabinet`` writes them."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ ANSWER_XML = (
 ).encode()
 
 
+ACCESS_CODE = "7KQ2MX9PRT"
+
+
 def message(
     appeal_id: UUID,
     seq: int,
@@ -26,7 +29,8 @@ def message(
     attempt: int = 1,
     **payload: Any,
 ) -> OutgoingMessage:
-    """An outbox message as ``events._tell_the_cabinet`` writes it (answered: with its document).
+    """An outbox message as ``tell_the_cabinet`` writes it (answered: with its document), with the
+    appeal's public state (a short one: this event alone) and, from a registration on, its access code.
 
     ``payload`` replaces members of the payload (even ``appeal_id`` and ``seq``, to make it disagree
     with the outbox row).
@@ -46,7 +50,7 @@ def message(
             "registered_on": "2026-11-25",
             "answer_by": "2026-12-25",
         }
-        body["access_code"] = "7KQ2MX9PRT"
+        body["access_code"] = ACCESS_CODE
     if kind == "answered":
         body["details"] = {"answered_on": "2026-12-10"}
         body["answer"] = {
@@ -65,6 +69,15 @@ def message(
         }
         body["documents"] = {"answer": hashlib.sha256(ANSWER_XML).hexdigest()}
         documents["answer"] = ANSWER_XML
+    if kind != "withdrawn" and seq > 1:
+        body["access_code"] = ACCESS_CODE  # an earlier update brought it; contract 2 repeats it
+    entry = {k: body[k] for k in ("seq", "type", "at", "state", "details")}
+    body["appeal"] = {
+        "state": body["state"],
+        "agency": {"code": "ADM-CHEBOKSARY", "name": "Администрация г. Чебоксары"},
+        "registrations": [],
+        "history": [{**entry, "agency": "ADM-CHEBOKSARY"}],
+    }
     body.update(payload)
     return OutgoingMessage(
         id=seq,

@@ -1,7 +1,8 @@
 """The cabinet connectors against the fake cabinet, over real sockets on 127.0.0.1; no database.
 
-``connect`` and ``connector`` run each test through both variants (REST and SOAP); every test
-gets its own fake cabinet and a fresh appeal id, so no test sees another's updates.
+``connect`` and ``connector`` run each test through both variants (REST and SOAP) and both
+versions of the contract (2, and 1 kept while cabinets migrate); every test gets its own fake
+cabinet and a fresh appeal id, so no test sees another's updates.
 """
 
 from __future__ import annotations
@@ -32,9 +33,14 @@ def impostor(root_ca) -> tuple[bytes, bytes]:
     return issue_certificate(*root_ca, "Not The Hub (dev)")
 
 
+@pytest.fixture(params=[2, 1], ids=["contract2", "contract1"])
+def contract(request: pytest.FixtureRequest) -> int:
+    return request.param
+
+
 @pytest.fixture
-def cabinet(hub) -> Iterator[FakeCabinet]:
-    with FakeCabinet(hub[1]) as fake:
+def cabinet(hub, contract: int) -> Iterator[FakeCabinet]:
+    with FakeCabinet(hub[1], contract=contract) as fake:
         yield fake
 
 
@@ -47,7 +53,7 @@ def variant(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def connect(variant: str, hub) -> Iterator[ConnectorFactory]:
+def connect(variant: str, hub, contract: int) -> Iterator[ConnectorFactory]:
     """Build the variant's connector to a fake cabinet, by default as the hub; closed afterwards."""
     made: list[CabinetRestConnector | CabinetSoapConnector] = []
 
@@ -61,11 +67,11 @@ def connect(variant: str, hub) -> Iterator[ConnectorFactory]:
         if variant == "rest":
             url = cabinet if isinstance(cabinet, str) else cabinet.url
             connector: CabinetRestConnector | CabinetSoapConnector = CabinetRestConnector(
-                url, key, cert, timeout=timeout
+                url, key, cert, timeout=timeout, contract=contract
             )
         else:
             url = cabinet + "/soap" if isinstance(cabinet, str) else cabinet.soap_url
-            connector = CabinetSoapConnector(url, key, cert, timeout=timeout)
+            connector = CabinetSoapConnector(url, key, cert, timeout=timeout, contract=contract)
         made.append(connector)
         return connector
 

@@ -15,7 +15,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from connectors.http_outcome import retry_after_seconds as retry_after
-from connectors.portal.cabinet_soap import WSDL
+from connectors.portal.cabinet_soap import Contract
 from connectors.portal.signing import HubCredentials, RequestSigner
 from connectors.portal.update import CabinetUpdate, judge_status, problem_code
 from gateway.config import PROJECT_ROOT
@@ -23,19 +23,28 @@ from gateway.domain.delivery import DeliveryError
 from gateway.domain.events import PUBLIC_DETAILS
 from tests.integration.connectors.portal.cabinet_messages import message
 
-OPENAPI = PROJECT_ROOT / "schemas" / "cabinet-callback-1.openapi.yaml"
 PATH = "/appeals/{appeal_id}/updates/{seq}"
 
 
+def _openapi(version: int) -> dict:
+    path = PROJECT_ROOT / "schemas" / f"cabinet-callback-{version}.openapi.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module", params=[2, 1], ids=["contract2", "contract1"])
+def version(request: pytest.FixtureRequest) -> int:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def update_schema() -> Draft202012Validator:
-    contract = yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))
-    registry = Registry().with_resource("urn:c", Resource(contract, DRAFT202012))
+def update_schema(version: int) -> Draft202012Validator:
+    registry = Registry().with_resource("urn:c", Resource(_openapi(version), DRAFT202012))
     return Draft202012Validator({"$ref": "urn:c#/components/schemas/CabinetUpdate"}, registry=registry)
 
 
-def test_the_openapi_examples_are_valid_updates(update_schema):
-    contract = yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))
+def test_the_openapi_examples_are_valid_updates(update_schema, version):
+    contract = _openapi(version)
+    assert contract["info"]["version"] == str(version)
     assert contract["openapi"].startswith("3.1")
     operation = contract["paths"][PATH]["put"]
     examples = operation["requestBody"]["content"]["application/json"]["examples"]
@@ -45,28 +54,45 @@ def test_the_openapi_examples_are_valid_updates(update_schema):
 
 
 @pytest.mark.parametrize("kind", ["registered", "assigned", "extended", "redirected", "answered", "closed"])
-def test_every_body_the_rest_connector_builds_is_valid_against_the_openapi(update_schema, appeal_id, kind):
+def test_every_body_the_rest_connector_builds_is_valid_against_the_openapi(
+    update_schema, version, appeal_id, kind
+):
     details = {
         "extended": {"new_due_date": "2027-01-25", "answer_by": "2027-01-25", "reason": "проверка"},
         "redirected": {"target_agency": "MINSTROY-21", "reason": "не по компетенции"},
     }.get(kind)
     extra = {"details": details} if details else {}
-    update = CabinetUpdate.from_message(message(appeal_id, 2, kind, **extra))
+    update = CabinetUpdate.from_message(message(appeal_id, 2, kind, **extra)).as_of_contract(version)
     assert list(update_schema.iter_errors(update.to_json())) == []
 
 
-def test_the_contract_carries_every_public_detail_the_hub_writes():
+def test_contract_2_repeats_what_earlier_updates_gave_and_1_does_not(appeal_id):
+    """Version 1 carries the access code on the registered update only and no public state: the
+    update that loses a race takes them with it. Version 2 carries them on every update."""
+    closed = CabinetUpdate.from_message(message(appeal_id, 5, "closed"))
+    assert closed.as_of_contract(2).to_json()["access_code"] == closed.access_code
+    assert closed.as_of_contract(2).to_json()["appeal"]["state"] == "closed"
+    assert {"access_code", "appeal"}.isdisjoint(closed.as_of_contract(1).to_json())
+
+
+def test_contract_2_refuses_a_payload_without_the_public_state(appeal_id):
+    bare = CabinetUpdate.from_message(message(appeal_id, 2, "assigned", appeal=None))
+    with pytest.raises(DeliveryError, match="public state") as caught:
+        bare.as_of_contract(2)
+    assert caught.value.permanent
+
+
+def test_the_contract_carries_every_public_detail_the_hub_writes(version):
     """The domain decides what the applicant sees; the contract must have a field for each."""
-    contract = yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))
+    contract = _openapi(version)
     assert set(contract["components"]["schemas"]["Details"]["properties"]) == set(PUBLIC_DETAILS)
 
 
-def test_the_wsdl_offers_push_update_returning_accepted():
-    client = zeep.Client(str(WSDL))
-    operation = client.wsdl.bindings["{urn:appeals-gateway:cabinet:1}CabinetCallbackBinding"].get(
-        "PushUpdate"
-    )
-    assert operation.soapaction == "urn:appeals-gateway:cabinet:1:PushUpdate"
+def test_the_wsdl_offers_push_update_returning_accepted(version):
+    contract = Contract(version)
+    client = zeep.Client(str(contract.wsdl))
+    operation = client.wsdl.bindings[contract.q("CabinetCallbackBinding")].get("PushUpdate")
+    assert operation.soapaction == f"{contract.ns}:PushUpdate"
     assert operation.output.body.qname.localname == "Accepted"
 
 
@@ -127,7 +153,7 @@ def test_the_cabinet_refuses_a_signed_body_off_the_contract(cabinet, hub, appeal
         content=body,
         headers={"Content-Type": "application/json", "Idempotency-Key": f"cabinet:{appeal_id}:1"},
     )
-    RequestSigner(HubCredentials(*hub)).sign(request, body)
+    RequestSigner(HubCredentials(*hub), contract=cabinet.contract.version).sign(request, body)
     with httpx.Client() as client:
         response = client.send(request)
     assert (response.status_code, response.json()["code"]) == (422, "schema-violation")

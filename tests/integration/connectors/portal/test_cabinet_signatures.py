@@ -27,7 +27,6 @@ from gateway.adapters.pki import issue_certificate
 from gateway.simulators.cabinet import FakeCabinet
 from tests.integration.connectors.portal.cabinet_messages import message
 
-NS = "urn:appeals-gateway:cabinet:1"
 COVERED = ["@method", "@target-uri", "content-digest", "idempotency-key", "content-type"]
 
 
@@ -41,7 +40,7 @@ def _header(headers: list[tuple[str, str]], name: str) -> str:
     return value
 
 
-def _verify_rfc9421_by_hand(request, cert_pem: bytes) -> dict[str, str]:
+def _verify_rfc9421_by_hand(request, cert_pem: bytes, contract: int = 2) -> dict[str, str]:
     """RFC 9421 verification from first principles; returns the signature's parameters."""
     headers = request.headers
     digest = base64.b64encode(hashlib.sha256(request.body).digest()).decode()
@@ -68,21 +67,21 @@ def _verify_rfc9421_by_hand(request, cert_pem: bytes) -> dict[str, str]:
         key.verify(raw, base.encode(), padding.PKCS1v15(), hashes.SHA256())
     parsed = dict(re.findall(r';([a-z]+)=("[^"]*"|\d+)', params))
     assert parsed["keyid"].strip('"') == hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest()
-    assert parsed["tag"] == '"appeals-gateway-cabinet-1"'
+    assert parsed["tag"] == f'"appeals-gateway-cabinet-{contract}"'
     assert 0 < int(parsed["expires"]) - int(parsed["created"]) <= 300
     return {k: v.strip('"') for k, v in parsed.items()}
 
 
 def test_the_rest_signature_verifies_by_the_rfc_alone(cabinet, hub, appeal_id):
-    with CabinetRestConnector(cabinet.url, *hub) as connector:
+    with CabinetRestConnector(cabinet.url, *hub, contract=cabinet.contract.version) as connector:
         connector.deliver(message(appeal_id, 4, "answered"))
     (request,) = cabinet.requests
     assert request.url == f"{cabinet.url}/appeals/{appeal_id}/updates/4"
-    assert _verify_rfc9421_by_hand(request, hub[1])["alg"] == "rsa-v1_5-sha256"
+    assert _verify_rfc9421_by_hand(request, hub[1], cabinet.contract.version)["alg"] == "rsa-v1_5-sha256"
 
 
 def test_the_soap_signature_verifies_with_xmlsec1(cabinet, hub, dev_pki, appeal_id, xmlsec1, tmp_path: Path):
-    with CabinetSoapConnector(cabinet.soap_url, *hub) as connector:
+    with CabinetSoapConnector(cabinet.soap_url, *hub, contract=cabinet.contract.version) as connector:
         connector.deliver(message(appeal_id, 4, "answered"))
     (request,) = cabinet.requests
     received = tmp_path / "push-update.xml"
@@ -90,7 +89,7 @@ def test_the_soap_signature_verifies_with_xmlsec1(cabinet, hub, dev_pki, appeal_
     result = subprocess.run(
         [
             xmlsec1, "--verify", "--trusted-pem", str(dev_pki.root_cert),
-            "--id-attr:Id", f"{NS}:Update",
+            "--id-attr:Id", f"{cabinet.contract.ns}:Update",
             "--node-xpath", "//*[local-name()='HubSignature']/*[local-name()='Signature']",
             str(received),
         ],
@@ -123,7 +122,7 @@ def test_a_key_that_is_not_the_certificates_is_refused_when_the_connector_is_bui
 @pytest.fixture
 def good_request(cabinet, hub, appeal_id):
     """A request the hub signed and the cabinet took; replayed below with one thing changed."""
-    with CabinetRestConnector(cabinet.url, *hub) as connector:
+    with CabinetRestConnector(cabinet.url, *hub, contract=cabinet.contract.version) as connector:
         connector.deliver(message(appeal_id, 1))
     (request,) = cabinet.requests
     return request
@@ -172,7 +171,7 @@ def test_an_unsigned_request_is_refused(good_request):
 
 
 def test_an_altered_soap_update_fails_its_signature(cabinet, hub, appeal_id):
-    with CabinetSoapConnector(cabinet.soap_url, *hub) as connector:
+    with CabinetSoapConnector(cabinet.soap_url, *hub, contract=cabinet.contract.version) as connector:
         connector.deliver(message(appeal_id, 1))
     (request,) = cabinet.requests
     forged = request.body.replace(b">registered<", b">declined<", 1)
@@ -184,7 +183,7 @@ def test_an_altered_soap_update_fails_its_signature(cabinet, hub, appeal_id):
 
 
 def test_a_soap_update_without_its_signature_is_refused(cabinet, hub, appeal_id):
-    with CabinetSoapConnector(cabinet.soap_url, *hub) as connector:
+    with CabinetSoapConnector(cabinet.soap_url, *hub, contract=cabinet.contract.version) as connector:
         connector.deliver(message(appeal_id, 1))
     (request,) = cabinet.requests
     stripped = re.sub(rb"<ds:Signature.*</ds:Signature>", b"", request.body, flags=re.S)
