@@ -108,7 +108,7 @@ def attempt(
         started = datetime.now(UTC)
         error: DeliveryError | None = None
         try:
-            message = _message(conn, row, attempt_no)
+            message = outgoing_message(conn, row, attempt_no)
             resolve(row["connector"], row["payload"]).deliver(message)
             if row["connector"] == push.SED_PUSH:
                 push.delivered(conn, row["payload"])
@@ -141,7 +141,7 @@ def attempt(
     return outcome
 
 
-def _message(conn: Connection, row: Mapping[str, Any], attempt_no: int) -> OutgoingMessage:
+def outgoing_message(conn: Connection, row: Mapping[str, Any], attempt_no: int) -> OutgoingMessage:
     """The connector's view of a row, with the documents it names read from the blob store (a
     push reads its appeal as it is now; a cabinet update queued before contract 2 gets what it
     lacks, see ``cabinet_updates.complete``)."""

@@ -114,9 +114,10 @@ def public_state(conn: Connection, appeal_id: UUID) -> dict[str, Any]:
             "registration_number": appeal["registration_number"],
             "registered_on": appeal["registered_on"].isoformat(),
         }
-    for due in ("register_by", "answer_by"):
-        if appeal[due] is not None:
-            state[due] = appeal[due].isoformat()
+    if appeal["registration_number"] is None and appeal["register_by"] is not None:
+        state["register_by"] = appeal["register_by"].isoformat()  # due until the agency registers it
+    if appeal["answer_by"] is not None:
+        state["answer_by"] = appeal["answer_by"].isoformat()
     state["registrations"] = [
         {
             "agency": _agency(r["agency_code"], r["agency_name"]),

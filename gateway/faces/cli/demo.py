@@ -88,7 +88,7 @@ def run_demo(url: str, data_dir: Path, cabinet_url: str) -> None:
             typer.echo(f"  ack {result['message_id']}: {result['status']}")
 
         _step("The EDMS registers the first appeal under its own number")
-        number = number_first = f"ОГ-{date.today().year}/{uuid.uuid4().hex[:6]}"
+        number = f"ОГ-{date.today().year}/{uuid.uuid4().hex[:6]}"
         registered = edms.register(receipt["appeal_id"], number, date.today(), str(uuid.uuid4()))
         typer.echo("  " + json.dumps(registered, ensure_ascii=False))
         assigned = edms.send_event(receipt["appeal_id"], "assigned", str(uuid.uuid4()), executor="отдел ЖКХ")
@@ -181,13 +181,14 @@ def run_demo(url: str, data_dir: Path, cabinet_url: str) -> None:
             typer.echo(f"  registered as {number}: state {event['state']}, event #{event['seq']}")
     finally:
         soap.close()
-    _cabinet_view(url, cabinet_url, receipt["appeal_id"], number_first)
+    _cabinet_view(url, cabinet_url, receipt["appeal_id"])
     typer.secho("\nDemo complete.", fg=typer.colors.GREEN)
 
 
-def _cabinet_view(url: str, cabinet_url: str, appeal_id: str, number: str) -> None:
-    """What reached the citizen: the cabinet's copy of every update (delivered by the worker), and
-    the public status lookup with the access code that came in the `registered` update."""
+def _cabinet_view(url: str, cabinet_url: str, appeal_id: str) -> None:
+    """What reached the citizen: the cabinet's copy of every update (delivered by the worker), what
+    it shows the applicant from its newest update alone (contract 2: self-contained, so updates
+    that arrived late lose nothing), and the public status lookup with that number and code."""
     _step("The citizen's cabinet has every update, signed by the hub (delivered by the worker)")
     state: dict = {}
     for _ in range(50):  # the worker delivers within a moment of each event
@@ -202,7 +203,13 @@ def _cabinet_view(url: str, cabinet_url: str, appeal_id: str, number: str) -> No
     for item in state.get("history", []):  # in arrival order
         update = item["update"]
         typer.echo(f"  #{update['seq']} {update['type']:<11} → {update['state']:<11} ({item['outcome']})")
-    codes = [i["update"]["access_code"] for i in state.get("history", []) if "access_code" in i["update"]]
-    if codes:
+    shown = state.get("shown") or {}
+    typer.echo(
+        f"  the cabinet shows, from update #{state.get('seq')} alone: "
+        f"number {shown.get('registration_number')}, access code {shown.get('access_code')}, "
+        f"state {shown.get('state')}"
+    )
+    if shown.get("access_code") and shown.get("registration_number"):
         _step("Anyone with the number and the access code (from the cabinet) checks the status")
-        _show(httpx.get(f"{url}/public/v1/status", params={"number": number, "code": codes[0]}, timeout=10))
+        params = {"number": shown["registration_number"], "code": shown["access_code"]}
+        _show(httpx.get(f"{url}/public/v1/status", params=params, timeout=10))
