@@ -14,11 +14,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
 
+from gateway.adapters.pki import issue_certificate
 from gateway.adapters.xmlsec.answer import build_answer
 from gateway.simulators.edms import Edms, Refused, signed_answer
 from gateway.simulators.edms_soap import SoapEdms
@@ -656,6 +657,42 @@ def test_an_agency_without_a_registered_answer_certificate_cannot_answer(client,
     refused = _refusal(lambda: minstroy.answer(appeal_id, "m-1", document, *signer))
     assert refused == ("answer-certificate-not-registered", None)
     assert _state(hub, appeal_id) == "registered"
+
+
+@pytest.fixture
+def early_certificate(hub, root_ca) -> Iterator[tuple[bytes, bytes]]:
+    """MINSTROY-21 registers an answer certificate valid only from tomorrow (a CA's clock running
+    ahead): its key and certificate. The registry row is put back afterwards."""
+    now = datetime.now(UTC)
+    key, cert = issue_certificate(
+        *root_ca,
+        "MINSTROY-21 answers (tests)",
+        not_before=now + timedelta(days=1),
+        not_after=now + timedelta(days=365),
+    )
+    with hub.pool.connection() as conn:
+        before = conn.execute("SELECT answer_certificate FROM agency WHERE code = %s", (MINSTROY,)).fetchone()
+        conn.execute("UPDATE agency SET answer_certificate = %s WHERE code = %s", (cert.decode(), MINSTROY))
+    try:
+        yield key, cert
+    finally:
+        with hub.pool.connection() as conn:
+            conn.execute(
+                "UPDATE agency SET answer_certificate = %s WHERE code = %s",
+                (before["answer_certificate"], MINSTROY),
+            )
+
+
+def test_an_answer_signed_with_a_certificate_not_yet_valid_is_told_so(
+    client, hub, portal, face, early_certificate
+):
+    minstroy = face(MINSTROY)
+    appeal_id = _registered(client, portal, minstroy, "МС-2", topic_code="0005.0001.0001.0001")
+    document = sample_answer(appeal_id, "МС-2", agency_code=MINSTROY)
+    refused = _refusal(lambda: minstroy.answer(appeal_id, "m-1", document, *early_certificate))
+    assert refused == ("certificate-not-yet-valid", "/answer/AgencySignature")
+    assert _state(hub, appeal_id) == "registered"
+    assert _answer_rows(hub, appeal_id)["appeal_answer"] == []
 
 
 def test_an_answer_before_registration_or_after_a_decline_is_an_illegal_transition(
