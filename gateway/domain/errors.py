@@ -26,6 +26,7 @@ class Code(StrEnum):
     SIGNATURE_ALGORITHM_NOT_ALLOWED = "signature-algorithm-not-allowed"
     CERTIFICATE_UNTRUSTED = "certificate-untrusted"
     CERTIFICATE_EXPIRED = "certificate-expired"
+    CERTIFICATE_NOT_YET_VALID = "certificate-not-yet-valid"  # its notBefore is ahead: often a clock
     CERTIFICATE_KEY_USAGE = "certificate-key-usage"
     SENDER_UNKNOWN = "sender-unknown"
     SENDER_CERTIFICATE_MISMATCH = "sender-certificate-mismatch"

@@ -3,6 +3,22 @@
 Written once for every face: the REST and SOAP faces translate their wire formats into these
 calls and back. The agency code always comes from authentication, never from the request, so
 an agency can reach only its own messages; another agency's message is "not found".
+
+The lease rule (README, "Leases: which token takes a message"): the token of a message's
+**latest** lease acknowledges or refuses it until another pull leases the message again or an
+operator releases it; from then on that token is ``lease-invalid`` and only the new lease's
+token counts. Expiry alone does not void the token: an EDMS that registered the appeal and acks
+a moment after ``lease_expires_at`` takes it, instead of having it delivered twice and filed as
+a duplicate. Expiry only makes the message pending again, so a crashed EDMS loses nothing.
+
+Why this rule and not "valid until expiry": an SQS standard queue deletes a message with the
+receipt handle of its most recent receive, after the visibility timeout too, as long as nobody
+received it again (FIFO queues refuse an expired handle); SMEV 3 takes an ``Ack`` by message id
+alone. Both spare the duplicate; refusing the late ack would only create one. What must never
+happen is two holders taking one message, and the rule excludes it: a pull and an ack decide
+under the same row lock (``adapters/db/mailbox.py``), so when a re-lease and an ack with the
+previous token race, exactly one wins. There is no lease extension to rule on: an EDMS that
+needs more time asks for a longer ``lease_seconds`` when it pulls.
 """
 
 from __future__ import annotations
@@ -93,7 +109,7 @@ class Ack:
 class AckOutcome(StrEnum):
     ACKNOWLEDGED = "acknowledged"  # taken (again, if it was already: acks are idempotent)
     REFUSED = "refused"  # the EDMS's refusal is recorded and raised to operators
-    LEASE_INVALID = "lease-invalid"  # the token is not the message's current lease
+    LEASE_INVALID = "lease-invalid"  # the token is not the message's latest lease (see above)
     NOT_FOUND = "not-found"  # no such message in this agency's mailbox
 
 
@@ -219,8 +235,8 @@ def acknowledge_one(hub: Hub, agency_code: str, ack: Ack) -> AckResult:
     if result.outcome is AckOutcome.LEASE_INVALID:
         raise Rejection(
             Code.LEASE_INVALID,
-            "the lease token is not this message's current lease (it expired and was leased again, "
-            "or the message was already settled otherwise)",
+            "the lease token is not this message's latest lease (the message was leased again or "
+            "released by an operator since, or it was already settled otherwise)",
             "/lease_token",
         )
     return result

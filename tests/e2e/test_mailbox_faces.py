@@ -14,19 +14,22 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
 
+from gateway.adapters.pki import issue_certificate
 from gateway.adapters.xmlsec.answer import build_answer
 from gateway.simulators.edms import Edms, Refused, signed_answer
 from gateway.simulators.edms_soap import SoapEdms
 from gateway.simulators.portal import answer_attachment, give_feedback, push, withdraw
 from gateway.simulators.samples import attachment_header, sample_answer, sample_appeal
+from tests.conftest import OPERATOR_TOKEN
 from tests.e2e.pushing import push_samples as _push
 
 CHEBOKSARY = "ADM-CHEBOKSARY"
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 MINSTROY = "MINSTROY-21"
 
 EdmsLike = Edms | SoapEdms
@@ -147,6 +150,75 @@ def test_an_expired_lease_makes_the_message_pending_again(client, portal, edms):
     assert again["lease_token"] != first["lease_token"]
     assert edms.ack([first])[0]["status"] == "lease-invalid"  # the stale lease cannot take it any more
     assert edms.ack([again])[0]["status"] == "acknowledged"
+
+
+def _expire(hub, message_id: str) -> None:
+    """The message's lease runs out: moved back in the database rather than waited for."""
+    with hub.pool.connection() as conn:
+        conn.execute(
+            "UPDATE mailbox_message SET visible_at = clock_timestamp() - interval '1 second' WHERE id = %s",
+            (message_id,),
+        )
+
+
+def _release(client, message_id: str) -> None:
+    response = client.post(f"/ops/v1/messages/{message_id}/release", headers=OPERATOR)
+    assert response.json()["status"] == "pending", response.text
+
+
+# The lease rule (README, "Leases: which token takes a message"): what happens after the first
+# lease, whose token then acks or refuses, and whether that takes the message.
+LEASE_RULE: dict[str, tuple[tuple[str, ...], str, bool]] = {
+    "within-the-lease": ((), "first", True),
+    "after-expiry-before-a-new-lease": (("expire",), "first", True),
+    "old-token-after-a-new-lease": (("expire", "pull"), "first", False),
+    "new-token-after-a-new-lease": (("expire", "pull"), "latest", True),
+    "old-token-after-an-operators-release": (("release",), "first", False),
+    "new-token-after-a-release-and-a-new-lease": (("release", "pull"), "latest", True),
+}
+
+
+@pytest.mark.parametrize("accepted", [True, False], ids=["ack", "refuse"])
+@pytest.mark.parametrize("case", list(LEASE_RULE))
+def test_the_latest_leases_token_takes_the_message_until_it_is_leased_again(
+    client, hub, portal, edms, case, accepted
+):
+    steps, whose, takes = LEASE_RULE[case]
+    (appeal_id,) = _push(client, portal)
+    leases = edms.pull(lease_seconds=60)
+    for step in steps:
+        if step == "expire":
+            _expire(hub, leases[0]["message_id"])
+            assert edms.statistics()["pending"] == 1
+        elif step == "release":
+            _release(client, leases[0]["message_id"])
+        else:
+            leases += edms.pull(lease_seconds=60)
+    assert [m["delivery_count"] for m in leases] == list(range(1, len(leases) + 1))
+    message = leases[0] if whose == "first" else leases[-1]
+    reason = None if accepted else "не наш вопрос"
+
+    def answer() -> str:
+        return edms.ack_one(message["message_id"], message["lease_token"], accepted=accepted, reason=reason)
+
+    if takes:
+        outcome = "acknowledged" if accepted else "refused"
+        assert answer() == outcome
+        assert answer() == outcome  # idempotent
+        assert edms.pull() == []  # taken or refused: never offered again
+        assert _state(hub, appeal_id) == ("acknowledged" if accepted else "delivered")
+        assert _audit(hub, appeal_id)[-1] == ("acknowledged" if accepted else "refused-by-edms")
+        return
+    with pytest.raises(Refused) as refused:
+        answer()
+    assert (refused.value.code, refused.value.pointer) == ("lease-invalid", "/lease_token")
+    assert refused.value.status == (409 if isinstance(edms, Edms) else 500)  # a SOAP Fault is 500
+    assert edms.ack([message]) == [{"message_id": message["message_id"], "status": "lease-invalid"}]
+    assert _state(hub, appeal_id) == "delivered"
+    # Nothing is lost: the latest lease (or the next pull, after a release) still takes the message.
+    latest = leases[-1] if len(leases) > 1 else edms.pull()[0]
+    assert latest["lease_token"] != message["lease_token"]
+    assert edms.ack([latest]) == [{"message_id": message["message_id"], "status": "acknowledged"}]
 
 
 def test_a_batch_ack_reports_each_message(client, portal, edms):
@@ -585,6 +657,42 @@ def test_an_agency_without_a_registered_answer_certificate_cannot_answer(client,
     refused = _refusal(lambda: minstroy.answer(appeal_id, "m-1", document, *signer))
     assert refused == ("answer-certificate-not-registered", None)
     assert _state(hub, appeal_id) == "registered"
+
+
+@pytest.fixture
+def early_certificate(hub, root_ca) -> Iterator[tuple[bytes, bytes]]:
+    """MINSTROY-21 registers an answer certificate valid only from tomorrow (a CA's clock running
+    ahead): its key and certificate. The registry row is put back afterwards."""
+    now = datetime.now(UTC)
+    key, cert = issue_certificate(
+        *root_ca,
+        "MINSTROY-21 answers (tests)",
+        not_before=now + timedelta(days=1),
+        not_after=now + timedelta(days=365),
+    )
+    with hub.pool.connection() as conn:
+        before = conn.execute("SELECT answer_certificate FROM agency WHERE code = %s", (MINSTROY,)).fetchone()
+        conn.execute("UPDATE agency SET answer_certificate = %s WHERE code = %s", (cert.decode(), MINSTROY))
+    try:
+        yield key, cert
+    finally:
+        with hub.pool.connection() as conn:
+            conn.execute(
+                "UPDATE agency SET answer_certificate = %s WHERE code = %s",
+                (before["answer_certificate"], MINSTROY),
+            )
+
+
+def test_an_answer_signed_with_a_certificate_not_yet_valid_is_told_so(
+    client, hub, portal, face, early_certificate
+):
+    minstroy = face(MINSTROY)
+    appeal_id = _registered(client, portal, minstroy, "МС-2", topic_code="0005.0001.0001.0001")
+    document = sample_answer(appeal_id, "МС-2", agency_code=MINSTROY)
+    refused = _refusal(lambda: minstroy.answer(appeal_id, "m-1", document, *early_certificate))
+    assert refused == ("certificate-not-yet-valid", "/answer/AgencySignature")
+    assert _state(hub, appeal_id) == "registered"
+    assert _answer_rows(hub, appeal_id)["appeal_answer"] == []
 
 
 def test_an_answer_before_registration_or_after_a_decline_is_an_illegal_transition(

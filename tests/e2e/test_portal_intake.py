@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from gateway.adapters.db import blobs
+from gateway.adapters.pki import DEV_OGRN, issue_certificate
 from gateway.domain.model import ApplicantType, IdentityProvider
-from gateway.simulators.portal import push
+from gateway.simulators.portal import Signer, push
 from gateway.simulators.samples import attachment_header, message_header, sample_appeal
 
 
@@ -177,6 +179,31 @@ def test_missing_and_unexpected_attachment_parts(client, hub, portal):
     plain = portal.envelope(sample_appeal(2))
     _problem(push(client, plain, {"extra": ("b.pdf", scan, "application/pdf")}), 422, "attachment-unexpected")
     _assert_nothing_stored(hub)
+
+
+# Whose certificate is outside its validity (the portal's, or a legal entity's representative's),
+# and where the refusal points.
+SIGNERS = {"portal": ("EPGU Portal (dev)", "/PortalSignature"),
+           "applicant": ("Representative (dev)", "/Message/ApplicantSignature")}  # fmt: skip
+
+
+@pytest.mark.parametrize("whose", list(SIGNERS))
+def test_a_certificate_not_yet_valid_is_told_from_an_expired_one(client, hub, portal, root_ca, whose):
+    common_name, pointer = SIGNERS[whose]
+    now = datetime.now(UTC)
+    refused = []
+    for starts, ends, code in ((1, 30, "certificate-not-yet-valid"), (-30, -1, "certificate-expired")):
+        signer = Signer(*issue_certificate(
+            *root_ca, common_name, ogrn=DEV_OGRN,
+            not_before=now + timedelta(days=starts), not_after=now + timedelta(days=ends),
+        ))  # fmt: skip
+        sender = replace(portal, signer=signer) if whose == "portal" else replace(portal, applicant=signer)
+        appeal = sample_appeal(1, applicant_type=ApplicantType.LEGAL_ENTITY)
+        body = _problem(push(client, sender.envelope(appeal, sign_as_applicant=True)), 422, code)
+        assert body["pointer"] == pointer
+        refused.append(code)
+    _assert_nothing_stored(hub)
+    assert _rejections(hub) == refused
 
 
 def test_unknown_sender_is_refused(client, portal):

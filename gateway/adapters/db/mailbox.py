@@ -2,8 +2,11 @@
 
 A message is pending when ``visible_at <= now()`` and it is neither acknowledged nor refused.
 Leasing moves ``visible_at`` forward and issues a fresh token, so an expired lease makes the
-message pending again without any sweeper, and a stale token can no longer acknowledge it.
-``FOR UPDATE SKIP LOCKED`` keeps concurrent pullers of one agency from leasing the same row.
+message pending again without any sweeper. An ack or a refusal matches on the token alone, not on
+``visible_at``: the latest lease's token takes the message until a new lease replaces it (the rule
+and its reasons: ``gateway/service/mailbox.py``). Both statements lock the row, and a lease skips a
+row an ack holds (``FOR UPDATE SKIP LOCKED``, which also keeps concurrent pullers of one agency
+apart) while an ack waiting behind a lease re-reads the new token and misses: exactly one wins.
 """
 
 from __future__ import annotations

@@ -285,9 +285,24 @@ def _check_pinned(certificates: list[x509.Certificate], pinned: x509.Certificate
 
 
 def _check_certificate(certificate: x509.Certificate, slot: Slot, now: datetime) -> None:
-    """Give expiry and key usage their own codes before the chain is built (signxml lumps them)."""
-    if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
-        raise Rejection(Code.CERTIFICATE_EXPIRED, "a certificate is expired or not yet valid", slot.pointer)
+    """Give validity and key usage their own codes before the chain is built (signxml lumps them).
+
+    Not yet valid is told apart from expired: a certificate issued minutes ago by a CA whose clock
+    runs ahead of ours (or ours behind) is a clock problem to chase, not a certificate to renew.
+    """
+    if now < certificate.not_valid_before_utc:
+        raise Rejection(
+            Code.CERTIFICATE_NOT_YET_VALID,
+            f"a certificate is valid from {certificate.not_valid_before_utc.isoformat()} only "
+            f"(the hub's time is {now.isoformat(timespec='seconds')})",
+            slot.pointer,
+        )
+    if now > certificate.not_valid_after_utc:
+        raise Rejection(
+            Code.CERTIFICATE_EXPIRED,
+            f"a certificate expired at {certificate.not_valid_after_utc.isoformat()}",
+            slot.pointer,
+        )
     try:
         usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:

@@ -31,6 +31,12 @@ from gateway.service.intake import IncomingAttachment
 EVENT_PART = "event"
 ANSWER_PART = "answer"
 MAX_EVENT_BYTES = 64 * 1024  # an event's JSON (its longest field is 2000 characters)
+# The lease rule as an integrator reads it (argued in gateway/service/mailbox.py and the README).
+LEASE_RULE = (
+    "The `lease_token` of the message's latest lease takes it until a pull leases the message again "
+    "or an operator releases it, even after `lease_expires_at`; an earlier lease's token is "
+    "`409 lease-invalid` (a batch reports it per message)."
+)
 _JSON_PATH = re.compile(r"at `\$((?:\.[^`.\[]+|\[[0-9]+\])*)`$")
 
 
@@ -170,13 +176,23 @@ class SedController(Controller):
         leased = await anyio.to_thread.run_sync(mailbox.lease, hub, agency, limit, lease_seconds)
         return {"messages": [_message_json(m) for m in leased]}
 
-    @post("/messages/{message_id:uuid}/ack", status_code=200, summary="Acknowledge (or refuse) one message")
+    @post(
+        "/messages/{message_id:uuid}/ack",
+        status_code=200,
+        summary="Acknowledge (or refuse) one message",
+        description=LEASE_RULE,
+    )
     async def ack(self, hub: Hub, agency: str, message_id: UUID, data: AckBody) -> dict[str, str]:
         ack = mailbox.Ack(message_id, data.lease_token, data.accepted, data.reason)
         result = await anyio.to_thread.run_sync(mailbox.acknowledge_one, hub, agency, ack)
         return {"message_id": str(result.message_id), "status": result.outcome.value}
 
-    @post("/messages/ack", status_code=200, summary="Acknowledge (or refuse) a batch; one result each")
+    @post(
+        "/messages/ack",
+        status_code=200,
+        summary="Acknowledge (or refuse) a batch; one result each",
+        description=LEASE_RULE,
+    )
     async def ack_batch(self, hub: Hub, agency: str, data: BatchAckBody) -> dict[str, Any]:
         acks = []
         for i, item in enumerate(data.acks):

@@ -169,6 +169,24 @@ def test_the_example_answer_verifies_once_signed(agency):
 def test_an_answer_signed_by_xmlsec1_verifies(xmlsec1, tmp_path, root_ca, method, key_type):
     """A conforming third-party signer (not signxml), as an agency's EDMS would use, is accepted."""
     key, cert = issue_certificate(*root_ca, AGENCY_CN, key_type=key_type)
+    answer, _ = verify_answer(
+        _xmlsec1_signed(xmlsec1, tmp_path, key, cert, method), cert, max_depth=MAX_DEPTH
+    )
+    assert answer == ANSWER
+
+
+def test_an_answer_xmlsec1_signed_with_a_not_yet_valid_certificate_is_named_so(xmlsec1, tmp_path, root_ca):
+    """The code does not depend on signxml having signed: xmlsec1 signs, the hub names the cause."""
+    now = dt.datetime.now(dt.UTC)
+    key, cert = issue_certificate(
+        *root_ca, AGENCY_CN, not_before=now + dt.timedelta(hours=1), not_after=now + dt.timedelta(days=30)
+    )
+    refusal = _refusal(_xmlsec1_signed(xmlsec1, tmp_path, key, cert, RSA_SHA256), cert)
+    assert (refusal.code, refusal.pointer) == (Code.CERTIFICATE_NOT_YET_VALID, POINTER)
+
+
+def _xmlsec1_signed(xmlsec1: str, tmp_path: Path, key: bytes, cert: bytes, method: str) -> bytes:
+    """``ANSWER`` signed by xmlsec1 with ``key`` and ``cert`` (PEM)."""
     (tmp_path / "agency.key").write_bytes(key)
     (tmp_path / "agency.pem").write_bytes(cert)
     root = etree.fromstring(build_answer(ANSWER, document_xml_id="doc-5e1b"))
@@ -180,10 +198,7 @@ def test_an_answer_signed_by_xmlsec1_verifies(xmlsec1, tmp_path, root_ca, method
         "--output", tmp_path / "signed.xml", tmp_path / "template.xml",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-
-    answer, _ = verify_answer((tmp_path / "signed.xml").read_bytes(), cert, max_depth=MAX_DEPTH)
-
-    assert answer == ANSWER
+    return (tmp_path / "signed.xml").read_bytes()
 
 
 def test_an_answer_signed_by_the_hub_verifies_with_xmlsec1(xmlsec1, tmp_path, dev_pki, signed):
@@ -253,8 +268,14 @@ def test_the_registered_certificate_carried_by_another_key_is_refused(unsigned, 
     assert (refusal.code, refusal.pointer) == (Code.SIGNATURE_INVALID, POINTER)
 
 
-@pytest.mark.parametrize(("not_before", "not_after"), [(-30, -1), (1, 30)], ids=["expired", "not-yet-valid"])
-def test_a_registered_certificate_outside_its_validity_is_refused(unsigned, root_ca, not_before, not_after):
+@pytest.mark.parametrize(
+    ("not_before", "not_after", "code"),
+    [(-30, -1, Code.CERTIFICATE_EXPIRED), (1, 30, Code.CERTIFICATE_NOT_YET_VALID)],
+    ids=["expired", "not-yet-valid"],
+)
+def test_a_registered_certificate_outside_its_validity_is_refused(
+    unsigned, root_ca, not_before, not_after, code
+):
     now = dt.datetime.now(dt.UTC)
     key, cert = issue_certificate(
         *root_ca,
@@ -263,13 +284,20 @@ def test_a_registered_certificate_outside_its_validity_is_refused(unsigned, root
         not_after=now + dt.timedelta(days=not_after),
     )
     refusal = _refusal(sign_answer(unsigned, key, cert), cert)
-    assert (refusal.code, refusal.pointer) == (Code.CERTIFICATE_EXPIRED, POINTER)
+    assert (refusal.code, refusal.pointer) == (code, POINTER)
 
 
 def test_validity_is_judged_at_the_given_time(signed, agency):
-    not_after = x509.load_pem_x509_certificate(agency[1]).not_valid_after_utc
-    refusal = _refusal(signed, agency[1], now=not_after + dt.timedelta(seconds=1))
-    assert (refusal.code, refusal.pointer) == (Code.CERTIFICATE_EXPIRED, POINTER)
+    registered = x509.load_pem_x509_certificate(agency[1])
+    second = dt.timedelta(seconds=1)
+    for now, code in (
+        (registered.not_valid_after_utc + second, Code.CERTIFICATE_EXPIRED),
+        (registered.not_valid_before_utc - second, Code.CERTIFICATE_NOT_YET_VALID),
+    ):
+        refusal = _refusal(signed, agency[1], now=now)
+        assert (refusal.code, refusal.pointer) == (code, POINTER)
+    for now in (registered.not_valid_before_utc, registered.not_valid_after_utc):  # the bounds are in
+        verify_answer(signed, agency[1], max_depth=MAX_DEPTH, now=now)
 
 
 def test_a_registered_certificate_without_digital_signature_usage_is_refused(unsigned, root_ca):

@@ -317,21 +317,61 @@ def test_a_certificate_from_an_unknown_ca_is_refused(verifier, unsigned):
     assert (refusal.code, refusal.pointer) == (Code.CERTIFICATE_UNTRUSTED, PORTAL)
 
 
-@pytest.mark.parametrize(
-    ("not_before", "not_after"),
-    [(-30, -1), (1, 30)],
-    ids=["expired", "not-yet-valid"],
-)
-def test_a_certificate_outside_its_validity_is_refused(verifier, unsigned, root_ca, not_before, not_after):
+# Days from now of notBefore and notAfter, and the refusal: a clock problem is told from an old certificate.
+VALIDITY = {
+    "expired": (-30, -1, Code.CERTIFICATE_EXPIRED),
+    "not-yet-valid": (1, 30, Code.CERTIFICATE_NOT_YET_VALID),
+}
+
+
+def _issued(root_ca: tuple[bytes, bytes], case: str, common_name: str, **kwargs) -> tuple[bytes, bytes]:
+    starts, ends, _ = VALIDITY[case]
     now = dt.datetime.now(dt.UTC)
-    key, cert = issue_certificate(
+    return issue_certificate(
         *root_ca,
-        "EPGU Portal (dev)",
-        not_before=now + dt.timedelta(days=not_before),
-        not_after=now + dt.timedelta(days=not_after),
+        common_name,
+        not_before=now + dt.timedelta(days=starts),
+        not_after=now + dt.timedelta(days=ends),
+        **kwargs,
     )
+
+
+@pytest.mark.parametrize("case", list(VALIDITY))
+def test_a_certificate_outside_its_validity_is_refused(verifier, unsigned, root_ca, case):
+    key, cert = _issued(root_ca, case, "EPGU Portal (dev)")
     refusal = _refusal(verifier.verify_portal, _root(sign_envelope(unsigned, key, cert)))
-    assert (refusal.code, refusal.pointer) == (Code.CERTIFICATE_EXPIRED, PORTAL)
+    assert (refusal.code, refusal.pointer) == (VALIDITY[case][2], PORTAL)
+    certificate = x509.load_pem_x509_certificate(cert)
+    bound = certificate.not_valid_before_utc if case == "not-yet-valid" else certificate.not_valid_after_utc
+    assert bound.isoformat() in refusal.detail  # the operator sees which bound, and when
+
+
+@pytest.mark.parametrize("case", list(VALIDITY))
+def test_an_applicant_certificate_outside_its_validity_is_refused(
+    verifier, unsigned_legal, rsa_portal, root_ca, case
+):
+    key, cert = _issued(root_ca, case, "Representative (dev)", ogrn=DEV_OGRN)
+    root = _root(sign_envelope(unsigned_legal, *rsa_portal, applicant_key_pem=key, applicant_cert_pem=cert))
+    verifier.verify_portal(root)
+    refusal = _refusal(verifier.verify_applicant, root)
+    assert (refusal.code, refusal.pointer) == (VALIDITY[case][2], APPLICANT)
+
+
+def test_an_envelope_xmlsec1_signed_with_a_not_yet_valid_certificate_is_named_so(
+    xmlsec1, tmp_path, verifier, root_ca
+):
+    """The code does not depend on signxml having signed: xmlsec1 signs, the hub names the cause."""
+    key, cert = (tmp_path / "portal.key", tmp_path / "portal.pem")
+    for path, pem in zip((key, cert), _issued(root_ca, "not-yet-valid", "EPGU Portal (dev)"), strict=True):
+        path.write_bytes(pem)
+    root = etree.fromstring(build_envelope(message_header("EPGU"), sample_appeal(), message_xml_id="msg-1"))
+    root.find(q("PortalSignature")).append(_template("msg-1"))
+    signed = _xmlsec1_sign(
+        xmlsec1, tmp_path, etree.tostring(root, xml_declaration=True, encoding="UTF-8"),
+        "PortalSignature", "Message", key, cert,
+    )  # fmt: skip
+    refusal = _refusal(verifier.verify_portal, _root(signed))
+    assert (refusal.code, refusal.pointer) == (Code.CERTIFICATE_NOT_YET_VALID, PORTAL)
 
 
 def test_a_certificate_without_digital_signature_usage_is_refused(verifier, unsigned, root_ca):
