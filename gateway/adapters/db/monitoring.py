@@ -70,7 +70,8 @@ def deliveries_by_connector(conn: Connection) -> list[dict[str, Any]]:
 
 def find_appeals(conn: Connection, ref: str) -> list[dict[str, Any]]:
     """Appeals an operator may mean by ``ref``: the hub's id, the portal's id, or a registration number
-    (numbers are unique per agency only, so several agencies' appeals may answer)."""
+    it has now or had before a redirect (numbers are unique per agency only, so several agencies'
+    appeals may answer)."""
     try:
         by_id: UUID | None = UUID(ref)
     except ValueError:
@@ -79,7 +80,8 @@ def find_appeals(conn: Connection, ref: str) -> list[dict[str, Any]]:
         """SELECT id, sender_id, portal_appeal_id, agency_code, state, received_at, registration_number,
                   registered_on, register_by, redirect_by, answer_by, extensions
              FROM appeal
-            WHERE id = %(id)s OR portal_appeal_id = %(ref)s OR registration_number = %(ref)s
+            WHERE id = %(id)s OR portal_appeal_id = %(ref)s
+               OR id IN (SELECT appeal_id FROM appeal_registration WHERE registration_number = %(ref)s)
             ORDER BY received_at, id LIMIT 20""",
         {"id": by_id, "ref": ref},
     ).fetchall()

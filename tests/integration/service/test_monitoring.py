@@ -141,6 +141,15 @@ def test_a_timeline_is_found_by_hub_id_portal_id_or_registration_number(hub, por
     assert refused.value.code is Code.NOT_FOUND
 
 
+def test_a_redirected_appeal_is_found_by_its_first_number(hub, portal):
+    appeal_id = _registered(hub, portal, 8)
+    redirect = parse_event("rd-1", "redirected", {"target_agency": "MINSTROY-21", "reason": "не наше"})
+    events.record(hub, AGENCY, appeal_id, redirect)
+    (story,) = monitoring.timeline(hub, "ОГ-8")
+    assert (story["appeal"]["id"], story["appeal"]["agency_code"]) == (appeal_id, "MINSTROY-21")
+    assert [e["type"] for e in story["events"]] == ["registered", "redirected"]
+
+
 def test_the_broker_view_reads_a_real_rabbitmq_queue(session_hub, broker_url):
     queue = f"deliveries-ops-{uuid.uuid4().hex[:8]}"
     settings = session_hub.settings.model_copy(update={"broker_url": broker_url, "delivery_queue": queue})
