@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import socket
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,20 +20,13 @@ from gateway.faces.cli.dev_companions import CABINET_PORT_OFFSET
 from tests.e2e.processes import Process, wait_for
 
 BOOT_SECONDS = 120  # a first boot runs initdb and makes a PKI: ~10 s here, more on a busy machine
-STOP_SECONDS = 20
+STOP_SECONDS = 30  # the worker gets 15 s to finish what it holds before it is killed
 
 
 @pytest.fixture(scope="module")
-def data_dir() -> Iterator[Path]:
-    """One GATEWAY_DATA_DIR for the module: the second boot reuses the first one's database and PKI.
-
-    Not under pytest's tmp_path: run as root, pgserver runs PostgreSQL as its own user and opens
-    the path's parents to it, and any pytest session starting meanwhile closes
-    /tmp/pytest-of-root again (0700), cutting the server off its files.
-    """
-    path = Path(tempfile.mkdtemp(prefix="serve-dev-"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+def data_dir(embedded_data_dir: Path) -> Path:
+    """One GATEWAY_DATA_DIR for the module: the second boot reuses the first one's database and PKI."""
+    return embedded_data_dir
 
 
 @pytest.fixture

@@ -147,6 +147,8 @@ def _stop(started: Started) -> None:
         if stop_embedded(started.embedded):
             stopped.append(f"embedded PostgreSQL ({started.embedded.path})")
         elif started.embedded.started_here:
-            typer.echo("embedded PostgreSQL left running: another process attached to it", err=True)
+            typer.echo(f"embedded PostgreSQL ({started.embedded.path}) left running: another process uses it")
+        else:
+            typer.echo(f"embedded PostgreSQL ({started.embedded.path}) left running: it ran before this hub")
     if stopped:
         typer.echo(f"stopped: {', '.join(stopped)}")
