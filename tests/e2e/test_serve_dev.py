@@ -79,10 +79,17 @@ def _boot(args: list[str], env: dict[str, str], log_dir: Path, port: int) -> Pro
 
 
 def _everything_it_started(serve: Process, data_dir: Path) -> list[psutil.Process]:
-    """Its children and theirs (cabinet, worker, its pool and relay), and the embedded postmaster."""
-    children = psutil.Process(serve.proc.pid).children(recursive=True)
+    """Its children and theirs (cabinet, worker, the worker's pool and relay), and the embedded
+    postmaster; once the worker says it is ready, so its pool is there to be counted."""
+    serving = psutil.Process(serve.proc.pid)
+    [worker] = [p for p in serving.children() if "worker" in p.cmdline()]
+    worker_log = data_dir / "dev" / "worker.log"
+    wait_for(
+        lambda: re.search(rf"deliveries-{worker.pid}@\S+ ready", worker_log.read_text(errors="replace")),
+        BOOT_SECONDS, "the delivery worker to be ready", serve,
+    )  # fmt: skip
     postmaster_pid = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
-    return [*children, psutil.Process(postmaster_pid)]
+    return [*serving.children(recursive=True), psutil.Process(postmaster_pid)]
 
 
 def _commands(processes: list[psutil.Process]) -> str:

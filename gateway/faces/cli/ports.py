@@ -32,4 +32,7 @@ def claim_port(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise PortUnavailable(host, port, exc) from None
+    except OverflowError:  # above 65535: the hub's port + 11 can get there
+        sock.close()
+        raise PortUnavailable(host, port, OSError(errno.EINVAL, "no such TCP port")) from None
     return sock
