@@ -15,9 +15,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## run: start the hub on embedded PostgreSQL with a dev PKI, registry and tokens under var/
-## (logs readable in a terminal; GATEWAY_LOG_FORMAT=json for the production format)
+## (logs readable in a terminal; GATEWAY_LOG_FORMAT=json for the production format); Ctrl-C stops all it started
 run: install
-	GATEWAY_LOG_FORMAT=$${GATEWAY_LOG_FORMAT:-console} $(BIN)/appeals-gateway serve --dev
+	GATEWAY_LOG_FORMAT=$${GATEWAY_LOG_FORMAT:-console} exec $(BIN)/appeals-gateway serve --dev
 
 ## test: the whole suite (embedded PostgreSQL unless DATABASE_URL is set)
 test: install

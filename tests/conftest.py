@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -52,6 +54,19 @@ def server_url() -> str:
     except Exception as exc:  # the embedded server failing to boot is a missing service too
         _unavailable("embedded PostgreSQL", exc)
         raise
+
+
+@pytest.fixture(scope="module")
+def embedded_data_dir() -> Iterator[Path]:
+    """An empty directory for an embedded PostgreSQL of a test's own, removed after the module.
+
+    Not under pytest's tmp_path: run as root, pgserver runs PostgreSQL as its own user and opens
+    the path's parents to it, and any pytest session starting meanwhile closes
+    /tmp/pytest-of-root again (0700), cutting the server off its files mid-test.
+    """
+    path = Path(tempfile.mkdtemp(prefix="gw-embedded-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

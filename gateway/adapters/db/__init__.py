@@ -7,9 +7,14 @@ without losing anything it has acknowledged.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from psycopg.rows import dict_row
@@ -36,15 +41,96 @@ def start_embedded(path: Path) -> str:
     Data under ``path`` is kept across restarts. The server keeps running after we exit so the
     next start (or a parallel CLI command) attaches to it instead of paying the boot again.
     """
-    import pgserver  # imported lazily: production never needs it
+    return attach_embedded(path).url
 
+
+@dataclass(frozen=True)
+class EmbeddedServer:
+    """An embedded PostgreSQL this process attached to.
+
+    ``started_here`` is true when no server was running on ``path`` before: ``serve --dev`` stops
+    only such a server when it stops, never one another process had running on the same data.
+    """
+
+    path: Path
+    url: str
+    started_here: bool
+    handle: Any = field(repr=False)  # pgserver's PostgresServer
+
+
+def attach_embedded(path: Path) -> EmbeddedServer:
+    """Attach to the embedded PostgreSQL under ``path``, starting it if none runs there."""
     path.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
-        # pgserver asks platformdirs for a runtime folder, which warns on every command where
-        # XDG_RUNTIME_DIR is unset (containers, CI); it falls back to /tmp, which serves.
+        # pgserver asks platformdirs for a runtime folder (on import, and again on start), which
+        # warns on every command where XDG_RUNTIME_DIR is unset (containers, CI); it falls back
+        # to /tmp, which serves.
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-        server = pgserver.get_server(path, cleanup_mode=None)
-    return server.get_uri()
+        import pgserver  # imported lazily: production never needs it
+
+        was_running = _postmaster_running(path)
+        try:
+            server = pgserver.get_server(path, cleanup_mode=None)
+        except BaseException:  # Ctrl-C while it boots: leave no server behind that nobody owns
+            if not was_running:
+                _stop_postmaster(path)
+            raise
+    return EmbeddedServer(path.resolve(), server.get_uri(), started_here=not was_running, handle=server)
+
+
+def stop_embedded(server: EmbeddedServer) -> bool:
+    """Stop the server if this process started it and no other live process attached to it since.
+
+    pgserver lists the pid of every process that attached (a CLI command, a second ``serve``, a
+    test run on the same data) in ``.handle_pids.json``; the check and the stop happen under
+    pgserver's own lock, so nobody attaches in between. Returns whether it was stopped.
+    """
+    if not server.started_here:
+        return False
+    handle = server.handle
+    with handle._lock:  # the inter-process lock pgserver holds while it starts or attaches
+        others = [pid for pid in handle.global_process_id_list.get() if pid != os.getpid()]
+        if any(_alive(pid) for pid in others) or not _postmaster_running(server.path):
+            return False  # someone still uses it, or it is gone already
+        _stop_postmaster(server.path)
+    return True
+
+
+def _stop_postmaster(path: Path, timeout: float = 30) -> None:
+    """PostgreSQL's fast shutdown (SIGINT, what ``pg_ctl stop -m fast`` sends): sessions end, a
+    checkpoint is written, the server exits."""
+    from pgserver.utils import PostmasterInfo
+
+    try:
+        info = PostmasterInfo.read_from_pgdata(path)
+    except (AssertionError, ValueError, OSError):  # half written: it never came up
+        return
+    if info is None or info.process is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(info.pid, signal.SIGINT)
+    info.process.wait(timeout)
+
+
+def _postmaster_running(path: Path) -> bool:
+    """Whether ``postmaster.pid`` under ``path`` names a live process (pgserver's own test)."""
+    from pgserver.utils import PostmasterInfo
+
+    try:
+        info = PostmasterInfo.read_from_pgdata(path)
+    except (AssertionError, ValueError, OSError):  # half written: a server is starting there
+        return True
+    return info is not None and info.is_running()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def open_pool(url: str, *, size: int = 10, name: str = "gateway") -> ConnectionPool:

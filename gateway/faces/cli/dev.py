@@ -12,6 +12,7 @@ import yaml
 
 from gateway.adapters.pki import ensure_dev_pki
 from gateway.config import PROJECT_ROOT, Settings
+from gateway.faces.cli.dev_companions import MAKE_RUN_CABINET_URL
 from gateway.service.hub import open_hub
 from gateway.service.registry import hash_secret, load_registry
 
@@ -46,7 +47,7 @@ def write_dev_registry(dev_dir: Path) -> tuple[Path, dict[str, str]]:
     return path, tokens
 
 
-def prepare_dev_environment(settings: Settings, *, base_url: str) -> None:
+def prepare_dev_environment(settings: Settings, *, base_url: str, cabinet_port: int) -> None:
     """Dev PKI, a registry with tokens, loaded; then point this process's settings at them."""
     pki = ensure_dev_pki(settings.pki_dir)
     registry_path, tokens = write_dev_registry(settings.data_dir / "dev")
@@ -63,6 +64,12 @@ def prepare_dev_environment(settings: Settings, *, base_url: str) -> None:
         f"  registry:       {registry_path}",
         f"  tokens:         {settings.data_dir / 'dev' / 'tokens.json'}",
         f"  operator token: {tokens['operator']}",
-        "  try it:         appeals-gateway demo --url " + base_url,
+        f"  try it:         appeals-gateway demo --url {base_url}{_cabinet_option(settings, cabinet_port)}",
     ]
     typer.echo("\n".join(lines))
+
+
+def _cabinet_option(settings: Settings, cabinet_port: int) -> str:
+    """``--cabinet`` for the demo when the fake cabinet is not where the demo looks by default."""
+    url = f"http://127.0.0.1:{cabinet_port}"
+    return "" if settings.cabinet_url or url == MAKE_RUN_CABINET_URL else f" --cabinet {url}"

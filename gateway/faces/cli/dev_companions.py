@@ -4,7 +4,10 @@ receiving the hub's signed status updates."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,43 +15,100 @@ from pathlib import Path
 import typer
 
 from gateway.config import Settings
+from gateway.faces.cli.ports import PortUnavailable, claim_port
 
-DEV_CABINET_PORT = 8091
+# The fake cabinet listens this far above the hub's port unless told otherwise: 8080 → 8091, and a
+# second hub on --port 9080 gets its own cabinet on 9091.
+CABINET_PORT_OFFSET = 11
+MAKE_RUN_CABINET_URL = "http://127.0.0.1:8091"  # `make run`'s: where `demo` looks by default
+CABINET_START_SECONDS = 30
+STOP_SECONDS = 15  # a warm shutdown finishes the delivery in hand; after this, the group is killed
 
 
-def start_companions(settings: Settings, database_url: str) -> list[subprocess.Popen[bytes]]:
-    """Start the fake cabinet and `appeals-gateway worker`; their output goes to var/dev/*.log."""
+def cabinet_port_for(hub_port: int) -> int:
+    return hub_port + CABINET_PORT_OFFSET
+
+
+def start_companions(
+    settings: Settings, database_url: str, cabinet_port: int, children: dict[str, subprocess.Popen[bytes]]
+) -> None:
+    """Start the fake cabinet (unless GATEWAY_CABINET_URL names a real one) and `appeals-gateway
+    worker`; their output goes to var/dev/*.log.
+
+    Each child is in ``children`` (by name) from the moment it runs, so Ctrl-C halfway still stops
+    it. Each leads a process group of its own (the worker's pool and relay join it), so
+    :func:`stop_companions` can end a child that will not stop, and everything it started.
+    """
     logs = settings.data_dir / "dev"
     logs.mkdir(parents=True, exist_ok=True)
-    cabinet_url = settings.cabinet_url or f"http://127.0.0.1:{DEV_CABINET_PORT}"
+    cabinet_url = settings.cabinet_url or f"http://127.0.0.1:{cabinet_port}"
     env = {**os.environ, "DATABASE_URL": database_url, "GATEWAY_CABINET_URL": cabinet_url}
-    children = []
-    if not settings.cabinet_url:
-        cabinet = [sys.executable, "-m", "gateway.simulators.cabinet", "--port", str(DEV_CABINET_PORT)]
-        cabinet += [
-            "--hub-cert",
-            str(settings.hub_certificate_file),
-            "--contract",
-            str(settings.cabinet_contract),
-        ]
-        children.append(_start(cabinet, env, logs / "cabinet.log"))
-        typer.echo(f"fake citizen's cabinet on {cabinet_url} (its view: {cabinet_url}/_state/<appeal id>)")
+    if not settings.cabinet_url and (cabinet := _start_cabinet(settings, env, cabinet_port, logs)):
+        children["fake cabinet"] = cabinet
     worker = [sys.executable, "-m", "gateway.faces.cli.main", "worker"]
-    children.append(_start(worker, env, logs / "worker.log"))
+    children["delivery worker"] = _start(worker, env, logs / "worker.log")
+    if "fake cabinet" in children:  # it booted beside the worker; now it must say it listens
+        if _listening(children["fake cabinet"]):
+            view = f"{cabinet_url}/_state/<appeal id>"
+            typer.echo(f"fake citizen's cabinet on {cabinet_url} (its view: {view})")
+        else:
+            stop_companions([children.pop("fake cabinet")])
+            log = logs / "cabinet.log"
+            typer.echo(f"fake citizen's cabinet not started: it did not come up (see {log})", err=True)
     typer.echo(f"delivery worker and relay on {settings.broker} (log: {logs / 'worker.log'})")
-    return children
 
 
-def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def _start_cabinet(
+    settings: Settings, env: dict[str, str], port: int, logs: Path
+) -> subprocess.Popen[bytes] | None:
+    """The fake cabinet's process, or None after one line saying why it cannot start.
+
+    Deliveries still go to its URL: they wait and retry there, as they would for a real cabinet
+    that is down.
+    """
+    try:
+        claim_port("127.0.0.1", port).close()  # a taken port is told here, in the hub's words
+    except PortUnavailable as exc:
+        typer.echo(f"fake citizen's cabinet not started: {exc.reason('--cabinet-port')}", err=True)
+        return None
+    args = [sys.executable, "-m", "gateway.simulators.cabinet", "--port", str(port)]
+    args += ["--hub-cert", str(settings.hub_certificate_file), "--contract", str(settings.cabinet_contract)]
+    return _start(args, env, logs / "cabinet.log", stdout=subprocess.PIPE)
+
+
+def _listening(cabinet: subprocess.Popen[bytes]) -> bool:
+    """Wait for the one line the cabinet prints on stdout once it listens (EOF if it exits)."""
+    assert cabinet.stdout is not None
+    with cabinet.stdout:
+        ready, _, _ = select.select([cabinet.stdout], [], [], CABINET_START_SECONDS)
+        return bool(ready) and cabinet.stdout.readline().startswith(b"fake cabinet listening")
+
+
+def _start(
+    args: list[str], env: dict[str, str], log: Path, stdout: int | None = None
+) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            args, env=env, stdout=stdout or out, stderr=out,
+            start_new_session=True,  # Ctrl-C reaches `serve` only; it stops them in order
+        )  # fmt: skip
 
 
 def stop_companions(children: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each leader (the worker finishes its deliveries in hand, then stops its pool and
+    relay), then SIGKILL whatever of its group is still there: a leader that would not stop, or
+    what it left behind. Only the leader is asked: Celery's pool processes die at once on SIGTERM."""
     for child in children:
         child.terminate()
     for child in children:
         try:
-            child.wait(timeout=30)
+            child.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
             child.kill()
+            child.wait()
+        _signal_group(child, signal.SIGKILL)  # pool processes or a relay the leader left behind
+
+
+def _signal_group(child: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signum)

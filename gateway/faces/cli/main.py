@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +9,7 @@ import typer
 
 from gateway.config import get_settings
 from gateway.faces.cli import audit, deliveries, ops, worker
+from gateway.faces.cli.dev_companions import MAKE_RUN_CABINET_URL
 
 app = typer.Typer(
     help="Appeals Gateway: the regional hub between the national portal and agencies' EDMS.",
@@ -47,50 +47,20 @@ def serve(
             "and a fake citizen's cabinet",
         ),
     ] = False,
+    cabinet_port: Annotated[
+        int | None,
+        typer.Option(
+            envvar="GATEWAY_DEV_CABINET_PORT",
+            help="with --dev: the fake cabinet's port (default: the hub's port + 11, so 8091)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Start the HTTP hub (portal intake, EDMS pull, operators)."""
-    import uvicorn
+    """Start the HTTP hub (portal intake, EDMS pull, operators); Ctrl-C or SIGTERM stops it and all
+    it started."""
+    from gateway.faces.cli.serving import serve_hub
 
-    from gateway.adapters.db import migrate, resolve_database_url
-
-    settings = get_settings()
-    if dev:
-        from gateway.faces.cli.dev import prepare_dev_environment
-
-        prepare_dev_environment(settings, base_url=f"http://{host}:{port}")
-        get_settings.cache_clear()
-        settings = get_settings()
-    url = resolve_database_url(settings)
-    # Workers inherit one database URL, so they never race to boot an embedded server.
-    os.environ["DATABASE_URL"] = url
-    applied = migrate(url)
-    if applied:
-        typer.echo(f"migrations applied: {', '.join(applied)}")
-    companions = []
-    if dev:
-        from gateway.faces.cli.dev_companions import start_companions
-
-        companions = start_companions(settings, url)
-    from gateway.adapters.metrics import reset_multiprocess_dir
-
-    reset_multiprocess_dir()  # with PROMETHEUS_MULTIPROC_DIR: no counts of the last run's workers
-    typer.echo(f"hub listening on http://{host}:{port}  (OpenAPI: http://{host}:{port}/schema)")
-    try:
-        uvicorn.run(
-            "gateway.faces.rest.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_config=None,  # logging is configured already (JSON lines); uvicorn's own lines join it
-            log_level=settings.log_level.lower(),
-            access_log=False,  # it prints query strings: the hub writes its own access line
-        )
-    finally:
-        if companions:
-            from gateway.faces.cli.dev_companions import stop_companions
-
-            stop_companions(companions)
+    serve_hub(get_settings(), host=host, port=port, workers=workers, dev=dev, cabinet_port=cabinet_port)
 
 
 @app.command("migrate")
@@ -188,7 +158,7 @@ def demo(
     url: Annotated[str, typer.Option(help="the running hub")] = "http://127.0.0.1:8080",
     cabinet: Annotated[
         str, typer.Option(help="the fake citizen's cabinet `make run` starts")
-    ] = "http://127.0.0.1:8091",
+    ] = MAKE_RUN_CABINET_URL,
 ) -> None:
     """Play the portal and agencies' EDMS against URL, then show what reached the citizen's cabinet."""
     from gateway.faces.cli.demo import run_demo

@@ -1,0 +1,154 @@
+"""``serve``'s life cycle: claim the port before anything starts, say "hub listening" only once
+uvicorn listens, and on Ctrl-C or SIGTERM stop everything it started (with ``--dev``: the worker,
+the fake cabinet, and the embedded PostgreSQL if this process booted it)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import typer
+import uvicorn
+
+from gateway.adapters.db import EmbeddedServer, attach_embedded, migrate, stop_embedded
+from gateway.config import Settings, get_settings
+from gateway.faces.cli.ports import PortUnavailable, claim_port
+
+
+@dataclass
+class Started:
+    """What this `serve` started and must stop, in the order it stops them."""
+
+    companions: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    embedded: EmbeddedServer | None = None
+
+
+def serve_hub(
+    settings: Settings, *, host: str, port: int, workers: int, dev: bool, cabinet_port: int | None
+) -> None:
+    sock = _claim_or_exit(host, port)
+    port = sock.getsockname()[1]  # --port 0: the one the system chose
+    started = Started()
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        _boot_and_serve(settings, sock, started, host=host, port=port, workers=workers, dev=dev,
+                        cabinet_port=cabinet_port)  # fmt: skip
+    except KeyboardInterrupt:
+        pass  # Ctrl-C or SIGTERM: stopping is the normal way out
+    finally:
+        # from here on, a second Ctrl-C must not leave half of it running: the stops are bounded
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        sock.close()
+        _stop(started)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (`kill`, or make passing on its own SIGTERM) stops `serve` as Ctrl-C does.
+
+    uvicorn handles both signals while it serves and raises them again once it has shut down;
+    before it starts (booting PostgreSQL, migrating) this turns SIGTERM into KeyboardInterrupt, so
+    the same cleanup runs instead of an instant death that would orphan the children.
+    """
+    raise KeyboardInterrupt
+
+
+def _claim_or_exit(host: str, port: int) -> socket.socket:
+    try:
+        sock = claim_port(host, port)
+    except PortUnavailable as exc:
+        typer.echo(exc.reason("--port"), err=True)
+        raise typer.Exit(2) from None
+    # Listening at once: a client arriving while the hub boots waits for it instead of being refused.
+    sock.listen(2048)
+    return sock
+
+
+def _boot_and_serve(
+    settings: Settings, sock: socket.socket, started: Started, *,
+    host: str, port: int, workers: int, dev: bool, cabinet_port: int | None,
+) -> None:  # fmt: skip
+    base_url = f"http://{host}:{port}"
+    if not settings.database_url:
+        started.embedded = attach_embedded(settings.data_dir / "pg")
+    url = settings.database_url or started.embedded.url  # type: ignore[union-attr]
+    # Workers inherit one database URL, so they never race to boot an embedded server.
+    os.environ["DATABASE_URL"] = url
+    from gateway.faces.cli.dev_companions import cabinet_port_for
+
+    cabinet_port = cabinet_port or cabinet_port_for(port)
+    if dev:
+        from gateway.faces.cli.dev import prepare_dev_environment
+
+        prepare_dev_environment(settings, base_url=base_url, cabinet_port=cabinet_port)
+        get_settings.cache_clear()
+        settings = get_settings()
+    applied = migrate(url)
+    if applied:
+        typer.echo(f"migrations applied: {', '.join(applied)}")
+    if dev:
+        from gateway.faces.cli.dev_companions import start_companions
+
+        start_companions(settings, url, cabinet_port, started.companions)
+    from gateway.adapters.metrics import reset_multiprocess_dir
+
+    reset_multiprocess_dir()  # with PROMETHEUS_MULTIPROC_DIR: no counts of the last run's workers
+    _serve(settings, sock, base_url, workers)
+
+
+def _serve(settings: Settings, sock: socket.socket, base_url: str, workers: int) -> None:
+    announcement = f"hub listening on {base_url}  (OpenAPI: {base_url}/schema)"
+    options = {
+        "log_config": None,  # logging is configured already (JSON lines); uvicorn's own lines join it
+        "log_level": settings.log_level.lower(),
+        "access_log": False,  # it prints query strings: the hub writes its own access line
+    }
+    if workers > 1:
+        # uvicorn's supervisor binds the port itself: give it back, and say what is happening
+        # (each worker process logs its own start).
+        host, port = sock.getsockname()[:2]
+        sock.close()
+        typer.echo(f"hub starting {workers} worker processes on {base_url}  (OpenAPI: {base_url}/schema)")
+        uvicorn.run("gateway.faces.rest.app:create_app", factory=True, host=host, port=port,
+                    workers=workers, **options)  # fmt: skip
+        return
+    config = uvicorn.Config("gateway.faces.rest.app:create_app", factory=True, **options)
+    server = _AnnouncingServer(config, lambda: typer.echo(announcement))
+    server.run(sockets=[sock])
+    if not server.started:
+        raise typer.Exit(3)  # uvicorn's own code for a failed startup; its log says why
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, telling the console once the application started and the socket listens."""
+
+    def __init__(self, config: uvicorn.Config, announce: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._announce = announce
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._announce()
+
+
+def _stop(started: Started) -> None:
+    stopped = []
+    if started.companions:
+        from gateway.faces.cli.dev_companions import stop_companions
+
+        stop_companions(list(started.companions.values()))
+        stopped += started.companions
+    if started.embedded is not None:
+        if stop_embedded(started.embedded):
+            stopped.append(f"embedded PostgreSQL ({started.embedded.path})")
+        elif started.embedded.started_here:
+            typer.echo(f"embedded PostgreSQL ({started.embedded.path}) left running: another process uses it")
+        else:
+            typer.echo(f"embedded PostgreSQL ({started.embedded.path}) left running: it ran before this hub")
+    if stopped:
+        typer.echo(f"stopped: {', '.join(stopped)}")
