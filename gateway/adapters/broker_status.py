@@ -1,8 +1,8 @@
 """What the broker says about the delivery queues and the workers consuming them, for operators.
 
 On RabbitMQ a passive declare over AMQP answers with a queue's depth and its consumer count
-without changing anything (the management plugin may be off), and Celery's ``ping`` broadcast
-names the workers alive. On the filesystem transport of ``make run`` the depth is the number of
+without changing anything (the management plugin may be off), and a Celery broadcast
+names the live workers consuming the hub's queue. On the filesystem transport of ``make run`` the depth is the number of
 message files waiting; it knows nothing of consumers, and workers take no remote control there.
 """
 
@@ -82,18 +82,24 @@ def _file_depth(folder: Path, queue: str) -> QueueDepth:
 
 
 def _workers(settings: Settings) -> tuple[str, ...] | None:
-    """The workers answering a ping, or None when the ping itself failed.
+    """The live workers consuming this hub's delivery queue, or None when asking them failed.
 
-    The ping goes over a connection of its own: Celery would take one from kombu's process-wide
-    pool, where a connection the broker dropped (a restart) waits to fail the next ping.
+    Celery's broadcast reaches every worker on the virtual host, another hub's (or a test run's)
+    included, so each is asked which queues it consumes (``active_queues``, a ping that answers
+    with its queues) and only those taking ours are named. The question goes over a connection of
+    its own: Celery would take one from kombu's process-wide pool, where a connection the broker
+    dropped (a restart) waits to fail the next one.
     """
     app = Celery("appeals-gateway-ops")
     configure(app, settings)
     try:
         with Connection(settings.broker, connect_timeout=TIMEOUT_SECONDS) as conn:
-            replies = app.control.ping(timeout=1.0, connection=conn) or []
+            replies = app.control.inspect(timeout=1.0, connection=conn).active_queues() or {}
     except Exception:  # the queues were read a moment ago: say "unknown", do not fail the view
         return None
     finally:
         app.close()
-    return tuple(sorted(name for reply in replies for name in reply))
+    ours = settings.delivery_queue
+    return tuple(
+        sorted(name for name, queues in replies.items() if any(q.get("name") == ours for q in queues))
+    )
