@@ -1,0 +1,66 @@
+"""The text rule (``gateway.domain.text``) applied where HTTP requests enter, REST and SOAP alike.
+
+Both faces are Litestar handlers of one application, so two hooks installed on the application
+cover every route, the ones added later included, before any handler runs:
+
+- :class:`CheckedRequest` decodes JSON bodies: every string in a body a handler takes as ``data``
+  is checked as it is decoded, and refused with its pointer (``/acks/0/reason``);
+- :func:`check_parameters` (``before_request``) checks the query and path parameters, and the
+  client-certificate header (the one header the hub looks up as it is; the bearer token is hashed
+  first, ``X-Request-Id`` is replaced unless it is a short safe token), refused with the
+  parameter's name as the pointer (``/connector``).
+
+Bodies a handler reads itself go through the same rule where they are decoded: the events' JSON
+(:func:`json_document`), multipart part names (``faces/rest/upload.py``), the SOAP codec's strings.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from litestar import Request
+from litestar.exceptions import SerializationException
+
+from gateway.domain.text import check, check_tree
+
+
+class CheckedRequest(Request):
+    """A request whose JSON body is held to the text rule as it is decoded."""
+
+    async def json(self) -> Any:
+        try:
+            value = await super().json()
+        except SerializationException:
+            # msgspec refuses a lone surrogate escape as malformed JSON; Python's json reads it, so
+            # the refusal can name the field instead of the whole body.
+            json_document(await self.body())
+            raise
+        check_tree(value)
+        return value
+
+
+def json_document(raw: bytes) -> None:
+    """Hold a JSON document a handler decodes itself (the events' body or part) to the text rule;
+    bytes that are not JSON are left to the handler's own decoder to refuse."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return
+    check_tree(value)
+
+
+async def check_parameters(request: Request) -> None:
+    """``before_request``: the query and path parameters and the data headers of every route."""
+    for name, value in request.query_params.multi_items():
+        check(name, "/")
+        check(value, "/" + name)
+    for name, value in request.path_params.items():
+        if isinstance(value, str):
+            check(value, "/" + name)
+    hub = request.app.state.get("hub")
+    if hub is not None:
+        name = hub.settings.client_cert_header
+        value = request.headers.get(name)
+        if value is not None:
+            check(value, "/" + name.lower())
