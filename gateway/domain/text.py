@@ -66,18 +66,21 @@ def check_tree(value: Any, pointer: str = "") -> None:
     """Hold every string in a decoded JSON value (members' names too) to the rule.
 
     The pointer is RFC 6901's (``/acks/3/reason``); a refused member name is reported at the
-    object that holds it, since the name cannot be written into a pointer safely.
+    object that holds it, since the name cannot be written into a pointer safely. Walked with a
+    stack of its own, not by recursion: a client chooses how deep its JSON nests.
     """
-    if isinstance(value, str):
-        check(value, pointer or "/")
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            if isinstance(key, str):
-                check(key, pointer or "/")
-                check_tree(item, f"{pointer}/{escape_pointer(key)}")
-    elif isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
-        for index, item in enumerate(value):
-            check_tree(item, f"{pointer}/{index}")
+    pending: list[tuple[Any, str]] = [(value, pointer)]
+    while pending:
+        item, at = pending.pop()
+        if isinstance(item, str):
+            check(item, at or "/")
+        elif isinstance(item, Mapping):
+            for key, member in item.items():
+                if isinstance(key, str):
+                    check(key, at or "/")
+                    pending.append((member, f"{at}/{escape_pointer(key)}"))
+        elif isinstance(item, Sequence) and not isinstance(item, bytes | bytearray):
+            pending.extend((element, f"{at}/{index}") for index, element in enumerate(item))
 
 
 def escape_pointer(token: str) -> str:

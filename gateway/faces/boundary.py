@@ -22,7 +22,8 @@ from typing import Any
 from litestar import Request
 from litestar.exceptions import SerializationException
 
-from gateway.domain.text import check, check_tree
+from gateway.domain.errors import Code, Rejection
+from gateway.domain.text import check, check_tree, escape_pointer
 
 
 class CheckedRequest(Request):
@@ -31,6 +32,8 @@ class CheckedRequest(Request):
     async def json(self) -> Any:
         try:
             value = await super().json()
+        except RecursionError:
+            raise _too_deep() from None
         except SerializationException:
             # msgspec refuses a lone surrogate escape as malformed JSON; Python's json reads it, so
             # the refusal can name the field instead of the whole body.
@@ -47,14 +50,21 @@ def json_document(raw: bytes) -> None:
         value = json.loads(raw)
     except ValueError:
         return
+    except RecursionError:
+        raise _too_deep() from None
     check_tree(value)
+
+
+def _too_deep() -> Rejection:
+    # Both JSON decoders give up by recursion on a few thousand nested arrays: a 400, not a 500.
+    return Rejection(Code.INVALID_REQUEST, "the JSON is nested too deeply")
 
 
 async def check_parameters(request: Request) -> None:
     """``before_request``: the query and path parameters and the data headers of every route."""
     for name, value in request.query_params.multi_items():
         check(name, "/")
-        check(value, "/" + name)
+        check(value, "/" + escape_pointer(name))
     for name, value in request.path_params.items():
         if isinstance(value, str):
             check(value, "/" + name)

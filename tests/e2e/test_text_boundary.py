@@ -330,6 +330,17 @@ def test_a_lone_surrogate_in_json_is_refused_at_its_field_not_as_malformed_json(
     assert _problem(response) == (400, "invalid-request", "/records/0/registration_number")
 
 
+@pytest.mark.parametrize("path", ["/sed/v1/statuses", f"/sed/v1/appeals/{uuid.uuid4()}/events"])
+def test_json_nested_thousands_deep_is_a_400_not_a_500(client, tokens, path):
+    body = b'{"records": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"
+    response = client.post(
+        path,
+        content=body,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {tokens[CHEBOKSARY]}"},
+    )
+    assert _problem(response) == (400, "invalid-request", None)
+
+
 def test_the_public_lookup_refuses_a_nul_number(client):
     response = client.get(
         "/public/v1/status?number=%00&code=ABC", headers={"X-Forwarded-For": next(_addresses)}

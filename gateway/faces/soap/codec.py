@@ -4,9 +4,9 @@ Requests reach the readers here only after they passed the schema, so a reader m
 presence and lexical forms; the rules (limits, lease checks, event validation) stay in the service
 and domain layers. Every string handed on is first held to the hub's text rule
 (``gateway.domain.text``) with the pointer the REST face gives the same field (``/acks/0/reason``):
-XML already refuses the characters, so here it is the length that can be refused.
-Responses are written from declarative field lists in the schema's element
-order, so one list per type is all that has to follow the XSD.
+XML already refuses the characters, so here it is the length that can be refused. Responses are
+written from declarative field lists in the schema's element order, so one list per type is all
+that has to follow the XSD.
 """
 
 from __future__ import annotations
