@@ -12,6 +12,10 @@ cover every route, the ones added later included, before any handler runs:
 
 Bodies a handler reads itself go through the same rule where they are decoded: the events' JSON
 (:func:`json_document`), multipart part names (``faces/rest/upload.py``), the SOAP codec's strings.
+
+Parameters are checked before the caller is authenticated (``before_request`` runs before the
+route's dependencies): a refusal names the field and says nothing of the credentials, and a bad
+header value never reaches the credential lookup.
 """
 
 from __future__ import annotations
