@@ -166,5 +166,27 @@ def demo(
     run_demo(url, get_settings().data_dir, cabinet)
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """The ``appeals-gateway`` command: its arguments held to the hub's text rule, then the app.
+
+    Arguments reach the database (a timeline's reference, an agency code), so they are checked
+    here, once, as the REST and SOAP faces check theirs. An argument's bytes that are not UTF-8
+    arrive as lone surrogates (Python's ``surrogateescape``) and are refused like a JSON
+    ``"\\ud800"``; exit code 2, as for any other usage error.
+    """
+    import sys
+
+    from gateway.domain.errors import Rejection
+    from gateway.domain.text import check
+
+    for position, argument in enumerate(sys.argv[1:], start=1):
+        try:
+            check(argument, f"argument {position}")
+        except Rejection as refused:
+            typer.echo(f"appeals-gateway: argument {position} refused: {refused.detail}", err=True)
+            raise SystemExit(2) from None
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -16,6 +16,7 @@ from litestar.openapi import OpenAPIConfig
 
 from gateway.adapters.logs import configure_logging
 from gateway.config import Settings, get_settings
+from gateway.faces.boundary import CheckedRequest, check_parameters
 from gateway.faces.rest import health, portal, public
 from gateway.faces.rest import metrics as metrics_face
 from gateway.faces.rest.ops import OpsController
@@ -62,6 +63,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             public.status_handler(settings.status_lookups_per_minute),
         ],
         dependencies={"hub": Provide(_provide_hub, sync_to_thread=False)},
+        # Every string a route takes is held to the text rule before its handler runs.
+        request_class=CheckedRequest,
+        before_request=check_parameters,
         exception_handlers={Exception: exception_handler},
         after_exception=[record_refusal],
         lifespan=[lifespan],

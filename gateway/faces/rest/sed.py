@@ -20,6 +20,7 @@ from litestar.response import Stream
 
 from gateway.domain import events as domain_events
 from gateway.domain.errors import Code, Rejection
+from gateway.faces.boundary import json_document
 from gateway.faces.rest.auth import calling_agency
 from gateway.faces.rest.download import attachment_stream
 from gateway.faces.rest.upload import read_body, read_parts
@@ -105,6 +106,7 @@ def _message_json(m: mailbox.LeasedMessage) -> dict[str, Any]:
 
 def _event_body(raw: bytes) -> EventBody:
     """The event's JSON, refused as Litestar refuses a bad body (``invalid-request``, the field)."""
+    json_document(raw)
     try:
         return msgspec.json.decode(raw, type=EventBody)
     except msgspec.ValidationError as exc:

@@ -18,6 +18,7 @@ from typing import Any
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from gateway.domain import text
 from gateway.domain.errors import Code, Rejection
 from gateway.service.intake import IncomingAttachment
 
@@ -134,7 +135,8 @@ async def read_parts(
         raw_name = disposition.get(b"name") or part.headers.get(b"content-id", b"").strip(b"<>")
         if not raw_name:
             raise Rejection(Code.MALFORMED_MULTIPART, "every part needs a name (Content-Disposition name=)")
-        part.name = raw_name.decode("utf-8", "replace")
+        # A part's name becomes an attachment's ContentId: held to the text rule like any field.
+        part.name = text.check(raw_name.decode("utf-8", "replace"), f"/parts/{len(parts)}/name")
         if len(parts) >= max_parts + len(documents):
             raise Rejection(Code.MALFORMED_MULTIPART, f"more than {max_parts} attachment parts")
         if part.name in documents:

@@ -2,8 +2,11 @@
 
 Requests reach the readers here only after they passed the schema, so a reader may trust element
 presence and lexical forms; the rules (limits, lease checks, event validation) stay in the service
-and domain layers. Responses are written from declarative field lists in the schema's element
-order, so one list per type is all that has to follow the XSD.
+and domain layers. Every string handed on is first held to the hub's text rule
+(``gateway.domain.text``) with the pointer the REST face gives the same field (``/acks/0/reason``):
+XML already refuses the characters, so here it is the length that can be refused. Responses are
+written from declarative field lists in the schema's element order, so one list per type is all
+that has to follow the XSD.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from uuid import UUID
 from lxml import etree
 
 from gateway.domain import events as domain_events
+from gateway.domain import text as text_rule
 from gateway.domain.errors import Code, Rejection
 from gateway.service import mailbox
 from gateway.service.attachments import AttachmentFile
@@ -61,9 +65,16 @@ def _copy_children(source: etree._Element, target: etree._Element) -> None:
             copy.tail = child.tail
 
 
-def _text(parent: etree._Element, local: str) -> str | None:
+def _text(parent: etree._Element, local: str, pointer: str | None = None) -> str | None:
+    """An optional element's text; with a ``pointer``, held to the text rule as a field."""
     child = parent.find(q(local))
-    return None if child is None else child.text or ""
+    if child is None:
+        return None
+    return _field(child.text or "", pointer) if pointer else child.text or ""
+
+
+def _field(value: str, pointer: str) -> str:
+    return text_rule.check(value, pointer)
 
 
 def _required(parent: etree._Element, local: str) -> str:
@@ -90,18 +101,18 @@ def lease_args(payload: etree._Element) -> tuple[int, int | None]:
     return int(_required(payload, "Limit")), None if lease_seconds is None else int(lease_seconds)
 
 
-def ack_of(element: etree._Element) -> mailbox.Ack:
+def ack_of(element: etree._Element, pointer: str = "") -> mailbox.Ack:
     accepted = _text(element, "Accepted")
     return mailbox.Ack(
         message_id=UUID(_required(element, "MessageId").strip()),
         lease_token=UUID(_required(element, "LeaseToken").strip()),
         accepted=True if accepted is None else _boolean(accepted),
-        reason=_text(element, "Reason"),
+        reason=_text(element, "Reason", f"{pointer}/reason"),
     )
 
 
 def acks_of(payload: etree._Element) -> list[mailbox.Ack]:
-    return [ack_of(element) for element in payload.iterfind(q("Ack"))]
+    return [ack_of(element, f"/acks/{i}") for i, element in enumerate(payload.iterfind(q("Ack")))]
 
 
 def attachment_args(payload: etree._Element) -> tuple[UUID, int]:
@@ -128,7 +139,7 @@ def event_of(payload: etree._Element, *, max_inline: int) -> tuple[UUID, domain_
     for child in choice:
         if isinstance(child.tag, str):
             name = _snake(etree.QName(child).localname)
-            text = child.text or ""
+            text = _field(child.text or "", "/" + name)
             fields[name] = _date(text, "/" + name).isoformat() if name in _DATE_FIELDS else text
     event_id = fields.pop("event_id", None)
     event = domain_events.parse_event(event_id, _snake(etree.QName(choice).localname), fields)
@@ -145,7 +156,7 @@ def _answered(choice: etree._Element, max_inline: int) -> domain_events.AgencyEv
     parts: dict[str, IncomingAttachment] = {}
     inline = 0
     for i, item in enumerate(choice.iterfind(f"{q('Attachments')}/{q('Attachment')}")):
-        content_id = _required(item, "ContentId").strip()
+        content_id = _field(_required(item, "ContentId"), f"/attachments/{i}/content_id").strip()
         if content_id in parts:
             raise Rejection(
                 Code.INVALID_REQUEST, f"two attachments have the ContentId {content_id}", f"/attachments/{i}"
@@ -161,8 +172,9 @@ def _answered(choice: etree._Element, max_inline: int) -> domain_events.AgencyEv
             )
         digest = hashlib.sha256(content).hexdigest()
         parts[content_id] = IncomingAttachment(content_id, io.BytesIO(content), len(content), digest)
+    event_id = _text(choice, "EventId", "/event_id")
     return domain_events.parse_event(
-        _text(choice, "EventId"), domain_events.EventType.ANSWERED, {}, answer=answer, parts=parts
+        event_id, domain_events.EventType.ANSWERED, {}, answer=answer, parts=parts
     )
 
 
@@ -373,7 +385,7 @@ def status_records_of(payload: etree._Element) -> list[dict[str, str | None]]:
         fields: dict[str, str | None] = {}
         for child in record.iterchildren(tag=etree.Element):
             name = _snake(etree.QName(child).localname)
-            text = child.text or ""
+            text = _field(child.text or "", f"/records/{index}/{name}")
             if name in _STATUS_DATES:
                 text = _date(text, f"/records/{index}/{name}").isoformat()
             fields[name] = text
@@ -389,7 +401,7 @@ def upload_statuses_response(results: Iterable[RecordResult]) -> etree._Element:
 
 
 def registration_number_of(payload: etree._Element) -> str:
-    return _required(payload, "RegistrationNumber")
+    return _field(_required(payload, "RegistrationNumber"), "/registration_number")
 
 
 def access_code_response(number: str, code: str) -> etree._Element:

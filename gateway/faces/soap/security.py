@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from gateway.domain import text as text_rule
 from gateway.domain.errors import Code, Rejection
 from gateway.service.access import authenticate_agency
 from gateway.service.hub import Hub
@@ -67,7 +68,10 @@ def username_token(headers: Sequence[etree._Element]) -> UsernameToken | None:
         )
     if kind != PASSWORD_TEXT:
         raise Rejection(Code.UNAUTHENTICATED, "send the token as PasswordText", _POINTER + "/Password")
-    return UsernameToken(username, password.text)
+    return UsernameToken(
+        text_rule.check(username, _POINTER + "/Username"),
+        text_rule.check(password.text, _POINTER + "/Password"),
+    )
 
 
 def authenticate(hub: Hub, token: UsernameToken | None, http: HttpCredentials) -> str:
