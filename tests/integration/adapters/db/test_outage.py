@@ -47,6 +47,24 @@ def test_the_pool_hands_out_no_connection_the_server_closed(pool, terminate_back
             assert conn.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"] not in before
 
 
+def test_a_quiet_pool_whose_connections_all_died_serves_its_next_request_at_once(
+    database_url, terminate_backends
+):
+    """One client after a failover: psycopg_pool alone would try the six dead connections one by
+    one, sleeping 1, 2, 4, 8, 16 s between them, and time out after 30 s."""
+    pool = open_pool(database_url, size=6, name="outage-quiet")
+    try:
+        _fill(pool, 6)
+        assert terminate_backends() >= 6
+        time.sleep(0.2)
+        started = time.monotonic()
+        with pool.connection() as conn:
+            conn.execute("SELECT 1")
+        assert time.monotonic() - started < 5
+    finally:
+        pool.close()
+
+
 def test_a_read_whose_connection_is_lost_runs_once_more_on_a_fresh_one(pool, terminate_backends):
     runs: list[int] = []
 
