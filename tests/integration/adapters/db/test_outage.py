@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -18,6 +20,8 @@ from gateway.adapters.db import open_pool
 from gateway.adapters.db.outage import is_outage, read
 from gateway.faces.worker.relay import run_relay
 from gateway.service import delivery, intake, mailbox
+from gateway.service.health import readiness
+from gateway.service.hub import Hub
 from gateway.simulators.samples import sample_appeal
 from tests.integration.service.test_delivery import AGENCY, Receiver, RecordingPublisher, _registered_appeal
 
@@ -103,6 +107,34 @@ def test_a_statement_the_database_refuses_is_not_read_again(pool):
     with pytest.raises(psycopg.errors.QueryCanceled):
         read(pool, work)
     assert len(runs) == 1  # the connection is fine: running it again would time out again
+
+
+def test_with_the_database_refusing_connections_readiness_fails_in_seconds(server_url, settings):
+    """No database at all (it refuses every connection): readiness says so within its 2 s, and
+    what waits for a connection gets the pool's timeout, which the faces answer with 503."""
+    name = f"gw_outage_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(server_url)
+    url = urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+    pool = open_pool(url, size=2, name="refused")
+    try:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+            )
+        started = time.monotonic()
+        (database, *_) = readiness(Hub(settings=settings, pool=pool, database_url=url))
+        assert (database.name, database.ok) == ("database", False)
+        assert time.monotonic() - started < 5
+        with pytest.raises(PoolTimeout) as caught, pool.connection(timeout=1):
+            pass
+        assert is_outage(caught.value)
+    finally:
+        pool.close()
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def test_what_counts_as_an_outage():
