@@ -71,7 +71,13 @@ def open_pool(url: str, *, size: int = 10, name: str = "gateway") -> ConnectionP
         check=check,
     )
     check.pool = pool
-    pool.open(wait=True, timeout=30)
+    try:
+        pool.open(wait=True, timeout=30)
+    except BaseException:
+        # Else its threads go on connecting: a delivery worker, which opens its pool on its first
+        # task, left one such pool behind per task while the database was away.
+        pool.close()
+        raise
     return pool
 
 
