@@ -12,7 +12,7 @@ import shutil
 import socket
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -81,6 +81,23 @@ def database_url(server_url: str) -> Iterator[str]:
     yield _with_database(server_url, name)
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def terminate_backends(database_url: str) -> Callable[..., int]:
+    """A function that ends every session on the test database but the caller's own (and those of
+    ``spare`` pids), as a failover or a restart does to the hub's pool; it returns how many ended."""
+
+    def terminate(spare: Collection[int] = ()) -> int:
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            row = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> ALL(%s)",
+                (list(spare),),
+            ).fetchone()
+        return row[0]
+
+    return terminate
 
 
 @pytest.fixture(scope="session")

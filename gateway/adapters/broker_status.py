@@ -1,9 +1,10 @@
 """What the broker says about the delivery queues and the workers consuming them, for operators.
 
 On RabbitMQ a passive declare over AMQP answers with a queue's depth and its consumer count
-without changing anything (the management plugin may be off), and a Celery broadcast
-names the live workers consuming the hub's queue. On the filesystem transport of ``make run`` the depth is the number of
-message files waiting; it knows nothing of consumers, and workers take no remote control there.
+without changing anything (the management plugin may be off), and a Celery broadcast names the
+live workers consuming the hub's queue. On the filesystem transport of ``make run`` the depth is
+the number of message files waiting; it knows nothing of consumers, and workers take no remote
+control there.
 """
 
 from __future__ import annotations

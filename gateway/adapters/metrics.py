@@ -84,11 +84,19 @@ _ACKS = Counter(
     "Acknowledgements per message, by outcome (acknowledged, refused, lease-invalid, not-found)",
     ["agency", "outcome"],
 )
+_CLIENT_ABORTS = Counter(
+    PREFIX + "client_aborts",
+    "Requests whose client closed the connection before the request body was whole (an upload cut "
+    "off), by face; logged with status 499, never counted as the hub's failure",
+    ["face"],
+)
 # Series that exist from the start, so rate() sees their first increase.
 for _duplicate in ("false", "true"):
     _INTAKE_ACCEPTED.labels(_duplicate)
 for _document in ("envelope", "answer"):
     _VERIFICATION.labels(_document)
+for _face in ("portal", "sed", "soap"):  # the faces that take uploads
+    _CLIENT_ABORTS.labels(_face)
 
 
 def intake_accepted(*, duplicate: bool) -> None:
@@ -97,6 +105,10 @@ def intake_accepted(*, duplicate: bool) -> None:
 
 def intake_rejected(code: str) -> None:
     _INTAKE_REJECTED.labels(code).inc()
+
+
+def client_aborted(face: str) -> None:
+    _CLIENT_ABORTS.labels(face).inc()
 
 
 @contextmanager

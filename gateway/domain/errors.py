@@ -65,6 +65,8 @@ class Code(StrEnum):
     AGENCY_UNKNOWN = "agency-unknown"
     # everyone
     TOO_MANY_REQUESTS = "too-many-requests"
+    # the hub's side: its database is away for a moment (a failover, a restart); retry later
+    SERVICE_UNAVAILABLE = "service-unavailable"
 
 
 # HTTP status per code; anything not listed is a 422 (understood, but refused).
@@ -79,6 +81,7 @@ HTTP_STATUS: dict[Code, int] = {
     Code.SCHEMA_VIOLATION: 400,
     Code.INVALID_REQUEST: 400,
     Code.TOO_MANY_REQUESTS: 429,
+    Code.SERVICE_UNAVAILABLE: 503,
     Code.UNAUTHENTICATED: 401,
     Code.NOT_FOUND: 404,
     Code.MESSAGE_ID_REUSED: 409,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from psycopg import Connection
 
 from gateway.adapters.db import agencies as agencies_db
+from gateway.adapters.db.outage import read as db_read
 from gateway.domain.errors import Code, Rejection
 from gateway.service.hub import Hub
 from gateway.service.registry import hash_secret
@@ -41,17 +42,19 @@ def _by_credential(
     bearer: str | None,
     client_cert_sha256: str | None,
 ) -> str | None:
-    with hub.pool.connection() as conn:
+    """Authentication only reads, so it survives a lost connection even when the call then writes."""
+
+    def read(conn: Connection) -> str | None:
         if bearer:
             found = lookup(conn, "token", hash_secret(bearer))
             if found:
                 return found
         if client_cert_sha256 and hub.settings.trust_client_cert_header:
             fingerprint = client_cert_sha256.replace(":", "").lower()
-            found = lookup(conn, "cert-fingerprint", fingerprint)
-            if found:
-                return found
-    return None
+            return lookup(conn, "cert-fingerprint", fingerprint)
+        return None
+
+    return db_read(hub.pool, read)
 
 
 def authenticate_operator(hub: Hub, bearer: str | None) -> str:

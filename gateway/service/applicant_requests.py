@@ -20,6 +20,7 @@ from gateway.adapters.db import appeals as appeals_db
 from gateway.adapters.db import feedback as feedback_db
 from gateway.adapters.db import mailbox as mailbox_db
 from gateway.adapters.db.audit import append_audit
+from gateway.adapters.db.outage import read as db_read
 from gateway.domain.applicant_requests import MAX_RATING, MIN_RATING, Feedback, Withdrawal, check_rateable
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.lifecycle import Transition, advance
@@ -150,14 +151,12 @@ def _summary(row: dict[str, Any]) -> FeedbackSummary:
 
 def feedback_summary(hub: Hub) -> list[FeedbackSummary]:
     """Every agency that has feedback, by agency code (for operators and analytics)."""
-    with hub.pool.connection() as conn:
-        return [_summary(row) for row in feedback_db.summary(conn)]
+    return [_summary(row) for row in db_read(hub.pool, feedback_db.summary)]
 
 
 def agency_feedback(hub: Hub, agency_code: str) -> FeedbackSummary:
     """One agency's feedback (an agency sees only its own), zero counts when it has none yet."""
-    with hub.pool.connection() as conn:
-        rows = feedback_db.summary(conn, agency_code)
+    rows = db_read(hub.pool, lambda conn: feedback_db.summary(conn, agency_code))
     if rows:
         return _summary(rows[0])
     return FeedbackSummary(agency_code, 0, None, {str(n): 0 for n in range(MIN_RATING, MAX_RATING + 1)})

@@ -12,6 +12,7 @@ from psycopg import Connection
 from gateway.adapters.db import answers as answers_db
 from gateway.adapters.db import appeals as appeals_db
 from gateway.adapters.db import blobs
+from gateway.adapters.db.outage import read as db_read
 from gateway.domain.attachments import AttachmentPart
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.model import AttachmentHeader
@@ -32,8 +33,7 @@ def _file(row: dict) -> AttachmentFile:
 
 
 def find(hub: Hub, agency_code: str, appeal_id: UUID, n: int) -> AttachmentFile:
-    with hub.pool.connection() as conn:
-        row = appeals_db.attachment_for_agency(conn, appeal_id, n, agency_code)
+    row = db_read(hub.pool, lambda conn: appeals_db.attachment_for_agency(conn, appeal_id, n, agency_code))
     if row is None:
         raise Rejection(Code.NOT_FOUND, "no such attachment for this agency")
     return _file(row)
@@ -42,8 +42,9 @@ def find(hub: Hub, agency_code: str, appeal_id: UUID, n: int) -> AttachmentFile:
 def find_in_answer(hub: Hub, sender_id: str, appeal_id: UUID, content_id: str) -> AttachmentFile:
     """An attachment of the appeal's answer, for the portal that sent the appeal (and no other:
     anyone else gets the same not-found as for an appeal or attachment that does not exist)."""
-    with hub.pool.connection() as conn:
-        row = answers_db.attachment_for_sender(conn, appeal_id, content_id, sender_id)
+    row = db_read(
+        hub.pool, lambda conn: answers_db.attachment_for_sender(conn, appeal_id, content_id, sender_id)
+    )
     if row is None:
         raise Rejection(Code.NOT_FOUND, "no such answer attachment for this portal")
     return _file(row)

@@ -40,6 +40,7 @@ from gateway.adapters import metrics
 from gateway.adapters.db import mailbox as mailbox_db
 from gateway.adapters.db import monitoring as monitoring_db
 from gateway.adapters.db.audit import append_audit
+from gateway.adapters.db.outage import read as db_read
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.lifecycle import Transition, sources, target
 from gateway.service.hub import Hub
@@ -243,9 +244,7 @@ def acknowledge_one(hub: Hub, agency_code: str, ack: Ack) -> AckResult:
 
 
 def statistics(hub: Hub, agency_code: str) -> QueueStatistics:
-    with hub.pool.connection() as conn:
-        row = mailbox_db.statistics(conn, agency_code)
-    return QueueStatistics(**row)
+    return QueueStatistics(**db_read(hub.pool, lambda conn: mailbox_db.statistics(conn, agency_code)))
 
 
 # --- operators' hands on a mailbox ------------------------------------------------------------

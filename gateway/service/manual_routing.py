@@ -10,6 +10,7 @@ from gateway.adapters.db import agencies as agencies_db
 from gateway.adapters.db import appeals as appeals_db
 from gateway.adapters.db import mailbox as mailbox_db
 from gateway.adapters.db.audit import append_audit
+from gateway.adapters.db.outage import read as db_read
 from gateway.domain.deadlines import clock_for
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.lifecycle import Transition, advance
@@ -22,8 +23,7 @@ def waiting(hub: Hub, limit: int = 100) -> list[dict[str, Any]]:
     """Unrouted appeals, oldest first: routing facts only, never the applicant or the text."""
     if not 1 <= limit <= 1000:
         raise Rejection(Code.INVALID_REQUEST, "limit must be 1 to 1000", "/limit")
-    with hub.pool.connection() as conn:
-        return appeals_db.awaiting_manual_routing(conn, limit)
+    return db_read(hub.pool, lambda conn: appeals_db.awaiting_manual_routing(conn, limit))
 
 
 def assign(hub: Hub, operator: str, appeal_id: UUID, agency_code: str) -> UUID:

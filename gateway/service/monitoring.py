@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from psycopg import Connection
+
 from gateway.adapters import broker_status
 from gateway.adapters.db import monitoring as monitoring_db
 from gateway.adapters.db import outbox as outbox_db
+from gateway.adapters.db.outage import read as db_read
 from gateway.domain.errors import Code, Rejection
 from gateway.service.hub import Hub
 
@@ -33,8 +36,7 @@ class MailboxView:
 
 
 def mailboxes(hub: Hub) -> list[MailboxView]:
-    with hub.pool.connection() as conn:
-        return [MailboxView(**row) for row in monitoring_db.mailboxes(conn)]
+    return [MailboxView(**row) for row in db_read(hub.pool, monitoring_db.mailboxes)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +50,17 @@ class DeliveriesView:
 def deliveries(hub: Hub, *, connector: str | None = None, limit: int = 50) -> DeliveriesView:
     if not 1 <= limit <= 1000:
         raise Rejection(Code.INVALID_REQUEST, "limit must be 1 to 1000", "/limit")
-    with hub.pool.connection() as conn:
+
+    def read(conn: Connection) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         summary = monitoring_db.deliveries_by_connector(conn)
         stuck = [
             row
             for status in ("dead", "retrying")
             for row in outbox_db.deliveries(conn, status=status, connector=connector, limit=limit)
         ]
+        return summary, stuck
+
+    summary, stuck = db_read(hub.pool, read)
     if connector is not None:
         summary = [row for row in summary if row["connector"] == connector]
     return DeliveriesView(summary, stuck[:limit])
@@ -69,10 +75,12 @@ def timeline(hub: Hub, ref: str) -> list[dict[str, Any]]:
     ref = ref.strip()
     if not 0 < len(ref) <= MAX_REF:
         raise Rejection(Code.INVALID_REQUEST, f"ref must be 1 to {MAX_REF} characters", "/ref")
-    with hub.pool.connection() as conn:
+
+    def read(conn: Connection) -> list[dict[str, Any]]:
         found = monitoring_db.find_appeals(conn, ref)
-        if not found:
-            raise Rejection(
-                Code.NOT_FOUND, "no appeal with this id, portal id or registration number", "/ref"
-            )
         return [{"appeal": appeal, **monitoring_db.timeline(conn, appeal["id"])} for appeal in found]
+
+    timelines = db_read(hub.pool, read)
+    if not timelines:
+        raise Rejection(Code.NOT_FOUND, "no appeal with this id, portal id or registration number", "/ref")
+    return timelines

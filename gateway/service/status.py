@@ -22,6 +22,7 @@ from psycopg import Connection
 
 from gateway.adapters.db import appeals as appeals_db
 from gateway.adapters.db import offline_appeals as offline_db
+from gateway.adapters.db.outage import read as db_read
 from gateway.domain.access_code import digest
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.events import PUBLIC_DETAILS
@@ -47,22 +48,28 @@ def lookup(hub: Hub, number: str, code: str) -> dict[str, Any]:
     if not (0 < len(number) <= MAX_NUMBER and 0 < len(code) <= MAX_CODE):
         raise _not_found()
     wanted = digest(code)
-    with hub.pool.connection() as conn:
-        match = _match(appeals_db.by_registration_number(conn, number), wanted)
-        if match is not None:
-            return {
-                "registration_number": match["asked_number"],
-                "registered_on": match["asked_registered_on"].isoformat(),
-                "channel": Channel.PORTAL.value,
-                **public_state(conn, match["id"]),
-            }
-        match = _match(offline_db.by_registration_number(conn, number), wanted)
-        if match is not None:
-            history = [
-                _entry(s, UPLOADED_STATUS, s["state"]) for s in offline_db.status_history(conn, match["id"])
-            ]
-            return _status(match, Channel(match["channel"]), history)
-    raise _not_found()
+    found = db_read(hub.pool, lambda conn: _find(conn, number, wanted))
+    if found is None:
+        raise _not_found()
+    return found
+
+
+def _find(conn: Connection, number: str, wanted: str) -> dict[str, Any] | None:
+    match = _match(appeals_db.by_registration_number(conn, number), wanted)
+    if match is not None:
+        return {
+            "registration_number": match["asked_number"],
+            "registered_on": match["asked_registered_on"].isoformat(),
+            "channel": Channel.PORTAL.value,
+            **public_state(conn, match["id"]),
+        }
+    match = _match(offline_db.by_registration_number(conn, number), wanted)
+    if match is not None:
+        history = [
+            _entry(s, UPLOADED_STATUS, s["state"]) for s in offline_db.status_history(conn, match["id"])
+        ]
+        return _status(match, Channel(match["channel"]), history)
+    return None
 
 
 def _match(rows: list[dict[str, Any]], wanted: str) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,7 +18,13 @@ from tests.conftest import _free_port
 
 
 @pytest.fixture(scope="session")
-def hub_url(settings, session_hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def hub_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the ``hub_url`` process writes its log lines (JSON, INFO and up)."""
+    return tmp_path_factory.mktemp("hub") / "hub.log"
+
+
+@pytest.fixture(scope="session")
+def hub_url(settings, session_hub, hub_log: Path) -> Iterator[str]:
     """Base URL of a hub process serving the test database (registry already loaded)."""
     port = _free_port()
     env = {
@@ -28,7 +35,7 @@ def hub_url(settings, session_hub, tmp_path_factory: pytest.TempPathFactory) -> 
         "GATEWAY_OPERATOR_TOKENS_SHA256": json.dumps(settings.operator_tokens_sha256),
         "GATEWAY_TRUST_CLIENT_CERT_HEADER": "true",
     }
-    log_path = tmp_path_factory.mktemp("hub") / "hub.log"
+    log_path = hub_log
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "gateway.faces.rest.app:create_app",

@@ -1,7 +1,9 @@
 """RFC 9457 problem documents: every refusal is ``application/problem+json`` with a stable code.
 
 Clients branch on ``code`` (the same vocabulary as SOAP faults); ``pointer`` names the field at
-fault. Unexpected failures become a bare 500 problem that leaks nothing of the request.
+fault. The database away (a lost connection, no connection to be had) is ``503
+service-unavailable`` with ``Retry-After``; other unexpected failures become a bare 500 problem
+that leaks nothing of the request.
 Refusals of agencies', portals' and operators' requests are recorded (the portal's intake records
 its own, with more context).
 """
@@ -18,7 +20,9 @@ from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.types import Scope
 
+from gateway.adapters.db.outage import RETRY_AFTER_SECONDS, is_outage
 from gateway.domain.errors import Code, Rejection
+from gateway.faces.rest.request_log import CLIENT_ABORTED_STATUS, ClientAborted
 from gateway.service import refusals
 
 log = logging.getLogger(__name__)
@@ -26,6 +30,7 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "urn:appeals-gateway:problem:"
 INTERNAL_ERROR = "internal-error"
+CLIENT_ABORTED = "client-aborted"  # never sent (the client is gone): the access line's status says it
 # Calls that record their own refusals, as (method, path).
 SELF_RECORDING = frozenset({("POST", "/portal/v1/appeals")})
 
@@ -63,6 +68,12 @@ def describe(exc: Exception) -> Problem:
             429: Code.TOO_MANY_REQUESTS.value,
         }.get(exc.status_code, Code.INVALID_REQUEST.value)
         return Problem(exc.status_code, code, str(exc.detail))
+    if isinstance(exc, ClientAborted):
+        return Problem(CLIENT_ABORTED_STATUS, CLIENT_ABORTED, "the client closed the connection")
+    if is_outage(exc):
+        # Not "not applied": a commit whose answer was lost with the connection may have landed.
+        detail = "the hub's database is unavailable for a moment; retry the request later"
+        return Problem(503, Code.SERVICE_UNAVAILABLE.value, detail)
     return Problem(500, INTERNAL_ERROR, "the hub failed; the request was not applied")
 
 
@@ -78,12 +89,16 @@ def problem_response(p: Problem, **extra: Any) -> Response:
         body["pointer"] = p.pointer
     body.update(extra)
     headers = {"WWW-Authenticate": "Bearer"} if p.status == 401 else None
+    if p.status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     return Response(body, status_code=p.status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def exception_handler(_: Request, exc: Exception) -> Response:
     p = describe(exc)
-    if p.status >= 500:
+    if p.code == Code.SERVICE_UNAVAILABLE:
+        log.warning("database unavailable: %s", type(exc).__name__)
+    elif p.status >= 500:
         log.error("unhandled %s", type(exc).__name__, exc_info=exc)
     return problem_response(p)
 
@@ -92,7 +107,7 @@ async def record_refusal(exc: Exception, scope: Scope) -> None:
     """``after_exception`` hook: keep a record of every client error outside the portal's intake."""
     p = describe(exc)
     path, method = scope.get("path", ""), scope.get("method", "")
-    if p.status >= 500 or (method, path) in SELF_RECORDING:
+    if p.status >= 500 or p.code == CLIENT_ABORTED or (method, path) in SELF_RECORDING:
         return
     hub = Litestar.from_scope(scope).state.get("hub")
     if hub is None:

@@ -13,6 +13,14 @@ log is switched off (``gateway.adapters.logs``): it would print the query.
 
 It wraps Litestar's whole ASGI handler, outside routing, because Litestar's middleware runs only
 for requests that matched a route: an unknown path or a wrong method must get its id too.
+
+It also watches the request body arrive: a client that hangs up before its body is whole (a push
+cut off in the middle of a large attachment) makes reading the body raise :class:`ClientAborted`
+instead of Litestar's 500 "client disconnected prematurely". Such a request is one ``client
+aborted`` line at INFO, an access line with status 499 (nginx's "client closed request"), and a
+count in ``appeals_gateway_client_aborts_total``: the client's doing, not an error of the hub.
+Nothing of it reaches the database, as every face reads the whole body before it calls the
+service layer.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from uuid import uuid4
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.adapters import metrics
+
 log = structlog.get_logger("gateway.access")
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -33,6 +43,8 @@ MAX_LOGGED_PATH = 200
 _FACES = frozenset({"portal", "sed", "ops", "public", "health", "metrics", "schema"})
 # Probes and scrapes come every few seconds: their access lines are DEBUG.
 _PROBES = frozenset({"health", "metrics"})
+# The status an aborted request is logged with; the client is gone and gets no response.
+CLIENT_ABORTED_STATUS = 499
 # What the handler learnt that the access line should name; one dict per request, shared by
 # reference with the worker threads the handler runs in.
 _facts: ContextVar[dict[str, str] | None] = ContextVar("gateway_request_facts", default=None)
@@ -64,6 +76,31 @@ def request_id(scope: Scope) -> str:
     return str(uuid4())
 
 
+class ClientAborted(Exception):
+    """The client closed the connection before its request body was whole."""
+
+
+class _BodyWatch:
+    """The ``receive`` the application gets: raises :class:`ClientAborted` on a disconnect that
+    comes before the last chunk of the body (a disconnect after it is no abort of an upload)."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self.pending = True
+        self.received = 0
+        self.aborted = False
+
+    async def __call__(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            self.pending = bool(message.get("more_body", False))
+        elif message["type"] == "http.disconnect" and self.pending:
+            self.aborted = True
+            raise ClientAborted("the client closed the connection before its request body was whole")
+        return message
+
+
 class RequestLog:
     """ASGI wrapper: binds the request id, adds it to the response, writes the access line."""
 
@@ -88,11 +125,16 @@ class RequestLog:
         token = _facts.set(facts)
         started = time.perf_counter()
         path, face = scope["path"], face_of(scope["path"])
+        body = _BodyWatch(receive)
         try:
             with structlog.contextvars.bound_contextvars(request_id=rid, face=face):
                 try:
-                    await self.app(scope, receive, send_with_id)
+                    await self.app(scope, body, send_with_id)
                 finally:
+                    if body.aborted:
+                        status = CLIENT_ABORTED_STATUS
+                        metrics.client_aborted(face)
+                        log.info("client aborted", method=scope["method"], received_bytes=body.received)
                     appeal_id = scope.get("path_params", {}).get("appeal_id")
                     (log.debug if face in _PROBES else log.info)(
                         "request",

@@ -180,7 +180,7 @@ async def read_parts(
     except MultipartParseError as exc:
         _close(parts)
         raise Rejection(Code.MALFORMED_MULTIPART, f"the multipart body is malformed: {exc}") from None
-    except Rejection:
+    except Exception:  # a Rejection, or the client gone mid-upload: the spooled parts go now
         _close(parts)
         raise
 

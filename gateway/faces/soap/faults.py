@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from gateway.domain.errors import Rejection
+from gateway.domain.errors import Code, Rejection
 from gateway.faces.rest.problems import INTERNAL_ERROR
 from gateway.faces.soap.codec import NS, q
 from gateway.faces.soap.soapenv import SOAP_ENV, EnvelopeRejection, FaultCode
@@ -30,6 +30,12 @@ class Fault:
 
 # The hub's own failure: nothing was applied, the client may retry; nothing of the cause leaks.
 SERVER_FAULT = Fault(FaultCode.SERVER, "the hub failed; the request was not applied", INTERNAL_ERROR)
+# The hub's database away for a moment: retry later (the response also carries ``Retry-After``).
+UNAVAILABLE_FAULT = Fault(
+    FaultCode.SERVER,
+    "the hub's database is unavailable for a moment; retry the request later",
+    Code.SERVICE_UNAVAILABLE.value,
+)
 
 
 def of_rejection(rejection: Rejection) -> Fault:

@@ -16,11 +16,12 @@ import anyio
 from litestar import Request, Response, get, post
 from lxml import etree
 
+from gateway.adapters.db.outage import RETRY_AFTER_SECONDS, is_outage
 from gateway.adapters.xmlsec.envelope import validate
 from gateway.adapters.xmlsec.parsing import parse_hardened
 from gateway.domain.errors import Code, Rejection
 from gateway.faces.rest.auth import bearer_token
-from gateway.faces.rest.request_log import note
+from gateway.faces.rest.request_log import ClientAborted, note
 from gateway.faces.rest.upload import read_xml
 from gateway.faces.soap import codec, faults, security, soapenv, wsdl
 from gateway.faces.soap.operations import INLINE_REQUESTS, OPERATIONS, Operation, max_request_bytes
@@ -50,7 +51,8 @@ async def contract(request: Request, hub: Hub, xsd: str | None = None) -> Respon
 
 @post(wsdl.ENDPOINT, request_max_body_size=None, tags=TAGS, summary="Call an operation (SOAP 1.1)")
 async def call(request: Request, hub: Hub) -> Response[bytes]:
-    """200 with the operation's response, or 500 with a Fault (SOAP 1.1 reports every fault so)."""
+    """200 with the operation's response, or 500 with a Fault (SOAP 1.1 reports every fault so);
+    the database away is a ``soap:Server`` fault ``service-unavailable`` with ``Retry-After``."""
     http = security.HttpCredentials(
         bearer=bearer_token(request), client_cert_sha256=request.headers.get(hub.settings.client_cert_header)
     )
@@ -65,15 +67,20 @@ async def call(request: Request, hub: Hub) -> Response[bytes]:
         )  # fmt: skip
         await anyio.to_thread.run_sync(refusals.record, hub, refusal)
         return _fault(faults.of_rejection(rejection))
-    except Exception:
+    except ClientAborted:
+        raise  # no one to answer: the request log counts it
+    except Exception as exc:
+        if is_outage(exc):
+            log.warning("a SOAP call found the database unavailable: %s", type(exc).__name__)
+            return _fault(faults.UNAVAILABLE_FAULT, {"Retry-After": str(RETRY_AFTER_SECONDS)})
         log.exception("a SOAP call failed")
         return _fault(faults.SERVER_FAULT)
     return Response(answer, status_code=200, media_type=soapenv.MEDIA_TYPE)
 
 
-def _fault(fault: faults.Fault) -> Response[bytes]:
+def _fault(fault: faults.Fault, headers: dict[str, str] | None = None) -> Response[bytes]:
     body = soapenv.write(faults.element(fault))
-    return Response(body, status_code=faults.HTTP_STATUS, media_type=soapenv.MEDIA_TYPE)
+    return Response(body, status_code=faults.HTTP_STATUS, media_type=soapenv.MEDIA_TYPE, headers=headers)
 
 
 def _answer(hub: Hub, raw: bytes, http: security.HttpCredentials) -> bytes:
