@@ -212,3 +212,23 @@ def test_the_old_agency_cannot_give_the_number_to_another_appeal(hub, portal, re
     with pytest.raises(Rejection) as taken:
         _register(hub, AGENCY, other, "ОГ-1")
     assert taken.value.code is Code.REGISTRATION_NUMBER_TAKEN
+
+
+def test_an_update_queued_before_contract_2_is_completed_when_delivered(hub, answered):
+    """A payload without the public state (written by a hub before the upgrade) gets the state as it
+    is now and what earlier updates gave the applicant, so contract 2 can still carry it."""
+    with hub.pool.connection() as conn:
+        conn.execute(
+            """UPDATE outbox_message SET payload = payload - 'appeal' - 'access_code'
+               WHERE appeal_id = %s AND connector = %s AND seq = 2""",
+            (answered, CABINET),
+        )
+        row = conn.execute(
+            "SELECT * FROM outbox_message WHERE appeal_id = %s AND connector = %s AND seq = 2",
+            (answered, CABINET),
+        ).fetchone()
+        assert "appeal" not in row["payload"]
+        payload = delivery.outgoing_message(conn, row, 1).payload
+    assert payload["appeal"]["state"] == "closed"  # as of the delivery, the best left to give
+    assert payload["access_code"] == _payloads(hub, answered)[0]["access_code"]
+    assert (payload["seq"], payload["type"]) == (2, "assigned")
