@@ -431,4 +431,3 @@ def _appeal(row: dict[str, Any], reg: Registration) -> Appeal:
             for a in row["attachments"]
         ),
     )
-

@@ -8,8 +8,8 @@ from uuid import UUID
 from psycopg import Connection, sql
 from psycopg.types.json import Jsonb
 
-_SUMMARY = sql.SQL("""id, mailbox, filed_at, state, labels, quarantine_reason, quarantine_detail, size, sender,
-              subject, sent_at, jsonb_array_length(attachments) AS attachment_count, appeal_id,
+_SUMMARY = sql.SQL("""id, mailbox, filed_at, state, labels, quarantine_reason, quarantine_detail, size,
+              sender, subject, sent_at, jsonb_array_length(attachments) AS attachment_count, appeal_id,
               rejection_reason, decided_at, decided_by""")
 
 
@@ -40,9 +40,9 @@ def file(conn: Connection, row: dict[str, Any]) -> bool:
 
 def listing(conn: Connection, states: list[str], limit: int) -> list[dict[str, Any]]:
     return conn.execute(
-        sql.SQL(
-            "SELECT {} FROM incoming_mail WHERE state = ANY(%s) ORDER BY filed_at, id LIMIT %s"
-        ).format(_SUMMARY),
+        sql.SQL("SELECT {} FROM incoming_mail WHERE state = ANY(%s) ORDER BY filed_at, id LIMIT %s").format(
+            _SUMMARY
+        ),
         (states, limit),
     ).fetchall()
 
