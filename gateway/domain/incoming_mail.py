@@ -263,14 +263,14 @@ def _text(part: EmailMessage) -> str:
     payload = part.get_payload(decode=True) or b""
     charset = part.get_content_charset() or "us-ascii"
     try:
-        return payload.decode(charset)
+        return payload.decode(charset).replace("\r\n", "\n")
     except LookupError:
         raise Quarantined(QuarantineReason.UNDECODABLE_CHARSET, "an unknown charset") from None
     except UnicodeDecodeError:
         if charset in ("us-ascii", "ascii"):
             # Undeclared 8-bit text: UTF-8 is what senders mean nowadays, if it decodes.
             try:
-                return payload.decode("utf-8")
+                return payload.decode("utf-8").replace("\r\n", "\n")
             except UnicodeDecodeError:
                 pass
         raise Quarantined(

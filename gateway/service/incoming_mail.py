@@ -108,7 +108,8 @@ class PollResult:
     filed: int = 0
     quarantined: int = 0
     already_filed: int = 0
-    failed: int = 0
+    failed: int = 0  # not filed (the next poll tries again)
+    not_moved: int = 0  # filed, but still in the polled folder (the next poll moves it)
     error: str | None = None
     skipped: bool = False  # another poller holds this mailbox right now
 
@@ -156,20 +157,25 @@ def poll(hub: Hub, box: MailboxSettings, opener: MailboxOpener) -> PollResult:
 
 
 def _take(hub: Hub, remote: RemoteMailbox, listed: Any, result: PollResult) -> None:
-    """File (or quarantine) one message and move it; an error costs this message a retry, no more."""
+    """File (or quarantine) one message, then move it; an error costs this message a retry, no more."""
     box = remote.settings
     try:
         outcome = _file_one(hub, remote, listed)
-        if outcome == "quarantined":
-            result.quarantined += 1
-        elif outcome == "filed":
-            result.filed += 1
-        else:
-            result.already_filed += 1
-        remote.move(listed.uid, box.quarantine_folder if outcome == "quarantined" else box.filed_folder)
-    except Exception as exc:
+    except Exception as exc:  # the next poll tries it again; the rest go on
         result.failed += 1
         log.warning("mail not filed", mailbox=box.name, uid=listed.uid, error=type(exc).__name__)
+        return
+    if outcome == "quarantined":
+        result.quarantined += 1
+    elif outcome == "filed":
+        result.filed += 1
+    else:
+        result.already_filed += 1
+    try:
+        remote.move(listed.uid, box.quarantine_folder if outcome == "quarantined" else box.filed_folder)
+    except Exception as exc:  # filed already: the next poll finds it filed and only moves it
+        result.not_moved += 1
+        log.warning("mail not moved", mailbox=box.name, uid=listed.uid, error=type(exc).__name__)
 
 
 def _file_one(hub: Hub, remote: RemoteMailbox, listed: Any) -> str:
