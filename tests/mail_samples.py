@@ -8,9 +8,9 @@ import io
 import quopri
 import uuid
 import zipfile
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import UTC, datetime
 
 TEXT_RU = "Прошу отремонтировать крышу дома 5 по улице Ленина. Течёт уже месяц, ёлки!"
 
@@ -19,7 +19,10 @@ def _id() -> str:
     return make_msgid(idstring=uuid.uuid4().hex[:8], domain="mail.example.ru")
 
 
-def plain(text: str = TEXT_RU, *, subject: str = "Ремонт крыши", sender: str = "Иванов Иван <ivanov@example.ru>",
+SENDER = "Иванов Иван <ivanov@example.ru>"
+
+
+def plain(text: str = TEXT_RU, *, subject: str = "Ремонт крыши", sender: str = SENDER,
           message_id: str | None = None, extra: dict[str, str] | None = None) -> bytes:  # fmt: skip
     msg = EmailMessage()
     msg["From"] = sender
@@ -121,7 +124,7 @@ def bounce() -> bytes:
         f"--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n"
         "From: obrashcheniya@adm.example.ru\r\nSubject: Ваше обращение\r\n\r\n"
         f"--{boundary}--\r\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 # --- bad mail ---
