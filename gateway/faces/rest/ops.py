@@ -127,10 +127,13 @@ class OpsController(Controller):
 
     @get("/incoming-mail", summary="E-mailed appeals waiting for moderation, and quarantined mail")
     async def incoming_mail_queue(
-        self, hub: Hub, operator: str, state: str | None = None,
+        self,
+        hub: Hub,
+        operator: str,
+        mail_state: str | None = Parameter(query="state", default=None),
         limit: int = Parameter(default=100, ge=1, le=1000),
-    ) -> dict[str, Any]:  # fmt: skip
-        rows = await anyio.to_thread.run_sync(incoming_mail.queue, hub, state, limit)
+    ) -> dict[str, Any]:
+        rows = await anyio.to_thread.run_sync(incoming_mail.queue, hub, mail_state, limit)
         return {"messages": [_mail_json(r) for r in rows]}
 
     @get("/incoming-mail/{mail_id:uuid}", summary="One e-mail: headers, text, attachments, decision")
