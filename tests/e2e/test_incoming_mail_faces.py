@@ -5,12 +5,12 @@ pulls the registered appeal over REST, its e-mail and attachment included."""
 from __future__ import annotations
 
 import base64
-from datetime import date
 import hashlib
 import json
 import os
 import subprocess
 import sys
+from datetime import date
 
 import httpx
 import pytest
@@ -50,7 +50,9 @@ def _queue(client, **params) -> list[dict]:
     return response.json()["messages"]
 
 
-def test_a_polled_e_mail_is_registered_over_rest_and_pulled_by_the_agency(client, settings, dovecot, registry):
+def test_a_polled_e_mail_is_registered_over_rest_and_pulled_by_the_agency(
+    client, settings, dovecot, registry
+):
     raw = samples.with_attachment()
     dovecot.deliver(raw, samples.zip_bomb())
     polled = _cli(settings, dovecot, "mail", "poll")
@@ -107,7 +109,9 @@ def test_moderation_refusals_over_rest(client, settings, dovecot, registry):
     assert (unknown.status_code, unknown.json()["code"]) == (404, "not-found")
     bad_state = client.get("/ops/v1/incoming-mail", params={"state": "lost"}, headers=OPERATOR)
     assert (bad_state.status_code, bad_state.json()["pointer"]) == (400, "/state")
-    as_agency = client.get("/ops/v1/incoming-mail", headers={"Authorization": f"Bearer {registry[1][AGENCY]}"})
+    as_agency = client.get(
+        "/ops/v1/incoming-mail", headers={"Authorization": f"Bearer {registry[1][AGENCY]}"}
+    )
     assert as_agency.status_code == 401
 
     rejected = client.post(url + "/reject", json={"reason": "not-an-appeal"}, headers=OPERATOR)

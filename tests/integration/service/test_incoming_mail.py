@@ -10,15 +10,19 @@ from contextlib import contextmanager
 from email import message_from_bytes, policy
 
 import pytest
+from lxml import etree
 
 from connectors.mail.imap import open_mailbox
+from gateway.config import PROJECT_ROOT
 from gateway.domain.errors import Code, Rejection
+from gateway.faces.soap import codec
 from gateway.service import incoming_mail, mailbox
 from gateway.service.hub import Hub
 from tests import mail_samples as samples
 
 AGENCY = "ADM-CHEBOKSARY"
 TOPIC, TERRITORY = "0005.0005.0056.1149", "97701000"
+SED_SCHEMA = etree.XMLSchema(etree.parse(str(PROJECT_ROOT / "schemas" / "sed-service-1.xsd")))
 
 
 @pytest.fixture
@@ -153,6 +157,8 @@ def test_a_registered_e_mail_is_an_appeal_in_the_agencys_mailbox_with_its_clock(
     assert appeal["text"] == samples.TEXT_RU and appeal["notification_channels"] == ["email"]
     (attachment,) = message.attachments
     assert (attachment.file_name, attachment.size) == ("акт осмотра.pdf", len(samples.PDF))
+    # The SOAP face carries it within its schema, as it carries a portal appeal.
+    SED_SCHEMA.assertValid(codec.messages_response([message]))
 
     with mail_hub.pool.connection() as conn:
         stored = conn.execute(
