@@ -33,6 +33,9 @@ from email.utils import getaddresses, parsedate_to_datetime
 from enum import StrEnum
 from html.parser import HTMLParser
 
+# The sender id of an appeal registered from an e-mail: no portal pushed it, so it has no cabinet.
+EMAIL_SENDER = "E-MAIL"
+
 
 class QuarantineReason(StrEnum):
     OVERSIZE = "oversize"

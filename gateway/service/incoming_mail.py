@@ -66,7 +66,7 @@ from gateway.service.mailbox import APPEAL_MESSAGE
 
 log = structlog.get_logger(__name__)
 
-EMAIL_SENDER = "E-MAIL"
+EMAIL_SENDER = mail.EMAIL_SENDER
 EMAIL_PROVIDER = "e-mail"
 WAITING, REGISTERED, REJECTED, QUARANTINED = "waiting", "registered", "rejected", "quarantined"
 STATES = (WAITING, REGISTERED, REJECTED, QUARANTINED)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
+from datetime import date
 from email import message_from_bytes, policy
 
 import pytest
@@ -15,8 +16,9 @@ from lxml import etree
 from connectors.mail.imap import open_mailbox
 from gateway.config import PROJECT_ROOT
 from gateway.domain.errors import Code, Rejection
+from gateway.domain.events import parse_event
 from gateway.faces.soap import codec
-from gateway.service import incoming_mail, mailbox
+from gateway.service import events, incoming_mail, mailbox
 from gateway.service.hub import Hub
 from tests import mail_samples as samples
 
@@ -185,6 +187,23 @@ def test_a_registered_e_mail_is_an_appeal_in_the_agencys_mailbox_with_its_clock(
     with pytest.raises(Rejection) as twice:
         incoming_mail.reject(mail_hub, "operator:test", waiting["id"], "not-an-appeal")
     assert twice.value.code is Code.ILLEGAL_TRANSITION
+
+
+def test_the_agencys_events_on_an_e_mailed_appeal_run_its_clock_and_queue_nothing_for_a_cabinet(
+    mail_hub, dovecot
+):
+    dovecot.deliver(samples.plain())
+    _poll(mail_hub)
+    (waiting,) = incoming_mail.queue(mail_hub)
+    reg = incoming_mail.Registration(AGENCY, TOPIC, TERRITORY)
+    appeal_id = incoming_mail.register(mail_hub, "operator:test", waiting["id"], reg)
+    fields = {"registration_number": "ОГ-77/2026", "registered_on": date.today().isoformat()}
+    events.record(mail_hub, AGENCY, appeal_id, parse_event("reg-1", "registered", fields))
+    with mail_hub.pool.connection() as conn:
+        appeal = conn.execute("SELECT state, answer_by FROM appeal WHERE id = %s", (appeal_id,)).fetchone()
+        queued = conn.execute("SELECT count(*) AS n FROM outbox_message WHERE appeal_id = %s", (appeal_id,))
+        assert queued.fetchone()["n"] == 0  # no portal knows this appeal: no cabinet update
+    assert appeal["state"] == "registered" and appeal["answer_by"] > date.today()
 
 
 def test_registration_refusals(mail_hub, dovecot):
