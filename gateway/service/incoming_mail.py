@@ -148,9 +148,7 @@ def poll(hub: Hub, box: MailboxSettings, opener: MailboxOpener) -> PollResult:
             with opener(box, hub.settings.mail_timeout_seconds) as remote:
                 for listed in remote.listing():
                     _take(hub, remote, listed, result)
-        except (OSError, psycopg.OperationalError) as exc:
-            result.error = type(exc).__name__
-        except Exception as exc:
+        except Exception as exc:  # unreachable, TLS, login, the database away: the next poll retries
             result.error = type(exc).__name__
     log.info("mail polled", **result.as_dict())
     return result
