@@ -4,10 +4,11 @@ with its legal clock, or rejected with a reason the sender will be told."""
 
 from __future__ import annotations
 
+import tarfile
 import threading
 import time
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
@@ -18,7 +19,7 @@ from gateway.config import PROJECT_ROOT
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.events import parse_event
 from gateway.faces.soap import codec
-from gateway.service import events, incoming_mail, mailbox
+from gateway.service import archive, events, incoming_mail, mailbox
 from gateway.service.hub import Hub
 from tests import mail_samples as samples
 
@@ -204,6 +205,23 @@ def test_the_agencys_events_on_an_e_mailed_appeal_run_its_clock_and_queue_nothin
         queued = conn.execute("SELECT count(*) AS n FROM outbox_message WHERE appeal_id = %s", (appeal_id,))
         assert queued.fetchone()["n"] == 0  # no portal knows this appeal: no cabinet update
     assert appeal["state"] == "registered" and appeal["answer_by"] > date.today()
+
+
+def test_the_archive_keeps_an_e_mailed_appeals_e_mail_as_eml(mail_hub, dovecot, tmp_path):
+    raw = samples.plain()
+    dovecot.deliver(raw)
+    _poll(mail_hub)
+    (waiting,) = incoming_mail.queue(mail_hub)
+    incoming_mail.register(
+        mail_hub, "op", waiting["id"], incoming_mail.Registration(AGENCY, TOPIC, TERRITORY)
+    )
+    now = datetime.now(UTC)
+    out = tmp_path / "archive.tar"
+    archive.export(mail_hub, now - timedelta(days=1), now + timedelta(days=1), out)
+    with tarfile.open(out) as tar:
+        (member,) = [m for m in tar.getmembers() if m.name.startswith("inbound/E-MAIL/")]
+        assert member.name == f"inbound/E-MAIL/{waiting['id']}.eml"
+        assert tar.extractfile(member).read() == raw.replace(b"\n", b"\r\n")
 
 
 def test_registration_refusals(mail_hub, dovecot):
