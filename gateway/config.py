@@ -10,10 +10,33 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BeforeValidator, Field
+from pydantic import AliasChoices, BaseModel, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class MailboxSettings(BaseModel):
+    """One mailbox the hub reads e-mailed appeals from (IMAP over TLS), in ``GATEWAY_MAIL_MAILBOXES``."""
+
+    name: str = Field(description="how operators and the queue name it, e.g. `obrashcheniya`")
+    host: str
+    port: int = 993
+    username: str
+    password: SecretStr | None = None
+    password_file: Path | None = Field(default=None, description="read the password from here instead")
+    tls: Literal["implicit", "starttls"] = Field(
+        default="implicit", description="TLS from the first byte (993), or STARTTLS on 143; never plain"
+    )
+    ca_file: Path | None = Field(default=None, description="CA bundle for the server's certificate")
+    folder: str = "INBOX"
+    filed_folder: str = Field(default="Filed", description="where a filed message is moved")
+    quarantine_folder: str = Field(default="Quarantine", description="where a quarantined one is moved")
+
+    def secret(self) -> str:
+        if self.password_file is not None:
+            return self.password_file.read_text().strip()
+        return self.password.get_secret_value() if self.password else ""
 
 
 class Settings(BaseSettings):
@@ -87,6 +110,17 @@ class Settings(BaseSettings):
     )
     relay_poll_seconds: float = Field(default=1.0, description="relay's poll when no notification wakes it")
     worker_concurrency: int = Field(default=2, description="delivery worker processes per `worker`")
+
+    # --- incoming e-mail: the moderation queue (gateway/service/incoming_mail.py) ---
+    mail_mailboxes: list[MailboxSettings] = Field(
+        default_factory=list, description="mailboxes to poll, as a JSON list of objects (MailboxSettings)"
+    )
+    mail_poll_seconds: float = Field(
+        default=60.0, description="how often the relay process polls the mailboxes (0: never)"
+    )
+    mail_max_message_bytes: int = Field(default=25 * 1024 * 1024, description="larger ones are quarantined")
+    mail_max_parts: int = Field(default=200, description="MIME parts per message, forwarded ones included")
+    mail_timeout_seconds: float = Field(default=30.0, description="per IMAP command")
 
     # --- metrics (/metrics) ---
     at_risk_days: int = Field(

@@ -239,3 +239,30 @@ def portal_by(dev_pki):
     return Portal(
         "OBRASHCHENIYA-BEL", Signer(dev_pki.portal_ec_key.read_bytes(), dev_pki.portal_ec_cert.read_bytes())
     )
+
+
+# --- a real IMAP server (Debian's Dovecot) ---------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dovecot_server():
+    """Dovecot on loopback with its own config in a temporary directory (``tests/dovecot.py``)."""
+    if shutil.which("dovecot") is None:
+        _unavailable("the dovecot IMAP server", FileNotFoundError("dovecot (apt-get install dovecot-imapd)"))
+    from tests.dovecot import start_dovecot
+
+    try:
+        server = start_dovecot()
+    except Exception as exc:  # a server that does not start is a missing service too
+        _unavailable("the dovecot IMAP server", exc)
+        raise
+    yield server
+    server.stop()
+    shutil.rmtree(server.root, ignore_errors=True)
+
+
+@pytest.fixture
+def dovecot(dovecot_server):
+    """The IMAP server with every folder emptied."""
+    dovecot_server.empty()
+    return dovecot_server

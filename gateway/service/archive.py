@@ -38,6 +38,7 @@ from gateway.adapters.db import audit as audit_db
 from gateway.adapters.db import blobs
 from gateway.adapters.tar_archive import ArchiveWriter, Member
 from gateway.domain.audit_chain import FORM_TAG, ChainWalk, archived
+from gateway.domain.incoming_mail import EMAIL_SENDER
 from gateway.service.hub import Hub
 
 FORMAT = "appeals-gateway archive 1"
@@ -93,7 +94,9 @@ def _inbound_messages(
     files = []
     for n, m in enumerate(messages, 1):
         raw = archive_db.inbound_raw(conn, m["sender_id"], m["message_id"])
-        path = f"inbound/{m['sender_id']}/{m['message_id']}.xml"
+        # An appeal registered from e-mail keeps the e-mail as its evidence (RFC 5322), not XML.
+        ext = "eml" if m["sender_id"] == EMAIL_SENDER else "xml"
+        path = f"inbound/{m['sender_id']}/{m['message_id']}.{ext}"
         member = archive.add_bytes(path, raw, m["received_at"], sha256=m["sha256"])
         files.append(_entry(member, "inbound-message", appeal_id=str(m["appeal_id"])))
         if n % PROGRESS_EVERY == 0:

@@ -18,6 +18,7 @@ from psycopg import Connection
 
 from gateway.adapters.db import outbox as outbox_db
 from gateway.domain.events import PUBLIC_DETAILS
+from gateway.domain.incoming_mail import EMAIL_SENDER
 from gateway.domain.lifecycle import AppealState
 from gateway.service import status
 
@@ -38,7 +39,12 @@ def tell_the_cabinet(
     its signed document named by digest in ``documents`` for the delivery to resolve); what earlier
     events gave is repeated from their updates. The idempotency key and the sequence number let
     the cabinet drop repeats and stale updates.
+
+    An appeal an operator registered from an e-mail has no cabinet (no portal knows it): nothing
+    is queued for it, or every update would die at the portal as an unknown appeal.
     """
+    if _from_email(conn, appeal_id):
+        return
     payload = {
         "appeal_id": str(appeal_id),
         "seq": event["seq"],
@@ -52,6 +58,11 @@ def tell_the_cabinet(
     }
     key = f"{CABINET}:{appeal_id}:{event['seq']}"
     outbox_db.enqueue(conn, CABINET, appeal_id, event["seq"], key, payload)
+
+
+def _from_email(conn: Connection, appeal_id: UUID) -> bool:
+    row = conn.execute("SELECT sender_id FROM appeal WHERE id = %s", (appeal_id,)).fetchone()
+    return row is not None and row["sender_id"] == EMAIL_SENDER
 
 
 def _owed(conn: Connection, appeal_id: UUID) -> dict[str, Any]:

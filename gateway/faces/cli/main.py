@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from gateway.config import get_settings
-from gateway.faces.cli import audit, deliveries, ops, worker
+from gateway.faces.cli import audit, deliveries, mail, ops, worker
 from gateway.faces.cli.dev_companions import MAKE_RUN_CABINET_URL
 
 app = typer.Typer(
@@ -20,6 +20,8 @@ agencies_app = typer.Typer(help="The agency registry.", no_args_is_help=True)
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(deliveries.app, name="deliveries")
 app.add_typer(ops.app, name="ops")
+app.add_typer(mail.app, name="mail")
+ops.app.add_typer(mail.moderation, name="mail")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(audit.archive_app, name="archive")
 app.command()(worker.worker)

@@ -13,13 +13,39 @@ from litestar.params import Parameter
 
 from gateway.domain.errors import Code, Rejection
 from gateway.faces.rest.auth import calling_operator
-from gateway.service import applicant_requests, delivery, mailbox, manual_routing, monitoring
+from gateway.service import applicant_requests, delivery, incoming_mail, mailbox, manual_routing, monitoring
 from gateway.service.hub import Hub
 
 
 @dataclass
 class AssignBody:
     agency_code: str
+
+
+@dataclass
+class RegisterMailBody:
+    agency_code: str
+    topic_code: str
+    territory_code: str
+    kind: str = "statement"
+
+
+@dataclass
+class RejectMailBody:
+    reason: str
+    comment: str | None = None
+
+
+def _mail_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A queue row for JSON: digests as hex, the raw message's digest named, nothing else renamed."""
+    out = {k: v for k, v in row.items() if k not in ("raw_sha256", "reply_template", "reply_recipient",
+                                                     "reply_params", "reply_sent_at")}  # fmt: skip
+    if "raw_sha256" in row:
+        out["raw_sha256"] = bytes(row["raw_sha256"]).hex() if row["raw_sha256"] is not None else None
+    if row.get("reply_template"):
+        out["reply"] = {"template": row["reply_template"], "recipient": row["reply_recipient"],
+                        "params": row["reply_params"], "sent_at": row["reply_sent_at"]}  # fmt: skip
+    return out
 
 
 class OpsController(Controller):
@@ -98,3 +124,38 @@ class OpsController(Controller):
     @get("/timeline", summary="An appeal's story by hub id, portal id or registration number")
     async def timeline(self, hub: Hub, operator: str, ref: str) -> dict[str, Any]:
         return {"appeals": await anyio.to_thread.run_sync(monitoring.timeline, hub, ref)}
+
+    @get("/incoming-mail", summary="E-mailed appeals waiting for moderation, and quarantined mail")
+    async def incoming_mail_queue(
+        self,
+        hub: Hub,
+        operator: str,
+        mail_state: str | None = Parameter(query="state", default=None),
+        limit: int = Parameter(default=100, ge=1, le=1000),
+    ) -> dict[str, Any]:
+        rows = await anyio.to_thread.run_sync(incoming_mail.queue, hub, mail_state, limit)
+        return {"messages": [_mail_json(r) for r in rows]}
+
+    @get("/incoming-mail/{mail_id:uuid}", summary="One e-mail: headers, text, attachments, decision")
+    async def incoming_mail_show(self, hub: Hub, operator: str, mail_id: UUID) -> dict[str, Any]:
+        return _mail_json(await anyio.to_thread.run_sync(incoming_mail.show, hub, mail_id))
+
+    @post(
+        "/incoming-mail/{mail_id:uuid}/register", status_code=200,
+        summary="Register an e-mail as an appeal (channel e-mail) in the chosen agency's mailbox",
+    )  # fmt: skip
+    async def incoming_mail_register(
+        self, hub: Hub, operator: str, mail_id: UUID, data: RegisterMailBody
+    ) -> dict[str, str]:
+        reg = incoming_mail.Registration(data.agency_code, data.topic_code, data.territory_code, data.kind)
+        appeal_id = await anyio.to_thread.run_sync(incoming_mail.register, hub, operator, mail_id, reg)
+        return {"incoming_mail": str(mail_id), "appeal_id": str(appeal_id), "routed_to": data.agency_code}
+
+    @post("/incoming-mail/{mail_id:uuid}/reject", status_code=200, summary="Reject an e-mail with a reason")
+    async def incoming_mail_reject(
+        self, hub: Hub, operator: str, mail_id: UUID, data: RejectMailBody
+    ) -> dict[str, str]:
+        await anyio.to_thread.run_sync(
+            incoming_mail.reject, hub, operator, mail_id, data.reason, data.comment
+        )
+        return {"incoming_mail": str(mail_id), "state": "rejected", "reason": data.reason}

@@ -69,4 +69,31 @@ def serve_relay(hub: Hub, settings: Settings, stop: threading.Event) -> None:
 
     broker.declare_queues(app)
     log.info("relay: publishing due deliveries to %s", app.conf.task_default_queue)
-    run_relay(hub, broker.TaskPublisher(app), settings, stop)
+    poller = start_mail_poller(hub, settings, stop)
+    try:
+        run_relay(hub, broker.TaskPublisher(app), settings, stop)
+    finally:
+        if poller is not None:
+            poller.join(timeout=settings.mail_timeout_seconds)
+
+
+def start_mail_poller(hub: Hub, settings: Settings, stop: threading.Event) -> threading.Thread | None:
+    """Poll the IMAP mailboxes in a thread of this process, when any are configured.
+
+    Here rather than in Celery beat: the hub runs no beat process today, and one would be another
+    singleton to deploy and watch; the relay already runs wherever deliveries do. Polling is I/O
+    on a timer, not work to spread over workers. Several relays may poll: each mailbox is polled by
+    one at a time (an advisory lock), and filing is idempotent anyway.
+    """
+    if not settings.mail_mailboxes or settings.mail_poll_seconds <= 0:
+        return None
+    from connectors.mail.imap import open_mailbox
+    from gateway.service.incoming_mail import PeriodicPoller
+
+    thread = threading.Thread(
+        target=PeriodicPoller(hub, open_mailbox, stop).run, name="mail-poller", daemon=True
+    )
+    thread.start()
+    count, every = len(settings.mail_mailboxes), settings.mail_poll_seconds
+    log.info("relay: polling %d mailbox(es) every %s s", count, every)
+    return thread
