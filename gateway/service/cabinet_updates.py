@@ -16,6 +16,7 @@ from uuid import UUID
 
 from psycopg import Connection
 
+from gateway.adapters.db import appeals as appeals_db
 from gateway.adapters.db import outbox as outbox_db
 from gateway.domain.events import PUBLIC_DETAILS
 from gateway.domain.incoming_mail import EMAIL_SENDER
@@ -61,8 +62,7 @@ def tell_the_cabinet(
 
 
 def _from_email(conn: Connection, appeal_id: UUID) -> bool:
-    row = conn.execute("SELECT sender_id FROM appeal WHERE id = %s", (appeal_id,)).fetchone()
-    return row is not None and row["sender_id"] == EMAIL_SENDER
+    return appeals_db.sender_of(conn, appeal_id) == EMAIL_SENDER
 
 
 def _owed(conn: Connection, appeal_id: UUID) -> dict[str, Any]:

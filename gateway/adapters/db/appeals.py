@@ -248,6 +248,12 @@ def registrations(conn: Connection, appeal_id: UUID) -> list[dict[str, Any]]:
     ).fetchall()
 
 
+def sender_of(conn: Connection, appeal_id: UUID) -> str | None:
+    """Who brought the appeal in: a portal's sender id, or the e-mail channel's."""
+    row = conn.execute("SELECT sender_id FROM appeal WHERE id = %s", (appeal_id,)).fetchone()
+    return row["sender_id"] if row else None
+
+
 def public_record(conn: Connection, appeal_id: UUID) -> dict[str, Any] | None:
     """What of the appeal row anyone with its access code may see (no content, no executor)."""
     return conn.execute(
