@@ -26,6 +26,7 @@ from gateway.adapters.db.outage import read as db_read
 from gateway.domain.access_code import digest
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.events import PUBLIC_DETAILS
+from gateway.domain.incoming_mail import EMAIL_SENDER
 from gateway.domain.status_upload import Channel
 from gateway.service.hub import Hub
 
@@ -60,7 +61,7 @@ def _find(conn: Connection, number: str, wanted: str) -> dict[str, Any] | None:
         return {
             "registration_number": match["asked_number"],
             "registered_on": match["asked_registered_on"].isoformat(),
-            "channel": Channel.PORTAL.value,
+            "channel": (Channel.EMAIL if match["sender_id"] == EMAIL_SENDER else Channel.PORTAL).value,
             **public_state(conn, match["id"]),
         }
     match = _match(offline_db.by_registration_number(conn, number), wanted)

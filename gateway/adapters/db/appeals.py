@@ -231,7 +231,7 @@ def by_registration_number(conn: Connection, number: str) -> list[dict[str, Any]
     the registration asked for (``asked_number``, ``asked_registered_on``) and the appeal's id."""
     return conn.execute(
         """SELECT r.appeal_id AS id, r.registration_number AS asked_number,
-                  r.registered_on AS asked_registered_on, a.access_code_sha256
+                  r.registered_on AS asked_registered_on, a.access_code_sha256, a.sender_id
            FROM appeal_registration r JOIN appeal a ON a.id = r.appeal_id
            WHERE r.registration_number = %s""",
         (number,),
