@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
+from kombu import Connection
 
 from gateway.adapters.db import migrate, start_embedded
 from gateway.adapters.pki import DevPki, ensure_dev_pki
@@ -71,8 +72,9 @@ def fresh_database() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def running_hub(workers: int = 2, **env_overrides: str) -> Iterator[Bench]:
-    """A migrated database with the example registry, and the hub serving it with ``workers`` processes."""
+def running_hub(workers: int = 2, log_to_file: bool = False, **env_overrides: str) -> Iterator[Bench]:
+    """A migrated database with the example registry, and the hub serving it with ``workers`` processes
+    (its log lines on this stderr, or in ``hub.log`` in the work directory with ``log_to_file``)."""
     with fresh_database() as database_url, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
         pki = ensure_dev_pki(workdir / "pki")
@@ -95,7 +97,7 @@ def running_hub(workers: int = 2, **env_overrides: str) -> Iterator[Bench]:
             [sys.executable, "-m", "uvicorn", "--factory", "gateway.faces.rest.app:create_app", "--host",
              "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
              "--no-access-log"],
-            cwd=PROJECT_ROOT, env=env,
+            cwd=PROJECT_ROOT, env=env, stderr=(workdir / "hub.log").open("wb") if log_to_file else None,
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         try:
@@ -104,6 +106,37 @@ def running_hub(workers: int = 2, **env_overrides: str) -> Iterator[Bench]:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def running_worker(bench: Bench, cabinet_url: str, concurrency: int = 2) -> Iterator[subprocess.Popen]:
+    """``appeals-gateway worker`` (Celery processes and the relay) delivering ``bench``'s outbox to
+    ``cabinet_url`` on a queue of its own, which is deleted afterwards. Needs RabbitMQ (BROKER_URL)."""
+    broker = os.environ.get("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    queue = f"deliveries-bench-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": bench.database_url,
+        "BROKER_URL": broker,
+        "GATEWAY_DATA_DIR": str(bench.workdir),
+        "GATEWAY_DELIVERY_QUEUE": queue,
+        "GATEWAY_CABINET_URL": cabinet_url,
+        "GATEWAY_HUB_KEY": str(bench.pki.hub_key),
+        "GATEWAY_HUB_CERTIFICATE": str(bench.pki.hub_cert),
+        "GATEWAY_WORKER_CONCURRENCY": str(concurrency),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "gateway.faces.cli.main", "worker"], cwd=PROJECT_ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=(bench.workdir / "worker.log").open("wb"),
+    )  # fmt: skip
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+        with Connection(broker) as conn:
+            conn.default_channel.queue_delete(queue)
+            conn.default_channel.queue_delete(queue + ".dead")
 
 
 def _wait_until_up(url: str, proc: subprocess.Popen) -> None:

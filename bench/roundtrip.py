@@ -14,23 +14,18 @@ Last line: {"bench":"roundtrip","events_per_s":…,"p50_ms":…,"p99_ms":…,"lo
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 
 import httpx
 import psycopg
-from _harness import log, machine, running_hub
-from kombu import Connection
+from _harness import log, machine, running_hub, running_worker
 from pull import AGENCY, drain_rest, fill
 
-from gateway.config import PROJECT_ROOT
 from gateway.simulators.cabinet import FakeCabinet
 from gateway.simulators.portal import Portal, Signer
 from gateway.simulators.samples import sample_appeal
@@ -82,8 +77,6 @@ def offer(url: str, token: str, appeal_ids: list[str]) -> dict[tuple[str, int], 
 
 
 def main() -> None:
-    broker = os.environ.get("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
-    queue = f"deliveries-bench-{uuid.uuid4().hex[:8]}"
     with running_hub(workers=2) as bench, FakeCabinet(bench.pki.hub_cert.read_bytes()) as cabinet:
         portal = Portal(
             "EPGU", Signer(bench.pki.portal_rsa_key.read_bytes(), bench.pki.portal_rsa_cert.read_bytes())
@@ -95,34 +88,13 @@ def main() -> None:
             drain_rest(c)
         with psycopg.connect(bench.database_url) as conn:
             appeal_ids = [str(r[0]) for r in conn.execute("SELECT id FROM appeal ORDER BY id")]
-        env = {
-            **os.environ,
-            "DATABASE_URL": bench.database_url,
-            "BROKER_URL": broker,
-            "GATEWAY_DATA_DIR": str(bench.workdir),
-            "GATEWAY_DELIVERY_QUEUE": queue,
-            "GATEWAY_CABINET_URL": cabinet.url,
-            "GATEWAY_HUB_KEY": str(bench.pki.hub_key),
-            "GATEWAY_HUB_CERTIFICATE": str(bench.pki.hub_cert),
-            "GATEWAY_WORKER_CONCURRENCY": "2",
-        }
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "gateway.faces.cli.main", "worker"], cwd=PROJECT_ROOT, env=env,
-            stdout=subprocess.DEVNULL, stderr=(bench.workdir / "worker.log").open("wb"),
-        )  # fmt: skip
-        try:
+        with running_worker(bench, cabinet.url):
             time.sleep(5)  # the worker's start-up is not what is measured
             log(f"offering {RATE} events/s for {DURATION} s ({APPEALS * len(EVENTS)} events)…")
             sent = offer(bench.url, token, appeal_ids)
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and _arrived(cabinet, sent) < len(sent):
                 time.sleep(0.5)
-        finally:
-            worker.terminate()
-            worker.wait(timeout=60)
-            with Connection(broker) as conn:
-                conn.default_channel.queue_delete(queue)
-                conn.default_channel.queue_delete(queue + ".dead")
         latencies, last = [], 0.0
         for (appeal_id, seq), at in sent.items():
             arrived = [r for r in cabinet.history(appeal_id) if r.update["seq"] == seq]

@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers={Exception: exception_handler},
         after_exception=[record_refusal],
         lifespan=[lifespan],
+        stores={public.STORE: public.SweptMemoryStore()},
         openapi_config=OpenAPIConfig(title="Appeals Gateway", version="1", path="/schema"),
         logging_config=None,  # configure_logging owns logging: JSON lines, no personal data
     )
