@@ -7,7 +7,8 @@ fields in order, TLVs), refuses a bind with wrong credentials (``ESME_RINVPASWD`
 0x04, the receipt text of the spec's appendix B plus the ``receipted_message_id`` and
 ``message_state`` TLVs) to a receiver or transceiver bound with the same system id — at once if
 one is bound, else when one binds, as SMSCs keep receipts for an absent receiver. For tests it can
-also misbehave: throttle the first K submits (``ESME_RTHROTTLED``), refuse destinations.
+also misbehave: throttle the first K submits or chosen ones (``ESME_RTHROTTLED``), refuse
+destinations, or send no receipts.
 
 A stdlib ``ThreadingTCPServer`` on a daemon thread, one thread per connection::
 
@@ -144,11 +145,14 @@ class FakeSmsc:
         host: str = "127.0.0.1",
         port: int = 0,
         throttle_first: int = 0,
+        throttle_submits: tuple[int, ...] = (),
         refuse_destinations: tuple[str, ...] = (),
         receipts: str | None = "DELIVRD",
     ) -> None:
         self.credentials = (system_id, password)
-        self.throttle_first = throttle_first
+        # refuse the first K submits, and these (1 for the first submit_sm received) with ESME_RTHROTTLED
+        self.throttle = set(range(1, throttle_first + 1)) | set(throttle_submits)
+        self.submits = 0
         self.refuse_destinations = refuse_destinations
         self.receipts = receipts  # the final state each receipt reports; None sends none
         self.submitted: list[ShortMessage] = []
@@ -158,7 +162,8 @@ class FakeSmsc:
         self.errors: list[str] = []  # malformed PDUs received
         self._lock = threading.Lock()
         self._sessions: list[_Session] = []
-        self._pending: list[bytes] = []  # receipt bodies waiting for a receiver
+        self._pending: list[tuple[str, bytes]] = []  # (message id, receipt body) waiting for a receiver
+        self._awaiting: dict[int, str] = {}  # deliver_sm sequence -> the message id its receipt names
         self._ids = itertools.count(1)
         self._server = socketserver.ThreadingTCPServer((host, port), _Handler, bind_and_activate=False)
         self._server.allow_reuse_address = True
@@ -237,7 +242,8 @@ class FakeSmsc:
             return
         message = _parse_submit(body, raw, session.system_id or "", message_id="")
         with self._lock:
-            if self.throttled < self.throttle_first:
+            self.submits += 1
+            if self.submits in self.throttle:
                 self.throttled += 1
                 status = ESME_RTHROTTLED
             elif message.destination_addr in self.refuse_destinations:
@@ -260,7 +266,7 @@ class FakeSmsc:
 
     def _queue_receipt(self, message: ShortMessage, state: str) -> None:
         with self._lock:
-            self._pending.append(_receipt_body(message, state))
+            self._pending.append((message.message_id, _receipt_body(message, state)))
             receiver = next(
                 (s for s in self._sessions if s.receives and s.system_id == message.system_id), None
             )
@@ -270,14 +276,18 @@ class FakeSmsc:
     def _flush_receipts(self, session: _Session) -> None:
         with self._lock:
             pending, self._pending = self._pending, []
-        for body in pending:
-            session.send(DELIVER_SM, ESME_ROK, next(session.sequence) + 0x10000, body)
-
-    def _delivered(self, body: bytes, status: int) -> None:
-        """A ``deliver_sm_resp``: note which receipt the ESME took."""
-        if status == ESME_ROK:
+        for message_id, body in pending:
+            sequence = next(session.sequence) + 0x10000
             with self._lock:
-                self.receipts_acknowledged.append(body.rstrip(b"\0").decode("ascii", "replace"))
+                self._awaiting[sequence] = message_id
+            session.send(DELIVER_SM, ESME_ROK, sequence, body)
+
+    def _delivered(self, sequence: int, status: int) -> None:
+        """A ``deliver_sm_resp``: note which receipt the ESME took (its message_id field is unused)."""
+        with self._lock:
+            message_id = self._awaiting.pop(sequence, None)
+            if status == ESME_ROK and message_id is not None:
+                self.receipts_acknowledged.append(message_id)
 
 
 class _Handler(socketserver.BaseRequestHandler):
@@ -317,7 +327,7 @@ class _Handler(socketserver.BaseRequestHandler):
             session.send(UNBIND | RESP, ESME_ROK, seq)
             return False
         elif command_id == DELIVER_SM | RESP:
-            smsc._delivered(body, status)
+            smsc._delivered(seq, status)
         elif not command_id & RESP:
             session.send(GENERIC_NACK, ESME_RINVCMDID, seq)
         return True

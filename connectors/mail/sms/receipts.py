@@ -64,14 +64,14 @@ def parse_receipt(esm_class: int, short_message: bytes, receipted_message_id: st
 
 
 def _done_at(value: str | None) -> datetime | None:
-    if not value:
+    """``YYMMDDhhmm`` (appendix B), or with seconds as some SMSCs write it; taken as UTC."""
+    layout = {10: "%y%m%d%H%M", 12: "%y%m%d%H%M%S"}.get(len(value or ""))
+    if layout is None or not (value or "").isdigit():
         return None
-    for layout in ("%y%m%d%H%M%S", "%y%m%d%H%M"):
-        try:
-            return datetime.strptime(value, layout).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    return None
+    try:
+        return datetime.strptime(str(value), layout).replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 class ReceiptListener:
