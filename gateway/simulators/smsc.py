@@ -8,7 +8,7 @@ fields in order, TLVs), refuses a bind with wrong credentials (``ESME_RINVPASWD`
 ``message_state`` TLVs) to a receiver or transceiver bound with the same system id — at once if
 one is bound, else when one binds, as SMSCs keep receipts for an absent receiver. For tests it can
 also misbehave: throttle the first K submits or chosen ones (``ESME_RTHROTTLED``), refuse
-destinations, or send no receipts.
+destinations, send no receipts, or take submits without a word.
 
 A stdlib ``ThreadingTCPServer`` on a daemon thread, one thread per connection::
 
@@ -148,6 +148,7 @@ class FakeSmsc:
         throttle_submits: tuple[int, ...] = (),
         refuse_destinations: tuple[str, ...] = (),
         receipts: str | None = "DELIVRD",
+        answer_submits: bool = True,
     ) -> None:
         self.credentials = (system_id, password)
         # refuse the first K submits, and these (1 for the first submit_sm received) with ESME_RTHROTTLED
@@ -155,6 +156,7 @@ class FakeSmsc:
         self.submits = 0
         self.refuse_destinations = refuse_destinations
         self.receipts = receipts  # the final state each receipt reports; None sends none
+        self.answer_submits = answer_submits  # False: take submits and say nothing (a hung SMSC)
         self.submitted: list[ShortMessage] = []
         self.throttled = 0
         self.binds: list[tuple[str, str, int]] = []  # (mode, system_id, status)
@@ -241,6 +243,8 @@ class FakeSmsc:
             session.send(SUBMIT_SM | RESP, ESME_RINVBNDSTS, sequence)
             return
         message = _parse_submit(body, raw, session.system_id or "", message_id="")
+        if not self.answer_submits:
+            return
         with self._lock:
             self.submits += 1
             if self.submits in self.throttle:

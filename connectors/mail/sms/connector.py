@@ -79,15 +79,21 @@ class SmppConnector:
         )  # fmt: skip
         try:
             self._bind(client)
-            for part, short_message in enumerate(encoded.parts, start=1):
-                if part in done:
-                    continue
-                message_id = self._submit(client, encoded, part, short_message, destination[1:])
-                if self._submissions is not None:
-                    self._submissions.record(message.id, part, len(encoded.parts), message_id)
-                done[part] = message_id
+            try:
+                for part, short_message in enumerate(encoded.parts, start=1):
+                    if part in done:
+                        continue
+                    message_id = self._submit(client, encoded, part, short_message, destination[1:])
+                    if self._submissions is not None:
+                        self._submissions.record(message.id, part, len(encoded.parts), message_id)
+                    done[part] = message_id
+            except DeliveryError:  # the SMSC answered with a refusal: it is there to say goodbye to
+                _unbind(client)
+                raise
             _unbind(client)
-        except (exceptions.ConnectionError, OSError) as exc:  # socket.timeout and TLS errors too
+        except TimeoutError:
+            raise DeliveryError(f"the SMSC did not answer within {self._account.timeout:g} s") from None
+        except (exceptions.ConnectionError, OSError) as exc:  # refused, reset, TLS errors
             raise DeliveryError(f"could not reach the SMSC ({type(exc).__name__})") from None
         finally:
             client.disconnect()
@@ -137,10 +143,7 @@ class SmppConnector:
 def _response_to(client: smpp_client.Client, sequence: int):
     """Read until the answer to ``sequence``: an SMSC may ask ``enquire_link`` meanwhile."""
     while True:
-        try:
-            pdu = client.read_pdu()
-        except TimeoutError:
-            raise DeliveryError("the SMSC did not answer the submit in time") from None
+        pdu = client.read_pdu()  # TimeoutError when the SMSC says nothing: retried, see deliver
         if pdu.command == "enquire_link":
             resp = smpp.make_pdu("enquire_link_resp", client=client)
             resp.sequence = pdu.sequence

@@ -161,7 +161,17 @@ def test_an_smsc_that_never_answers_is_retried_after_the_timeout() -> None:
             conn.close()
 
     assert not refused.value.permanent
-    assert refused.value.reason.startswith("could not reach the SMSC")
+    assert (
+        refused.value.reason == "could not reach the SMSC (ConnectionError)"
+    )  # smpplib's word for a silent bind
+
+
+def test_an_smsc_that_takes_a_submit_without_answering_is_retried_after_the_timeout() -> None:
+    with FakeSmsc(answer_submits=False) as smsc, pytest.raises(DeliveryError) as refused:
+        SmppConnector(account(smsc, timeout=0.5)).deliver(message())
+
+    assert not refused.value.permanent
+    assert refused.value.reason == "the SMSC did not answer within 0.5 s"
 
 
 # --- delivery receipts, on the listener's own bind ---------------------------------------------
