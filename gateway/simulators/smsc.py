@@ -8,7 +8,7 @@ fields in order, TLVs), refuses a bind with wrong credentials (``ESME_RINVPASWD`
 ``message_state`` TLVs) to a receiver or transceiver bound with the same system id — at once if
 one is bound, else when one binds, as SMSCs keep receipts for an absent receiver. For tests it can
 also misbehave: throttle the first K submits or chosen ones (``ESME_RTHROTTLED``), refuse
-destinations, send no receipts, or take submits without a word.
+destinations, send no receipts, take submits without a word, or accept them without an id.
 
 A stdlib ``ThreadingTCPServer`` on a daemon thread, one thread per connection::
 
@@ -149,6 +149,7 @@ class FakeSmsc:
         refuse_destinations: tuple[str, ...] = (),
         receipts: str | None = "DELIVRD",
         answer_submits: bool = True,
+        message_ids: bool = True,
     ) -> None:
         self.credentials = (system_id, password)
         # refuse the first K submits, and these (1 for the first submit_sm received) with ESME_RTHROTTLED
@@ -157,6 +158,7 @@ class FakeSmsc:
         self.refuse_destinations = refuse_destinations
         self.receipts = receipts  # the final state each receipt reports; None sends none
         self.answer_submits = answer_submits  # False: take submits and say nothing (a hung SMSC)
+        self.message_ids = message_ids  # False: accept with an empty message id, as Kannel's drive_smpp does
         self.submitted: list[ShortMessage] = []
         self.throttled = 0
         self.binds: list[tuple[str, str, int]] = []  # (mode, system_id, status)
@@ -192,11 +194,7 @@ class FakeSmsc:
 
     def stop(self) -> None:
         self._server.shutdown()
-        with self._lock:
-            sessions = list(self._sessions)
-        for session in sessions:
-            with contextlib.suppress(OSError):
-                session.handler.request.shutdown(socket.SHUT_RDWR)
+        self.drop_connections()
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -206,6 +204,14 @@ class FakeSmsc:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def drop_connections(self) -> None:
+        """Close every ESME's connection without a word, as a restarting SMSC or a network cut does."""
+        with self._lock:
+            sessions = list(self._sessions)
+        for session in sessions:
+            with contextlib.suppress(OSError):
+                session.handler.request.shutdown(socket.SHUT_RDWR)
 
     def receivers(self) -> int:
         with self._lock:
@@ -260,7 +266,7 @@ class FakeSmsc:
         if status != ESME_ROK:
             session.send(SUBMIT_SM | RESP, status, sequence)
             return
-        session.send(SUBMIT_SM | RESP, ESME_ROK, sequence, _cstring(message_id))
+        session.send(SUBMIT_SM | RESP, ESME_ROK, sequence, _cstring(message_id if self.message_ids else ""))
         if message.registered_delivery & 0x01 and self.receipts:
             self._queue_receipt(message, self.receipts)
 

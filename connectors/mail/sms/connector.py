@@ -50,7 +50,8 @@ class SubmissionLog(Protocol):
         ...
 
     def record(self, outbox_id: int, part: int, parts: int, message_id: str) -> None:
-        """Write at once (committed) that the SMSC accepted ``part`` of ``parts`` as ``message_id``."""
+        """Write at once (committed) that the SMSC accepted ``part`` of ``parts`` as ``message_id``
+        (empty when the SMSC gave none)."""
         ...
 
 
@@ -135,8 +136,9 @@ class SmppConnector:
             if isinstance(resp.message_id, bytes)
             else str(resp.message_id or "")
         )
-        if not message_id:
-            raise DeliveryError(f"the SMSC accepted part {part} without a message id", permanent=True)
+        if not message_id:  # accepted all the same (Kannel's drive_smpp answers so); only unmatchable
+            log.warning("the SMSC accepted part %d of %d without a message id: no receipt can be matched",
+                        part, len(encoded.parts))  # fmt: skip
         return message_id
 
 

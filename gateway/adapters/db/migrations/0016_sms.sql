@@ -14,7 +14,7 @@ CREATE TABLE sms_submission (
     outbox_id     bigint NOT NULL,
     part          smallint NOT NULL CHECK (part BETWEEN 1 AND parts),
     parts         smallint NOT NULL CHECK (parts BETWEEN 1 AND 255),
-    message_id    text NOT NULL,
+    message_id    text NOT NULL,  -- '' when the SMSC accepted without one: no receipt can match it
     submitted_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (outbox_id, part)
 );

@@ -235,3 +235,24 @@ def test_a_receipt_that_cannot_be_recorded_is_not_acknowledged(smsc: FakeSmsc) -
         time.sleep(0.2)
 
     assert smsc.receipts_acknowledged == [] and listener.receipts == 0
+
+
+def test_the_listener_binds_again_after_the_smsc_drops_the_line(smsc: FakeSmsc) -> None:
+    receipts: list[Receipt] = []
+    with listening(ReceiptListener(account(smsc), receipts.append)) as listener:
+        assert listener.bound.wait(5)
+        smsc.drop_connections()
+        _until(lambda: not listener.bound.is_set())  # noticed at once, not at the next enquire_link
+        SmppConnector(account(smsc)).deliver(message("closed"))  # its receipts wait at the SMSC
+        _until(lambda: len(receipts) == 2)  # after the backoff, bound again
+
+    assert [b[0] for b in smsc.binds].count("receiver") == 2
+    assert [r.message_id for r in receipts] == [m.message_id for m in smsc.submitted]
+
+
+def test_a_part_accepted_without_a_message_id_is_delivered_all_the_same(caplog) -> None:
+    with FakeSmsc(message_ids=False) as smsc:
+        SmppConnector(account(smsc)).deliver(message("closed"))
+
+    assert len(smsc.submitted) == 2
+    assert "without a message id" in caplog.text
