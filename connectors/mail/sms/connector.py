@@ -73,6 +73,9 @@ class SmppConnector:
         except TooLong as exc:
             raise DeliveryError(str(exc), permanent=True) from None
         done = self._submissions.accepted(message.id) if self._submissions else {}
+        if len(done) == len(encoded.parts):  # an attempt lost after the SMSC took every part
+            log.info("SMS for outbox message %d was submitted by an earlier attempt", message.id)
+            return
         client = smpp_client.Client(
             self._account.host, self._account.port, timeout=self._account.timeout,
             ssl_context=self._account.tls, allow_unknown_opt_params=True,

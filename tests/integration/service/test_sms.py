@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from uuid import UUID
 
 import pytest
@@ -24,7 +25,7 @@ from gateway.domain.delivery import DeliveryError
 from gateway.faces.worker.connectors import ConnectorRegistry, smsc_account
 from gateway.service import delivery, sms
 from gateway.simulators.smsc import FakeSmsc
-from tests.integration.connectors.mail.sms_messages import PHONE, payload
+from tests.integration.connectors.mail.sms_messages import PHONE, message, payload
 from tests.integration.service.test_delivery import POLICY, RecordingPublisher, _registered_appeal, _row
 
 
@@ -136,3 +137,16 @@ def test_a_repeated_receipt_is_one_row(hub) -> None:
         sms_db.record_receipt(conn, "R-1", "UNDELIV", "005", None)
         rows = conn.execute("SELECT state, error_code FROM sms_receipt WHERE message_id = 'R-1'").fetchall()
     assert rows == [{"state": "UNDELIV", "error_code": "005"}]
+
+
+def test_an_attempt_lost_after_the_smsc_took_every_part_sends_nothing_again(
+    hub, sms_settings, smsc: FakeSmsc
+) -> None:
+    connector = ConnectorRegistry(sms_settings, hub).resolve(APPLICANT_SMS, {})
+    sms_message = message("closed", outbox_id=900_001)
+    connector.deliver(sms_message)
+    assert len(smsc.submitted) == 2 and len(smsc.binds) == 1
+
+    connector.deliver(replace(sms_message, attempt=2))  # the worker died before writing "delivered"
+
+    assert len(smsc.submitted) == 2 and len(smsc.binds) == 1  # not even a bind
