@@ -121,6 +121,27 @@ class Settings(BaseSettings):
     mail_max_message_bytes: int = Field(default=25 * 1024 * 1024, description="larger ones are quarantined")
     mail_max_parts: int = Field(default=200, description="MIME parts per message, forwarded ones included")
     mail_timeout_seconds: float = Field(default=30.0, description="per IMAP command")
+    # --- SMS notifications to applicants (connectors/mail/sms), over SMPP 3.4 ---
+    smpp_host: str | None = Field(default=None, description="the operator's SMSC (or an SMPP gateway)")
+    smpp_port: int = 2775
+    smpp_system_id: str = Field(default="", description="the account the operator gave the hub")
+    smpp_password: str = ""
+    smpp_system_type: str = ""
+    smpp_source_addr: str = Field(
+        default="", description="the sender applicants see (alphanumeric or a number)"
+    )
+    smpp_source_addr_ton: int = Field(default=5, description="5: alphanumeric; 1: international number")
+    smpp_source_addr_npi: int = Field(default=0, description="0: unknown (alphanumeric); 1: E.164")
+    smpp_tls: bool = Field(default=False, description="SMPP over TLS, the server checked against smpp_ca")
+    smpp_ca: Path | None = Field(
+        default=None, description="PEM bundle of the SMSC's CA (TLS); else the system's"
+    )
+    smpp_timeout_seconds: float = Field(default=10.0, description="per read or write on the SMPP connection")
+    smpp_validity_hours: int = Field(default=48, description="how long the SMSC keeps trying the handset")
+    smpp_receipts_bind: Literal["receiver", "transceiver"] = Field(
+        default="receiver",
+        description="how `sms-receipts` binds (transceiver where receivers are not allowed)",
+    )
 
     # --- metrics (/metrics) ---
     at_risk_days: int = Field(

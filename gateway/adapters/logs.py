@@ -38,6 +38,7 @@ from gateway.config import Settings, get_settings
 # INFO line per call repeats the delivery line.
 QUIET_LIBRARIES = (
     "signxml", "zeep", "httpcore", "httpx", "urllib3", "hpack", "multipart", "python_multipart",
+    "smpplib",  # its DEBUG lines show each PDU in hex: the applicant's number and text
 )  # fmt: skip
 # Above INFO unless asked for DEBUG: the embedded PostgreSQL's and the migration tool's step-by-step
 # lines say nothing an operator acts on (``serve`` reports the migrations it applied).

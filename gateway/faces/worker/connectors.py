@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
+from connectors.mail.sms import APPLICANT_SMS
 from gateway.adapters.db import agencies as agencies_db
 from gateway.config import Settings
 from gateway.domain.delivery import Connector, DeliveryError
@@ -34,6 +35,8 @@ class ConnectorRegistry:
             return self._cabinet
         if name == SED_PUSH:
             return self._push(str(payload["agency_code"]))
+        if name == APPLICANT_SMS:
+            return self._sms
         raise DeliveryError(f"no connector named {name!r} in this hub", permanent=True)
 
     @cached_property
@@ -60,6 +63,13 @@ class ConnectorRegistry:
             contract=settings.cabinet_contract,
         )  # fmt: skip
 
+    @cached_property
+    def _sms(self) -> Connector:
+        from connectors.mail.sms.connector import SmppConnector
+        from gateway.adapters.db.sms import SmsSubmissions
+
+        return SmppConnector(smsc_account(self._settings), SmsSubmissions(self._hub.pool))
+
     def _push(self, agency_code: str) -> Connector:
         """The agency's push connector; rebuilt when the registry gives it another endpoint."""
         with self._hub.pool.connection() as conn:
@@ -78,3 +88,26 @@ class ConnectorRegistry:
                 )  # fmt: skip
                 self._pushes[(agency_code, agency.push_url)] = connector
             return connector
+
+
+def smsc_account(settings: Settings):
+    """The SMSC account from the settings; DeliveryError (permanent) when none is configured."""
+    import ssl
+
+    from connectors.mail.sms.smpp import SmscAccount
+
+    if not settings.smpp_host or not settings.smpp_system_id or not settings.smpp_source_addr:
+        raise DeliveryError(
+            "GATEWAY_SMPP_HOST, GATEWAY_SMPP_SYSTEM_ID and GATEWAY_SMPP_SOURCE_ADDR are not configured",
+            permanent=True,
+        )
+    tls = None
+    if settings.smpp_tls:
+        tls = ssl.create_default_context(cafile=str(settings.smpp_ca) if settings.smpp_ca else None)
+    return SmscAccount(
+        host=settings.smpp_host, port=settings.smpp_port, system_id=settings.smpp_system_id,
+        password=settings.smpp_password, system_type=settings.smpp_system_type,
+        source_addr=settings.smpp_source_addr, source_addr_ton=settings.smpp_source_addr_ton,
+        source_addr_npi=settings.smpp_source_addr_npi, tls=tls, timeout=settings.smpp_timeout_seconds,
+        validity_hours=settings.smpp_validity_hours,
+    )  # fmt: skip
