@@ -17,6 +17,7 @@ from gateway.domain.delivery import Connector, DeliveryError
 from gateway.domain.model import DeliveryMode
 from gateway.service.cabinet_updates import CABINET
 from gateway.service.hub import Hub
+from gateway.service.notifications import APPLICANT_MAIL
 from gateway.service.push import SED_PUSH
 
 
@@ -34,6 +35,8 @@ class ConnectorRegistry:
             return self._cabinet
         if name == SED_PUSH:
             return self._push(str(payload["agency_code"]))
+        if name == APPLICANT_MAIL:
+            return self._mail
         raise DeliveryError(f"no connector named {name!r} in this hub", permanent=True)
 
     @cached_property
@@ -58,6 +61,22 @@ class ConnectorRegistry:
         return CabinetRestConnector(
             settings.cabinet_url, key, cert, timeout=settings.delivery_timeout_seconds,
             contract=settings.cabinet_contract,
+        )  # fmt: skip
+
+    @cached_property
+    def _mail(self) -> Connector:
+        settings = self._settings
+        if not settings.smtp_host:
+            raise DeliveryError("GATEWAY_SMTP_HOST is not configured", permanent=True)
+        import ssl
+
+        from connectors.mail.smtp import SmtpConnector
+
+        context = ssl.create_default_context(cafile=settings.smtp_ca_file)
+        return SmtpConnector(
+            settings.smtp_host, port=settings.smtp_port, security=settings.smtp_security,
+            user=settings.smtp_user, password=settings.smtp_password, sender=settings.mail_from,
+            timeout=settings.delivery_timeout_seconds, ssl_context=context,
         )  # fmt: skip
 
     def _push(self, agency_code: str) -> Connector:

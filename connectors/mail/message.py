@@ -1,0 +1,123 @@
+"""The e-mail an applicant receives for one notification: rendered, headed, and named for bounces.
+
+The wording lives in Jinja2 templates shipped with this package (``templates/<language>.txt.j2``,
+one per language, laid out twice: plain text and HTML); the same text in both, so a mail client
+that shows either shows the same facts. Headers:
+
+* ``Message-ID`` is derived from the outbox message, not drawn at random: every retry of one
+  notification carries the same id (a mailbox that got an earlier try shows one message), and a
+  bounce (DSN) that quotes it names the delivery it is about (:func:`delivery_of`).
+* ``Auto-Submitted: auto-generated`` (RFC 3834) and ``X-Auto-Response-Suppress`` keep vacation
+  responders and out-of-office replies from answering a robot.
+* No ``List-Unsubscribe``: these are transactional notices the applicant asked for per appeal, not a
+  list, and the hub has no endpoint that could honour an unsubscribe (RFC 8058 one-click needs one;
+  a header promising what does not happen is worse than none).
+* ``Content-Language`` says ru or be, as the agency's jurisdiction chose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping
+from datetime import date
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from gateway.domain.delivery import OutgoingMessage
+
+LANGUAGES = ("ru", "be")
+_TOKEN = re.compile(r"^<?n(\d+)\.([0-9a-f]{16})@([^>]+)>?$")
+
+
+@cache
+def _templates() -> Environment:
+    env = Environment(
+        loader=PackageLoader("connectors.mail", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.filters["day"] = _day
+    env.filters["paragraphs"] = _paragraphs
+    return env
+
+
+def _day(value: str | None) -> str:
+    """An ISO date as the applicant reads it: 02.12.2026."""
+    return date.fromisoformat(value[:10]).strftime("%d.%m.%Y") if value else ""
+
+
+def _paragraphs(text: str) -> list[list[str]]:
+    """Plain text's paragraphs (blank-line separated), each as its lines, for the HTML layout."""
+    return [block.splitlines() for block in re.split(r"\n\s*\n", text.strip()) if block.strip()]
+
+
+def rendered(payload: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) of the notification in ``payload``'s language."""
+    language = payload.get("language") if payload.get("language") in LANGUAGES else "ru"
+    appeal = payload.get("appeal") or {}
+    registrations = appeal.get("registrations") or [{}]
+    number = (appeal.get("registration") or {}).get("registration_number") or registrations[-1].get(
+        "registration_number", ""
+    )
+    agency = (appeal.get("agency") or {}).get("name", "")
+    context = {"n": payload, "language": language, "number": number, "agency": agency}
+    env = _templates()
+    module = env.get_template(f"{language}.txt.j2").make_module()
+    subject = str(module.subject(payload, number)).strip()
+    text = env.get_template("notification.txt.j2").render(context)
+    html = env.get_template("notification.html.j2").render(context)
+    return subject, text, html
+
+
+def message_id(message: OutgoingMessage, domain: str) -> str:
+    """``<n<outbox id>.<digest>@<domain>>``: the same for every attempt of one notification; the
+    digest of its idempotency key lets a bounce's id be checked against the delivery it names."""
+    return f"<n{message.id}.{_digest(message.idempotency_key)}@{domain}>"
+
+
+def delivery_of(
+    quoted_message_id: str, idempotency_key_of: Callable[[int], str | None] | None = None
+) -> int | None:
+    """The outbox id a Message-ID quoted by a bounce names, or None if it is none of ours.
+
+    ``idempotency_key_of`` (outbox id → key), when given, checks the digest, so a forged or garbled
+    id cannot mark another delivery as bounced.
+    """
+    match = _TOKEN.match(quoted_message_id.strip())
+    if match is None:
+        return None
+    outbox_id = int(match[1])
+    if idempotency_key_of is not None:
+        key = idempotency_key_of(outbox_id)
+        if key is None or _digest(key) != match[2]:
+            return None
+    return outbox_id
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def build(message: OutgoingMessage, sender: Address) -> EmailMessage:
+    """The e-mail of one notification, from ``sender`` to the address in the payload."""
+    payload = message.payload
+    subject, text, html = rendered(payload)
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = payload["to"]
+    mail["Subject"] = subject
+    mail["Date"] = format_datetime(message.created_at)
+    mail["Message-ID"] = message_id(message, sender.domain)
+    mail["Auto-Submitted"] = "auto-generated"
+    mail["X-Auto-Response-Suppress"] = "All"
+    mail.set_content(text, subtype="plain", charset="utf-8")
+    mail.add_alternative(html, subtype="html", charset="utf-8")
+    mail["Content-Language"] = payload.get("language") or "ru"  # after set_content, which drops Content-*
+    return mail
