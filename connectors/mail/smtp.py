@@ -100,17 +100,12 @@ class SmtpConnector:
         return smtplib.SMTP(self._host, self._port, timeout=self._timeout)
 
     def _send(self, smtp: smtplib.SMTP, mail: EmailMessage) -> dict[str, tuple[int, bytes]]:
-        """MAIL, RCPT, DATA; asks for a DSN of failures only, naming the delivery by its
-        Message-ID (ENVID, RFC 3461), where the server offers DSNs."""
-        options: list[str] = []
-        if smtp.has_extn("dsn"):
-            envid = str(mail["Message-ID"]).strip("<>")
-            options = [f"ENVID={_xtext(envid)}", "RET=HDRS"]
-        rcpt_options = ["NOTIFY=FAILURE,DELAY"] if options else []
+        """MAIL, RCPT, DATA. No DSN parameters (ENVID, RET): bounces quote the original headers,
+        Message-ID included, without them, and a server that announces DSN but refuses the
+        parameters would turn every notification into a dead delivery."""
         return smtp.send_message(
-            mail, from_addr=self._sender.addr_spec, to_addrs=[str(mail["To"])],
-            mail_options=options, rcpt_options=rcpt_options,
-        )  # fmt: skip
+            mail, from_addr=self._sender.addr_spec, to_addrs=[mail["To"].addresses[0].addr_spec]
+        )
 
 
 def _judged(code: int, text: bytes | str, stage: str) -> DeliveryError:
@@ -127,8 +122,3 @@ def _address(sender: str) -> Address:
     if not local or not domain:
         raise ValueError(f"GATEWAY_MAIL_FROM is not an address: {sender!r}")
     return Address(display_name=name, username=local, domain=domain)
-
-
-def _xtext(value: str) -> str:
-    """RFC 3461 xtext: '+', '=' and anything outside printable ASCII as +HH."""
-    return "".join(c if 33 <= ord(c) <= 126 and c not in "+=" else f"+{ord(c):02X}" for c in value)
