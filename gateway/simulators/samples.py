@@ -52,6 +52,7 @@ def sample_appeal(
     text_size: int = 2000,
     attachments: tuple[AttachmentHeader, ...] = (),
     portal_appeal_id: str | None = None,
+    notification_channels: tuple[str, ...] = ("cabinet", "email"),
 ) -> Appeal:
     organisation = (
         Organisation("ООО «Пример»", SAMPLE_OGRN, "OGRN")
@@ -76,7 +77,7 @@ def sample_appeal(
         subject="Начисление платы за коммунальные услуги",
         text=sample_text(text_size),
         reply_preference="cabinet",
-        notification_channels=("cabinet", "email"),
+        notification_channels=notification_channels,
         consent=True,
         attachments=attachments,
     )
