@@ -6,6 +6,7 @@ certificate the dev PKI's root issued for 127.0.0.1, and AUTH PLAIN/LOGIN agains
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
 import ssl
@@ -54,6 +55,8 @@ class RecordingHandler:
 
     received: list[Received] = field(default_factory=list)
     replies: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to sit on each message's DATA before answering it
+    in_data: int = 0  # messages that reached DATA, answered or not
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
@@ -66,6 +69,8 @@ class RecordingHandler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if "DATA" in self.replies:
             return self.replies["DATA"]
+        self.in_data += 1
+        await asyncio.sleep(self.delay)
         self.received.append(
             Received(
                 envelope.mail_from,
@@ -80,6 +85,8 @@ class RecordingHandler:
     def reset(self) -> None:
         self.received.clear()
         self.replies.clear()
+        self.delay = 0.0
+        self.in_data = 0
 
 
 def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
