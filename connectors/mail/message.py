@@ -5,8 +5,8 @@ one per language, laid out twice: plain text and HTML); the same text in both, s
 that shows either shows the same facts. Headers:
 
 * ``Message-ID`` is derived from the outbox message, not drawn at random: every retry of one
-  notification carries the same id (a mailbox that got an earlier try shows one message), and a
-  bounce (DSN) that quotes it names the delivery it is about (:func:`delivery_of`).
+  notification carries the same id, and a bounce that quotes it names the delivery it is about
+  (``gateway.domain.mail_ids``).
 * ``Auto-Submitted: auto-generated`` (RFC 3834) and ``X-Auto-Response-Suppress`` keep vacation
   responders and out-of-office replies from answering a robot.
 * No ``List-Unsubscribe``: these are transactional notices the applicant asked for per appeal, not a
@@ -17,9 +17,8 @@ that shows either shows the same facts. Headers:
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date
 from email.header import Header
 from email.headerregistry import Address
@@ -31,9 +30,9 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from gateway.domain.delivery import OutgoingMessage
+from gateway.domain.mail_ids import message_id
 
 LANGUAGES = ("ru", "be")
-_TOKEN = re.compile(r"^<?n(\d+)\.([0-9a-f]{16})@([^>]+)>?$")
 
 
 @cache
@@ -77,35 +76,6 @@ def rendered(payload: Mapping[str, Any]) -> tuple[str, str, str]:
     return subject, text, html
 
 
-def message_id(message: OutgoingMessage, domain: str) -> str:
-    """``<n<outbox id>.<digest>@<domain>>``: the same for every attempt of one notification; the
-    digest of its idempotency key lets a bounce's id be checked against the delivery it names."""
-    return f"<n{message.id}.{_digest(message.idempotency_key)}@{domain}>"
-
-
-def delivery_of(
-    quoted_message_id: str, idempotency_key_of: Callable[[int], str | None] | None = None
-) -> int | None:
-    """The outbox id a Message-ID quoted by a bounce names, or None if it is none of ours.
-
-    ``idempotency_key_of`` (outbox id → key), when given, checks the digest, so a forged or garbled
-    id cannot mark another delivery as bounced.
-    """
-    match = _TOKEN.match(quoted_message_id.strip())
-    if match is None:
-        return None
-    outbox_id = int(match[1])
-    if idempotency_key_of is not None:
-        key = idempotency_key_of(outbox_id)
-        if key is None or _digest(key) != match[2]:
-            return None
-    return outbox_id
-
-
-def _digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
 def build(message: OutgoingMessage, sender: Address) -> EmailMessage:
     """The e-mail of one notification, from ``sender`` to the address in the payload."""
     payload = message.payload
@@ -119,7 +89,7 @@ def build(message: OutgoingMessage, sender: Address) -> EmailMessage:
     mail["To"] = payload["to"]
     mail["Subject"] = _Encoded("Subject", subject)
     mail["Date"] = format_datetime(message.created_at)
-    mail["Message-ID"] = message_id(message, sender.domain)
+    mail["Message-ID"] = message_id(message.id, message.idempotency_key, sender.domain)
     mail["Auto-Submitted"] = "auto-generated"
     mail["X-Auto-Response-Suppress"] = "All"
     mail.set_content(text, subtype="plain", charset="utf-8")

@@ -22,16 +22,22 @@ from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
 
+import structlog
 from psycopg import Connection
 
 from gateway.adapters.db import notifications as notifications_db
 from gateway.adapters.db import outbox as outbox_db
+from gateway.adapters.db.audit import append_audit
 from gateway.config import Settings
 from gateway.domain.events import PUBLIC_DETAILS, EventType
 from gateway.domain.lifecycle import AppealState
+from gateway.domain.mail_ids import delivery_of
 from gateway.domain.model import JurisdictionProfile
 from gateway.service import status
 from gateway.service.cabinet_updates import CABINET
+from gateway.service.hub import Hub
+
+log = structlog.get_logger(__name__)
 
 APPLICANT_MAIL = "applicant-mail"
 
@@ -46,6 +52,7 @@ NOTIFIED_EVENTS = frozenset(
     }
 )
 LOOKUP_PATH = "/public/v1/status"
+BOUNCE_ACTOR = "mail:bounce"  # who the audit names for a bounce: the returning DSN
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,3 +137,36 @@ def lookup_url(public_url: str | None, appeal: dict[str, Any], code: str | None)
         return None
     query = urlencode({"number": registrations[0]["registration_number"], "code": code})
     return f"{public_url.rstrip('/')}{LOOKUP_PATH}?{query}"
+
+
+def record_bounce(hub: Hub, message_id: str, action: str, status: str) -> str:
+    """Record a bounce (read from a DSN by ``connectors.mail.bounces.read_dsn``) on the e-mail it
+    names: the delivery goes dead with ``bounced <status>``, audited on its appeal. Returns
+    ``recorded``; ``ignored`` for a report that is no failure (``delayed``: the server still
+    tries); ``unmatched`` for a Message-ID that is none of ours; ``repeated`` when the delivery
+    is not delivered (an earlier copy of the bounce was recorded)."""
+    if action != "failed":
+        return "ignored"
+    error = f"bounced {status}"
+    with hub.pool.connection() as conn, conn.transaction():
+        outbox_id = delivery_of(
+            message_id, lambda i: notifications_db.idempotency_key(conn, i, APPLICANT_MAIL)
+        )
+        if outbox_id is None:
+            outcome, row = "unmatched", None
+        else:
+            row = notifications_db.record_bounce(conn, outbox_id, error)
+            outcome = "recorded" if row is not None else "repeated"
+        if row is not None:
+            details = {
+                "outbox_id": row["id"],
+                "connector": row["connector"],
+                "seq": row["seq"],
+                "status": status,
+            }
+            append_audit(conn, row["appeal_id"], BOUNCE_ACTOR, "delivery-bounced", details)
+    log.info(
+        "bounce read", outcome=outcome, outbox_id=outbox_id, status=status,
+        appeal_id=str(row["appeal_id"]) if row else None,
+    )  # fmt: skip
+    return outcome

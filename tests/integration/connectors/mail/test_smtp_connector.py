@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from connectors.mail.message import delivery_of
 from connectors.mail.smtp import SmtpConnector
 from gateway.domain.delivery import DeliveryError, OutgoingMessage
+from gateway.domain.mail_ids import delivery_of
 from tests.smtp import SMTP_PASSWORD, SMTP_USER, smtp_server
 
 TO = "applicant@example.org"
@@ -220,4 +220,4 @@ def test_every_attempt_carries_the_same_message_id_and_a_bounce_names_the_delive
     assert delivery_of(ids[0], keys.get) == first.id
     other = replace(first, idempotency_key="applicant-mail:someone-else:1")
     assert delivery_of(ids[0], {first.id: other.idempotency_key}.get) is None  # digest must match
-    assert delivery_of("<CAB1234@mail.example.com>") is None
+    assert delivery_of("<CAB1234@mail.example.com>", keys.get) is None
