@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     smtp_ca_file: Path | None = Field(
         default=None, description="PEM bundle to verify the SMTP server's certificate (default: the system's)"
     )
+    mail_max_attachment_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        description="attachments of an answer sent by e-mail, together; larger ones stay in the cabinet",
+    )
     mail_from: str = Field(
         default="noreply@appeals-gateway.invalid",
         description="From of e-mail to applicants; its domain names the Message-IDs",

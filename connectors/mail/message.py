@@ -29,8 +29,10 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from connectors.mail.answer import attach, readable
 from gateway.domain.delivery import OutgoingMessage
 from gateway.domain.mail_ids import message_id
+from gateway.domain.model import AnswerDocument
 
 LANGUAGES = ("ru", "be")
 
@@ -48,9 +50,9 @@ def _templates() -> Environment:
     return env
 
 
-def _day(value: str | None) -> str:
-    """An ISO date as the applicant reads it: 02.12.2026."""
-    return date.fromisoformat(value[:10]).strftime("%d.%m.%Y") if value else ""
+def _day(value: str | date | None) -> str:
+    """A date (or an ISO date) as the applicant reads it: 02.12.2026."""
+    return date.fromisoformat(str(value)[:10]).strftime("%d.%m.%Y") if value else ""
 
 
 def _paragraphs(text: str) -> list[list[str]]:
@@ -58,8 +60,9 @@ def _paragraphs(text: str) -> list[list[str]]:
     return [block.splitlines() for block in re.split(r"\n\s*\n", text.strip()) if block.strip()]
 
 
-def rendered(payload: Mapping[str, Any]) -> tuple[str, str, str]:
-    """(subject, plain text, HTML) of the notification in ``payload``'s language."""
+def rendered(payload: Mapping[str, Any], answer: AnswerDocument | None = None) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) of the notification in ``payload``'s language; ``answer`` is
+    the agency's answer to show in full (ReplyPreference=email)."""
     language = payload.get("language") if payload.get("language") in LANGUAGES else "ru"
     appeal = payload.get("appeal") or {}
     registrations = appeal.get("registrations") or [{}]
@@ -67,7 +70,7 @@ def rendered(payload: Mapping[str, Any]) -> tuple[str, str, str]:
         "registration_number", ""
     )
     agency = (appeal.get("agency") or {}).get("name", "")
-    context = {"n": payload, "language": language, "number": number, "agency": agency}
+    context = {"n": payload, "language": language, "number": number, "agency": agency, "answer": answer}
     env = _templates()
     module = env.get_template(f"{language}.txt.j2").make_module()
     subject = str(module.subject(payload, number)).strip()
@@ -79,7 +82,8 @@ def rendered(payload: Mapping[str, Any]) -> tuple[str, str, str]:
 def build(message: OutgoingMessage, sender: Address) -> EmailMessage:
     """The e-mail of one notification, from ``sender`` to the address in the payload."""
     payload = message.payload
-    subject, text, html = rendered(payload)
+    answer = readable(message.documents["answer"]) if _carries_answer(message) else None
+    subject, text, html = rendered(payload, answer)
     mail = EmailMessage()
     mail["From"] = (
         sender
@@ -94,8 +98,14 @@ def build(message: OutgoingMessage, sender: Address) -> EmailMessage:
     mail["X-Auto-Response-Suppress"] = "All"
     mail.set_content(text, subtype="plain", charset="utf-8")
     mail.add_alternative(html, subtype="html", charset="utf-8")
+    if answer is not None:
+        attach(mail, payload["answer"], message.documents)
     mail["Content-Language"] = payload.get("language") or "ru"  # after set_content, which drops Content-*
     return mail
+
+
+def _carries_answer(message: OutgoingMessage) -> bool:
+    return bool(message.payload.get("reply_by_email")) and "answer" in message.documents
 
 
 class _Encoded(str):

@@ -64,10 +64,11 @@ class Channel:
     contact: str  # the applicant's field it goes to (``applicant_contacts`` column)
     enabled: Callable[[Settings], bool]  # the hub has the transport configured
     events: frozenset[str] = NOTIFIED_EVENTS
+    answers: bool = False  # carries the answer itself to an applicant whose ReplyPreference names it
 
 
 CHANNELS: tuple[Channel, ...] = (
-    Channel("email", APPLICANT_MAIL, "email", lambda s: bool(s.smtp_host)),
+    Channel("email", APPLICANT_MAIL, "email", lambda s: bool(s.smtp_host), answers=True),
     # one row per further channel, e.g. Channel("sms", APPLICANT_SMS, "phone", <its setting>)
 )
 CONNECTORS = tuple(c.connector for c in CHANNELS)
@@ -87,7 +88,9 @@ def tell_the_applicant(
     applicant asked for and the hub has; returns how many were queued.
 
     Call it after ``tell_the_cabinet``: the access code of an earlier event is read from the
-    cabinet's updates, which always carry it. Nothing of the answer's text is queued here.
+    cabinet's updates, which always carry it. Nothing of the answer's text is queued here: an
+    applicant who wants the answer by e-mail gets its signed document and attachments, named by
+    digest and read at delivery.
     """
     channels = [c for c in CHANNELS if event["type"] in c.events and c.enabled(settings)]
     if not channels:
@@ -116,9 +119,25 @@ def tell_the_applicant(
         common["access_code"] = code
     for channel in wanted:
         payload = {**common, "to": contacts[channel.contact]}
+        if channel.answers and contacts["reply_preference"] == channel.name and "answer" in for_applicant:
+            payload.update(_the_answer(for_applicant, settings.mail_max_attachment_bytes))
         key = f"{channel.connector}:{appeal_id}:{event['seq']}"
         outbox_db.enqueue(conn, channel.connector, appeal_id, event["seq"], key, payload)
     return len(wanted)
+
+
+def _the_answer(for_applicant: dict[str, Any], max_attachment_bytes: int) -> dict[str, Any]:
+    """What the answer's e-mail carries for ReplyPreference=email: the answer's facts, and its
+    signed document and attachments named by digest (the delivery reads them from the blob store
+    when it sends, as it does for the cabinet). Attachments larger together than the mail limit
+    stay in the cabinet; the signed answer always goes."""
+    answer = for_applicant["answer"]
+    documents = dict(for_applicant["documents"])
+    attachments = answer.get("attachments") or []
+    fits = sum(a["size"] for a in attachments) <= max_attachment_bytes
+    if fits:
+        documents.update({f"attachment:{a['content_id']}": a["sha256"] for a in attachments})
+    return {"answer": answer, "documents": documents, "reply_by_email": True, "attachments_attached": fits}
 
 
 def language(jurisdiction_profile: str | None) -> str:

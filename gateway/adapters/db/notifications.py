@@ -9,11 +9,13 @@ from psycopg import Connection
 
 
 def applicant_contacts(conn: Connection, appeal_id: UUID) -> dict[str, Any]:
-    """The channels the applicant asked for, their contacts as the envelope gave them, and the
-    jurisdiction of the agency that has the appeal now (None before routing)."""
+    """The channels the applicant asked for, their contacts as the envelope gave them, how they
+    want the answer, and the jurisdiction of the agency that has the appeal now (None before
+    routing)."""
     return conn.execute(
         """SELECT coalesce(a.data->'notification_channels', '[]'::jsonb) AS channels,
                   a.data->'applicant'->>'email' AS email, a.data->'applicant'->>'phone' AS phone,
+                  a.data->>'reply_preference' AS reply_preference,
                   g.jurisdiction_profile
              FROM appeal a LEFT JOIN agency g ON g.code = a.agency_code
             WHERE a.id = %s""",
