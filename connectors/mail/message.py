@@ -30,7 +30,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from connectors.mail.answer import attach, readable
-from gateway.domain.delivery import OutgoingMessage
+from gateway.domain.delivery import DeliveryError, OutgoingMessage
 from gateway.domain.mail_ids import message_id
 from gateway.domain.model import AnswerDocument
 
@@ -90,7 +90,7 @@ def build(message: OutgoingMessage, sender: Address) -> EmailMessage:
         if sender.display_name.isascii()  # quoted by the policy where needed
         else _Encoded("From", sender.display_name, f"<{sender.addr_spec}>")
     )
-    mail["To"] = payload["to"]
+    mail["To"] = _recipient(payload.get("to"))
     mail["Subject"] = _Encoded("Subject", subject)
     mail["Date"] = format_datetime(message.created_at)
     mail["Message-ID"] = message_id(message.id, message.idempotency_key, sender.domain)
@@ -102,6 +102,20 @@ def build(message: OutgoingMessage, sender: Address) -> EmailMessage:
         attach(mail, payload["answer"], message.documents)
     mail["Content-Language"] = payload.get("language") or "ru"  # after set_content, which drops Content-*
     return mail
+
+
+def _recipient(address: object) -> Address:
+    """The applicant's address as one Address, or a permanent failure (retrying cannot fix it);
+    the reason does not repeat the address."""
+    probe = EmailMessage()
+    try:
+        probe["To"] = str(address or "")
+        (parsed,) = probe["To"].addresses
+    except (IndexError, ValueError):
+        parsed = None
+    if parsed is None or probe["To"].defects or not parsed.username or "." not in parsed.domain:
+        raise DeliveryError("the applicant's e-mail address is not usable", permanent=True)
+    return parsed
 
 
 def _carries_answer(message: OutgoingMessage) -> bool:

@@ -201,6 +201,13 @@ def test_4xx_is_tried_again_5xx_is_dead_and_the_reason_is_only_the_code(
     assert smtp.received == []
 
 
+@pytest.mark.parametrize("address", ["not an address", "x@", "", "a@b.ru, c@d.ru", "local@nodot"])
+def test_an_address_no_server_could_take_is_permanent_and_not_repeated(smtp, address):
+    error = _refused(_connector(smtp), _message(_payload(to=address)))
+    assert (error.permanent, error.reason) == (True, "the applicant's e-mail address is not usable")
+    assert smtp.handler.in_data == 0
+
+
 def test_no_server_listening_is_tried_again():
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
