@@ -33,6 +33,7 @@ bench: install
 	$(BIN)/python bench/attachment.py
 	$(BIN)/python bench/roundtrip.py
 	$(BIN)/python bench/scrape.py
+	$(BIN)/python bench/mail.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
