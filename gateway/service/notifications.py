@@ -96,7 +96,12 @@ def tell_the_applicant(
     if not channels:
         return 0
     contacts = notifications_db.applicant_contacts(conn, appeal_id)
-    wanted = [c for c in channels if c.name in contacts["channels"] and contacts[c.contact]]
+    wanted = [
+        c
+        for c in channels
+        if contacts[c.contact]
+        and (c.name in contacts["channels"] or _brings_the_answer(c, contacts, for_applicant))
+    ]
     if not wanted:
         return 0
     code = (
@@ -119,11 +124,17 @@ def tell_the_applicant(
         common["access_code"] = code
     for channel in wanted:
         payload = {**common, "to": contacts[channel.contact]}
-        if channel.answers and contacts["reply_preference"] == channel.name and "answer" in for_applicant:
+        if _brings_the_answer(channel, contacts, for_applicant):
             payload.update(_the_answer(for_applicant, settings.mail_max_attachment_bytes))
         key = f"{channel.connector}:{appeal_id}:{event['seq']}"
         outbox_db.enqueue(conn, channel.connector, appeal_id, event["seq"], key, payload)
     return len(wanted)
+
+
+def _brings_the_answer(channel: Channel, contacts: dict[str, Any], for_applicant: dict[str, Any]) -> bool:
+    """The event is the answer and the applicant wants it on this channel (ReplyPreference), whether
+    or not they also asked for notices on it."""
+    return channel.answers and contacts["reply_preference"] == channel.name and "answer" in for_applicant
 
 
 def _the_answer(for_applicant: dict[str, Any], max_attachment_bytes: int) -> dict[str, Any]:

@@ -31,8 +31,8 @@ def _mailing(hub, monkeypatch, **settings) -> None:
     monkeypatch.setattr(hub, "settings", hub.settings.model_copy(update=update))
 
 
-def _answered(hub, portal, dev_pki, reply_preference: str) -> tuple[UUID, bytes]:
-    appeal = sample_appeal(0, reply_preference=reply_preference)
+def _answered(hub, portal, dev_pki, reply_preference: str, **kwargs) -> tuple[UUID, bytes]:
+    appeal = sample_appeal(0, reply_preference=reply_preference, **kwargs)
     appeal_id = intake.accept(hub, portal.envelope(appeal)).appeal_id
     (leased,) = mailbox.lease(hub, AGENCY, 1)
     mailbox.acknowledge_one(hub, AGENCY, mailbox.Ack(leased.message_id, leased.lease_token))
@@ -108,3 +108,20 @@ def test_an_applicant_who_wants_the_answer_elsewhere_gets_the_notice_only(
     assert list(mail.iter_attachments()) == []
     text = mail.get_body(("plain",)).get_content()
     assert "Ответ доступен в личном кабинете" in text and ANSWER_TEXT not in text
+
+
+def test_the_answer_goes_by_email_to_one_who_asked_for_no_email_notices(
+    hub, portal, dev_pki, smtp, monkeypatch
+):
+    _mailing(hub, monkeypatch)
+    appeal_id, signed = _answered(hub, portal, dev_pki, "email", notification_channels=("cabinet",))
+    payload, mail = _send_the_answer_mail(hub, smtp, appeal_id)
+
+    assert payload["reply_by_email"]
+    assert _attachments(mail)["answer.xml"] == ("application/xml", signed)
+    with hub.pool.connection() as conn:
+        types = conn.execute(
+            "SELECT payload->>'type' AS type FROM outbox_message WHERE appeal_id = %s AND connector = %s",
+            (appeal_id, APPLICANT_MAIL),
+        ).fetchall()
+    assert [t["type"] for t in types] == ["answered"]  # no notice of the registration
