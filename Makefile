@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python bench/roundtrip.py
 	$(BIN)/python bench/scrape.py
 	$(BIN)/python bench/soak.py
+	$(BIN)/python bench/mail.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -142,6 +142,32 @@ class Settings(BaseSettings):
         default="receiver",
         description="how `sms-receipts` binds (transceiver where receivers are not allowed)",
     )
+    # --- notifications to applicants (connectors/mail) ---
+    public_url: str | None = Field(
+        default=None,
+        description="the hub's public base URL (e.g. https://appeals.example.ru): notifications link the "
+        "status lookup under it",
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for e-mail to applicants; unset: no e-mail is queued"
+    )
+    smtp_port: int | None = Field(default=None, description="default 25, 587 with starttls, 465 with tls")
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        default="starttls", description="STARTTLS on a plain connection, implicit TLS (SMTPS), or none"
+    )
+    smtp_user: str | None = Field(default=None, description="AUTH user; unset: no authentication")
+    smtp_password: str | None = None
+    smtp_ca_file: Path | None = Field(
+        default=None, description="PEM bundle to verify the SMTP server's certificate (default: the system's)"
+    )
+    mail_max_attachment_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        description="attachments of an answer sent by e-mail, together; larger ones stay in the cabinet",
+    )
+    mail_from: str = Field(
+        default="noreply@appeals-gateway.invalid",
+        description="From of e-mail to applicants; its domain names the Message-IDs",
+    )
 
     # --- metrics (/metrics) ---
     at_risk_days: int = Field(

@@ -266,3 +266,27 @@ def dovecot(dovecot_server):
     """The IMAP server with every folder emptied."""
     dovecot_server.empty()
     return dovecot_server
+# --- mail: a recording SMTP server on loopback (tests/smtp.py) ------------------------------
+
+
+@pytest.fixture(scope="session")
+def smtp_certificate(root_ca, tmp_path_factory: pytest.TempPathFactory):
+    """The SMTP server's certificate for 127.0.0.1, issued by the dev root (cert path, key path)."""
+    from tests.smtp import server_certificate
+
+    return server_certificate(*root_ca, tmp_path_factory.mktemp("smtp"))
+
+
+@pytest.fixture(scope="session")
+def smtp_session():
+    from tests.smtp import smtp_server
+
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture
+def smtp(smtp_session):
+    """A plain SMTP server on loopback that records what it accepts; emptied for each test."""
+    smtp_session.handler.reset()
+    return smtp_session

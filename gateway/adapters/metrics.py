@@ -198,7 +198,7 @@ class HubState:
 
 
 DELIVERY_STATUSES = ("pending", "retrying", "in-flight", "dead")
-ATTEMPT_OUTCOMES = ("delivered", "retry", "dead", "lost")
+ATTEMPT_OUTCOMES = ("delivered", "retry", "dead", "lost", "bounced")
 ATTEMPTS_WINDOW_SECONDS = 300  # named in the family: appeals_gateway_delivery_attempts_last_5m
 DEADLINES = ("register", "answer")
 
@@ -279,7 +279,7 @@ def _delivery_families(state: HubState) -> Iterator[Metric]:
     attempts = GaugeMetricFamily(
         PREFIX + "delivery_attempts_last_5m",
         "Delivery attempts finished in the last 5 minutes by outcome: delivered, retry (scheduled "
-        "again), dead, lost (no worker finished it)",
+        "again), dead, lost (no worker finished it), bounced (an e-mail's DSN came back)",
         labels=["connector", "outcome"],
     )
     recent = {(a.connector, a.outcome): a.count for a in state.attempts}

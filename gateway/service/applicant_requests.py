@@ -27,6 +27,7 @@ from gateway.domain.lifecycle import Transition, advance
 from gateway.service.cabinet_updates import tell_the_cabinet
 from gateway.service.hub import Hub
 from gateway.service.mailbox import FEEDBACK_NOTICE, WITHDRAWAL_NOTICE
+from gateway.service.notifications import tell_the_applicant
 
 log = structlog.get_logger(__name__)
 
@@ -83,6 +84,7 @@ def withdraw(hub: Hub, sender_id: str, appeal_id: UUID, withdrawal: Withdrawal) 
             audit.update(agency=appeal["agency_code"], mailbox_message=str(message_id))
         append_audit(conn, appeal_id, actor, WITHDRAWN_EVENT, audit)
         tell_the_cabinet(conn, appeal_id, row, state, {}, {})
+        tell_the_applicant(conn, hub.settings, appeal_id, row, state, {}, {})  # no channel notifies it today
     # The applicant's reason is for the agency alone: never in a log line.
     log.info("appeal withdrawn", appeal_id=str(appeal_id), sender=sender_id, seq=row["seq"])
     return RequestReceipt(appeal_id, withdrawal.withdrawal_id, state.value, row["at"])

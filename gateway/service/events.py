@@ -31,6 +31,7 @@ from gateway.service import answers, push
 from gateway.service.cabinet_updates import tell_the_cabinet
 from gateway.service.hub import Hub
 from gateway.service.mailbox import APPEAL_MESSAGE
+from gateway.service.notifications import tell_the_applicant
 
 log = structlog.get_logger(__name__)
 
@@ -89,6 +90,7 @@ def record(hub: Hub, agency_code: str, appeal_id: UUID, event: ev.AgencyEvent) -
         audit = {"event_id": event.event_id, "seq": row["seq"], **details}
         append_audit(conn, appeal_id, actor, event.type.value, audit)
         tell_the_cabinet(conn, appeal_id, row, state, details, for_applicant)
+        tell_the_applicant(conn, hub.settings, appeal_id, row, state, details, for_applicant)
     log.info(
         "agency event recorded", appeal_id=str(appeal_id), agency=agency_code, type=event.type.value,
         seq=row["seq"], state=state.value,

@@ -18,6 +18,7 @@ from gateway.adapters.db import monitoring as monitoring_db
 from gateway.domain.lifecycle import Transition, sources
 from gateway.service.cabinet_updates import CABINET
 from gateway.service.hub import Hub
+from gateway.service.notifications import CONNECTORS as NOTIFICATION_CONNECTORS
 from gateway.service.push import SED_PUSH
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def hub_state(hub: Hub) -> metrics.HubState:
         certificates += _parsed(row["answer_certificate"].encode("ascii"), "agency-answer", row["agency"])
     return metrics.HubState(
         mailboxes=mailboxes,
-        connectors=(CABINET, SED_PUSH),
+        connectors=(CABINET, SED_PUSH, *NOTIFICATION_CONNECTORS),
         deliveries=deliveries,
         attempts=attempts,
         outbox_lag_s=lag,

@@ -52,6 +52,8 @@ def sample_appeal(
     text_size: int = 2000,
     attachments: tuple[AttachmentHeader, ...] = (),
     portal_appeal_id: str | None = None,
+    notification_channels: tuple[str, ...] = ("cabinet", "email"),
+    reply_preference: str = "cabinet",
 ) -> Appeal:
     organisation = (
         Organisation("ООО «Пример»", SAMPLE_OGRN, "OGRN")
@@ -75,8 +77,8 @@ def sample_appeal(
         addressee_code=addressee_code,
         subject="Начисление платы за коммунальные услуги",
         text=sample_text(text_size),
-        reply_preference="cabinet",
-        notification_channels=("cabinet", "email"),
+        reply_preference=reply_preference,
+        notification_channels=notification_channels,
         consent=True,
         attachments=attachments,
     )

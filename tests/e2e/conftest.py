@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from kombu import Connection
 
 from gateway.config import PROJECT_ROOT
 from tests.conftest import _free_port
@@ -56,3 +59,27 @@ def hub_url(settings, session_hub, hub_log: Path) -> Iterator[str]:
         yield url
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def worker_env(settings, broker_url) -> Iterator[dict[str, str]]:
+    """What `appeals-gateway worker` and `relay` run with in tests: this run's database, a queue of
+    the test's own (deleted before, so nothing of an earlier run is in it), quick retries."""
+    queue = f"deliveries-test-{uuid.uuid4().hex[:8]}"
+    yield {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "BROKER_URL": broker_url,
+        "GATEWAY_DATA_DIR": str(settings.data_dir),
+        "GATEWAY_DELIVERY_QUEUE": queue,
+        "GATEWAY_DELIVERY_RETRY_BASE_SECONDS": "0.2",
+        "GATEWAY_DELIVERY_RETRY_CAP_SECONDS": "1",
+        "GATEWAY_DELIVERY_TIMEOUT_SECONDS": "10",
+        "GATEWAY_RELAY_POLL_SECONDS": "0.2",
+        "GATEWAY_WORKER_CONCURRENCY": "2",
+    }
+    with Connection(broker_url) as conn:
+        channel = conn.default_channel
+        for name in (queue, queue + ".dead"):
+            with contextlib.suppress(Exception):  # never declared in this test: nothing to clean
+                channel.queue_delete(name)

@@ -9,19 +9,15 @@ cabinet's final state is the last in sequence.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 
 import httpx
 import pytest
-from kombu import Connection
 
 from gateway.service import monitoring
 from gateway.simulators.cabinet import FakeCabinet
@@ -43,30 +39,15 @@ def cabinet(dev_pki) -> Iterator[FakeCabinet]:
 
 
 @pytest.fixture
-def env(settings, dev_pki, broker_url, cabinet, tmp_path) -> Iterator[dict[str, str]]:
-    """What the worker and relay processes run with: this run's database, a queue of its own."""
+def env(worker_env, dev_pki, cabinet) -> dict[str, str]:
+    """The worker and relay processes' environment, with the cabinet played on a real socket."""
     cabinet.reset()
-    queue = f"deliveries-test-{uuid.uuid4().hex[:8]}"
-    yield {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "BROKER_URL": broker_url,
-        "GATEWAY_DATA_DIR": str(settings.data_dir),
-        "GATEWAY_DELIVERY_QUEUE": queue,
+    return {
+        **worker_env,
         "GATEWAY_CABINET_URL": cabinet.url,
         "GATEWAY_HUB_KEY": str(dev_pki.hub_key),
         "GATEWAY_HUB_CERTIFICATE": str(dev_pki.hub_cert),
-        "GATEWAY_DELIVERY_RETRY_BASE_SECONDS": "0.2",
-        "GATEWAY_DELIVERY_RETRY_CAP_SECONDS": "1",
-        "GATEWAY_DELIVERY_TIMEOUT_SECONDS": "10",
-        "GATEWAY_RELAY_POLL_SECONDS": "0.2",
-        "GATEWAY_WORKER_CONCURRENCY": "2",
     }
-    with Connection(broker_url) as conn:
-        channel = conn.default_channel
-        for name in (queue, queue + ".dead"):
-            with contextlib.suppress(Exception):  # never declared in this test: nothing to clean
-                channel.queue_delete(name)
 
 
 @pytest.fixture

@@ -225,7 +225,9 @@ def _refused_pushes(client: httpx.Client, portal, s: Secrets) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def logged(settings, session_hub, registry, dev_pki, portal, tmp_path_factory) -> Iterator[Logged]:
+def logged(
+    settings, session_hub, registry, dev_pki, portal, smtp_session, tmp_path_factory
+) -> Iterator[Logged]:
     with session_hub.pool.connection() as conn:
         conn.execute(f"TRUNCATE {APPEAL_TABLES} CASCADE")
     folder = tmp_path_factory.mktemp("logs")
@@ -234,8 +236,15 @@ def logged(settings, session_hub, registry, dev_pki, portal, tmp_path_factory) -
     for name, token in tokens.items():
         s.add(f"token-{name}", token)
     port = _free_port()
+    smtp_session.handler.reset()
+    mail = {  # e-mail to applicants through the recording SMTP server
+        "GATEWAY_SMTP_HOST": smtp_session.host,
+        "GATEWAY_SMTP_PORT": str(smtp_session.port),
+        "GATEWAY_SMTP_SECURITY": "none",
+        "GATEWAY_PUBLIC_URL": "https://appeals.example.ru",
+    }
     with FakeCabinet(dev_pki.hub_cert.read_bytes()) as cabinet:
-        hub_env = _process_env(settings, GATEWAY_DATA_DIR=str(settings.data_dir))
+        hub_env = _process_env(settings, GATEWAY_DATA_DIR=str(settings.data_dir), **mail)
         hub = _start("hub", ["serve", "--host", "127.0.0.1", "--port", str(port)], hub_env, folder)
         worker_env = _process_env(
             settings,
@@ -245,6 +254,7 @@ def logged(settings, session_hub, registry, dev_pki, portal, tmp_path_factory) -
             GATEWAY_HUB_CERTIFICATE=str(dev_pki.hub_cert),
             GATEWAY_RELAY_POLL_SECONDS="0.2",
             GATEWAY_DELIVERY_RETRY_BASE_SECONDS="0.2",
+            **mail,
         )
         worker = _start("worker", ["worker", "--concurrency", "1"], worker_env, folder)
         try:
@@ -260,6 +270,8 @@ def logged(settings, session_hub, registry, dev_pki, portal, tmp_path_factory) -
             assert hub.proc.poll() is None, hub.tail()
             with httpx.Client(base_url=url, timeout=30) as client:
                 appeal_ids, request_ids = _play(client, portal, tokens, dev_pki, cabinet, s, hub, worker)
+            # a: registered, answered; b: registered (assigned and withdrawn are not mailed)
+            _wait(lambda: len(smtp_session.received) >= 3, "the applicants' e-mail", hub, worker)
         finally:
             hub.stop()
             worker.stop()
@@ -384,6 +396,10 @@ def test_the_ids_an_operator_needs_are_logged(logged):
     assert any(r["outcomes"].get("refused") for r in find("mailbox acknowledged", agency=AGENCY))
     delivered = {r["appeal_id"] for r in find("delivery attempted", connector="cabinet", outcome="delivered")}
     assert {a, b} <= delivered
+    mailed = [
+        r["appeal_id"] for r in find("delivery attempted", connector="applicant-mail", outcome="delivered")
+    ]
+    assert sorted(mailed) == sorted([a, a, b])
     assert find("relay published")
 
 

@@ -18,6 +18,7 @@ from gateway.domain.delivery import Connector, DeliveryError
 from gateway.domain.model import DeliveryMode
 from gateway.service.cabinet_updates import CABINET
 from gateway.service.hub import Hub
+from gateway.service.notifications import APPLICANT_MAIL
 from gateway.service.push import SED_PUSH
 
 
@@ -37,6 +38,8 @@ class ConnectorRegistry:
             return self._push(str(payload["agency_code"]))
         if name == APPLICANT_SMS:
             return self._sms
+        if name == APPLICANT_MAIL:
+            return self._mail
         raise DeliveryError(f"no connector named {name!r} in this hub", permanent=True)
 
     @cached_property
@@ -69,6 +72,22 @@ class ConnectorRegistry:
         from gateway.adapters.db.sms import SmsSubmissions
 
         return SmppConnector(smsc_account(self._settings), SmsSubmissions(self._hub.pool))
+
+    @cached_property
+    def _mail(self) -> Connector:
+        settings = self._settings
+        if not settings.smtp_host:
+            raise DeliveryError("GATEWAY_SMTP_HOST is not configured", permanent=True)
+        import ssl
+
+        from connectors.mail.smtp import SmtpConnector
+
+        context = ssl.create_default_context(cafile=settings.smtp_ca_file)
+        return SmtpConnector(
+            settings.smtp_host, port=settings.smtp_port, security=settings.smtp_security,
+            user=settings.smtp_user, password=settings.smtp_password, sender=settings.mail_from,
+            timeout=settings.delivery_timeout_seconds, ssl_context=context,
+        )  # fmt: skip
 
     def _push(self, agency_code: str) -> Connector:
         """The agency's push connector; rebuilt when the registry gives it another endpoint."""

@@ -134,9 +134,10 @@ def test_deliveries_by_status_and_attempts_by_outcome_and_the_outbox_lag(hub, po
         o: value(series, "appeals_gateway_delivery_attempts_last_5m", connector="cabinet", outcome=o)
         for o in adapter.ATTEMPT_OUTCOMES
     }
-    assert attempts == {"delivered": 0, "retry": 1, "dead": 1, "lost": 0}  # in the last 5 minutes
+    assert attempts == {"delivered": 0, "retry": 1, "dead": 1, "lost": 0, "bounced": 0}  # last 5 minutes
     # the other connector's series are there, at zero, so a dashboard and a rule always see them
     assert value(series, "appeals_gateway_deliveries", connector="sed-push", status="dead") == 0
+    assert value(series, "appeals_gateway_deliveries", connector="applicant-mail", status="dead") == 0
     assert 0 < value(series, "appeals_gateway_outbox_lag_seconds") < 60
 
 
