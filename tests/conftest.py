@@ -266,6 +266,8 @@ def dovecot(dovecot_server):
     """The IMAP server with every folder emptied."""
     dovecot_server.empty()
     return dovecot_server
+
+
 # --- mail: a recording SMTP server on loopback (tests/smtp.py) ------------------------------
 
 

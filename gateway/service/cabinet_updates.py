@@ -67,7 +67,7 @@ def _from_email(conn: Connection, appeal_id: UUID) -> bool:
 
 def _owed(conn: Connection, appeal_id: UUID) -> dict[str, Any]:
     """The access code and the answer (with its ``documents``) the appeal's earlier updates gave."""
-    owed = outbox_db.owed_to_applicant(conn, appeal_id, CABINET)
+    owed = outbox_db.owed_to_applicant(conn, appeal_id, (CABINET,))
     carried: dict[str, Any] = {}
     if owed["access_code"] is not None:
         carried["access_code"] = owed["access_code"]

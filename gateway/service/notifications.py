@@ -40,6 +40,7 @@ from gateway.service.hub import Hub
 log = structlog.get_logger(__name__)
 
 APPLICANT_MAIL = "applicant-mail"
+APPLICANT_SMS = "applicant-sms"  # connectors.mail.sms names it so too
 
 NOTIFIED_EVENTS = frozenset(
     {
@@ -69,7 +70,7 @@ class Channel:
 
 CHANNELS: tuple[Channel, ...] = (
     Channel("email", APPLICANT_MAIL, "email", lambda s: bool(s.smtp_host), answers=True),
-    # one row per further channel, e.g. Channel("sms", APPLICANT_SMS, "phone", <its setting>)
+    Channel("sms", APPLICANT_SMS, "phone", lambda s: bool(s.smpp_host)),
 )
 CONNECTORS = tuple(c.connector for c in CHANNELS)
 """Every notification connector, for the operators' views and metrics."""
@@ -88,9 +89,9 @@ def tell_the_applicant(
     applicant asked for and the hub has; returns how many were queued.
 
     Call it after ``tell_the_cabinet``: the access code of an earlier event is read from the
-    cabinet's updates, which always carry it. Nothing of the answer's text is queued here: an
-    applicant who wants the answer by e-mail gets its signed document and attachments, named by
-    digest and read at delivery.
+    cabinet's updates (or, for an appeal no cabinet knows, from earlier notifications). Nothing of
+    the answer's text is queued here: an applicant who wants the answer by e-mail gets its signed
+    document and attachments, named by digest and read at delivery.
     """
     channels = [c for c in CHANNELS if event["type"] in c.events and c.enabled(settings)]
     if not channels:
@@ -104,9 +105,11 @@ def tell_the_applicant(
     ]
     if not wanted:
         return 0
+    # An earlier event's code is repeated by the cabinet's updates, or (an e-mailed appeal has no
+    # cabinet) by the notifications that carried it.
     code = (
         for_applicant.get("access_code")
-        or outbox_db.owed_to_applicant(conn, appeal_id, CABINET)["access_code"]
+        or outbox_db.owed_to_applicant(conn, appeal_id, (CABINET, *CONNECTORS))["access_code"]
     )
     appeal = status.public_state(conn, appeal_id)
     common = {

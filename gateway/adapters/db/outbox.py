@@ -3,6 +3,7 @@ attempted by workers, and listed for operators (columns in migrations 0004 and 0
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -22,19 +23,20 @@ def enqueue(
     )
 
 
-def owed_to_applicant(conn: Connection, appeal_id: UUID, connector: str) -> dict[str, Any]:
-    """What the appeal's earlier updates on ``connector`` gave the applicant, newest first: the
+def owed_to_applicant(conn: Connection, appeal_id: UUID, connectors: Sequence[str]) -> dict[str, Any]:
+    """What the appeal's earlier messages on ``connectors`` gave the applicant, newest first: the
     access code and the answer (with the ``documents`` that name its signed bytes), each from the
     latest update that carried it. Every update repeats them, so none is lost to a reordering."""
     return conn.execute(
         """SELECT (SELECT payload->'access_code' FROM outbox_message
-                    WHERE appeal_id = %(appeal)s AND connector = %(connector)s AND payload ? 'access_code'
+                    WHERE appeal_id = %(appeal)s AND connector = ANY(%(connectors)s)
+                      AND payload ? 'access_code'
                     ORDER BY seq DESC LIMIT 1) AS access_code,
                   (SELECT jsonb_build_object('answer', payload->'answer', 'documents', payload->'documents')
                      FROM outbox_message
-                    WHERE appeal_id = %(appeal)s AND connector = %(connector)s AND payload ? 'answer'
+                    WHERE appeal_id = %(appeal)s AND connector = ANY(%(connectors)s) AND payload ? 'answer'
                     ORDER BY seq DESC LIMIT 1) AS answer""",
-        {"appeal": appeal_id, "connector": connector},
+        {"appeal": appeal_id, "connectors": list(connectors)},
     ).fetchone()
 
 

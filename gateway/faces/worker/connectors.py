@@ -11,14 +11,13 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
-from connectors.mail.sms import APPLICANT_SMS
 from gateway.adapters.db import agencies as agencies_db
 from gateway.config import Settings
 from gateway.domain.delivery import Connector, DeliveryError
 from gateway.domain.model import DeliveryMode
 from gateway.service.cabinet_updates import CABINET
 from gateway.service.hub import Hub
-from gateway.service.notifications import APPLICANT_MAIL
+from gateway.service.notifications import APPLICANT_MAIL, APPLICANT_SMS
 from gateway.service.push import SED_PUSH
 
 

@@ -17,7 +17,7 @@ from gateway.domain.deadlines import clock_for
 from gateway.domain.events import parse_event
 from gateway.domain.model import IdentityProvider
 from gateway.service import applicant_requests, events, intake, mailbox, status
-from gateway.service.notifications import APPLICANT_MAIL
+from gateway.service.notifications import APPLICANT_MAIL, APPLICANT_SMS
 from gateway.simulators.edms import signed_answer
 from gateway.simulators.samples import sample_answer, sample_appeal
 
@@ -182,3 +182,24 @@ def test_the_applicants_own_withdrawal_is_not_mailed(mailing, portal):
     appeal_id = _pushed(mailing, portal)
     applicant_requests.withdraw(mailing, portal.sender_id, appeal_id, parse_withdrawal("w-1"))
     assert _mails(mailing, appeal_id) == []
+
+
+def test_an_applicant_who_asked_for_sms_gets_one_per_event_to_their_phone(hub, portal, monkeypatch):
+    """The SMS channel is a row of the same table: on when the hub has an SMSC, for applicants who
+    list ``sms``, with the same payload as the e-mail plus the phone (E.164, as the envelope has it)."""
+    settings = hub.settings.model_copy(update={"smpp_host": "127.0.0.1", "public_url": PUBLIC_URL})
+    monkeypatch.setattr(hub, "settings", settings)
+    texting = _pushed(hub, portal, notification_channels=("cabinet", "sms"))
+    _event(hub, AGENCY, texting, "reg", "registered", registration_number="ОГ-3", registered_on=_today())
+    _event(hub, AGENCY, texting, "dec", "declined", ground="no-question")
+    with hub.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT connector, seq, payload FROM outbox_message"
+            " WHERE appeal_id = %s AND connector <> 'cabinet' ORDER BY seq",
+            (texting,),
+        ).fetchall()
+    assert [(r["connector"], r["seq"]) for r in rows] == [(APPLICANT_SMS, 1), (APPLICANT_SMS, 2)]
+    first, last = rows[0]["payload"], rows[1]["payload"]
+    assert first["to"] == "+79000000000"
+    assert len(first["access_code"]) == 10 and last["access_code"] == first["access_code"]
+    assert parse_qs(urlsplit(last["lookup_url"]).query)["number"] == ["ОГ-3"]

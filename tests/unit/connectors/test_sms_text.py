@@ -108,3 +108,10 @@ def test_smsc_statuses_are_judged() -> None:
     assert bind_failure(0x0F).permanent and bind_failure(0x0F).reason.endswith("ESME_RINVSYSID")
     assert not bind_failure(0x58).permanent
     assert submit_failure(0x1234, 1, 1).reason.endswith("command_status 0x00001234")
+
+
+def test_the_connector_and_the_notifications_hook_name_the_channel_alike():
+    from connectors.mail.sms import APPLICANT_SMS as connector_side
+    from gateway.service.notifications import APPLICANT_SMS as hub_side
+
+    assert connector_side == hub_side
