@@ -47,18 +47,28 @@ def tell_the_cabinet(
     if _from_email(conn, appeal_id):
         return
     payload = {
+        **event_facts(conn, appeal_id, event, state, details),
+        **_owed(conn, appeal_id),
+        **for_applicant,
+    }
+    key = f"{CABINET}:{appeal_id}:{event['seq']}"
+    outbox_db.enqueue(conn, CABINET, appeal_id, event["seq"], key, payload)
+
+
+def event_facts(
+    conn: Connection, appeal_id: UUID, event: dict[str, Any], state: AppealState, details: dict[str, Any]
+) -> dict[str, Any]:
+    """What every message about an event carries, whatever the channel: the event's public facts
+    and the appeal's whole public state as of it (read in the event's transaction)."""
+    return {
         "appeal_id": str(appeal_id),
         "seq": event["seq"],
         "type": event["type"],
         "state": state.value,
         "at": event["at"].isoformat(),
         "details": {k: v for k, v in details.items() if k in PUBLIC_DETAILS},
-        **_owed(conn, appeal_id),
-        **for_applicant,
         "appeal": status.public_state(conn, appeal_id),
     }
-    key = f"{CABINET}:{appeal_id}:{event['seq']}"
-    outbox_db.enqueue(conn, CABINET, appeal_id, event["seq"], key, payload)
 
 
 def _from_email(conn: Connection, appeal_id: UUID) -> bool:

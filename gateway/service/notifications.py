@@ -29,12 +29,11 @@ from gateway.adapters.db import notifications as notifications_db
 from gateway.adapters.db import outbox as outbox_db
 from gateway.adapters.db.audit import append_audit
 from gateway.config import Settings
-from gateway.domain.events import PUBLIC_DETAILS, EventType
+from gateway.domain.events import EventType
 from gateway.domain.lifecycle import AppealState
 from gateway.domain.mail_ids import delivery_of
 from gateway.domain.model import JurisdictionProfile
-from gateway.service import status
-from gateway.service.cabinet_updates import CABINET
+from gateway.service.cabinet_updates import CABINET, event_facts
 from gateway.service.hub import Hub
 
 log = structlog.get_logger(__name__)
@@ -111,18 +110,9 @@ def tell_the_applicant(
         for_applicant.get("access_code")
         or outbox_db.owed_to_applicant(conn, appeal_id, (CABINET, *CONNECTORS))["access_code"]
     )
-    appeal = status.public_state(conn, appeal_id)
-    common = {
-        "appeal_id": str(appeal_id),
-        "seq": event["seq"],
-        "type": event["type"],
-        "state": state.value,
-        "at": event["at"].isoformat(),
-        "details": {k: v for k, v in details.items() if k in PUBLIC_DETAILS},
-        "appeal": appeal,
-        "language": language(contacts["jurisdiction_profile"]),
-        "lookup_url": lookup_url(settings.public_url, appeal, code),
-    }
+    common = event_facts(conn, appeal_id, event, state, details)
+    common["language"] = language(contacts["jurisdiction_profile"])
+    common["lookup_url"] = lookup_url(settings.public_url, common["appeal"], code)
     if code is not None:
         common["access_code"] = code
     for channel in wanted:
