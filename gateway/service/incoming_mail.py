@@ -45,6 +45,7 @@ from gateway.adapters.db.audit import append_audit
 from gateway.adapters.db.outage import read as db_read
 from gateway.config import MailboxSettings
 from gateway.domain import incoming_mail as mail
+from gateway.domain.bounces import read_dsn
 from gateway.domain.deadlines import clock_for
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.lifecycle import AppealState
@@ -60,7 +61,7 @@ from gateway.domain.model import (
     PersonName,
 )
 from gateway.domain.text import check
-from gateway.service import push
+from gateway.service import notifications, push
 from gateway.service.hub import Hub
 from gateway.service.mailbox import APPEAL_MESSAGE
 
@@ -210,7 +211,21 @@ def _file_one(hub: Hub, remote: RemoteMailbox, listed: Any) -> str:
             for n, a in enumerate(parsed.attachments, start=1)
         ],
     }  # fmt: skip
-    return _store(hub, row, raw, parsed.attachments)
+    outcome = _store(hub, row, raw, parsed.attachments)
+    if outcome == "filed" and mail.Label.BOUNCE in parsed.labels:
+        _settle_bounce(hub, raw)
+    return outcome
+
+
+def _settle_bounce(hub: Hub, raw: bytes) -> None:
+    """A bounce that came back to a polled mailbox settles the e-mail it reports on: the delivery
+    goes dead with the bounce's status, for operators, and is not retried (``record_bounce``). The
+    DSN itself stays filed, labelled, where operators see it. Read once: a message is filed once."""
+    bounce = read_dsn(raw)
+    if bounce is None:
+        return
+    outcome = notifications.record_bounce(hub, bounce.message_id, bounce.action, bounce.status)
+    log.info("bounce read", outcome=outcome, action=bounce.action, status=bounce.status)
 
 
 def _header_value(raw_header: bytes) -> str | None:

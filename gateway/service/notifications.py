@@ -163,7 +163,7 @@ def lookup_url(public_url: str | None, appeal: dict[str, Any], code: str | None)
 
 
 def record_bounce(hub: Hub, message_id: str, action: str, status: str) -> str:
-    """Record a bounce (read from a DSN by ``connectors.mail.bounces.read_dsn``) on the e-mail it
+    """Record a bounce (read from a DSN by ``gateway.domain.bounces.read_dsn``) on the e-mail it
     names: the delivery goes dead with ``bounced <status>``, audited on its appeal. Returns
     ``recorded``; ``ignored`` for a report that is no failure (``delayed``: the server still
     tries); ``unmatched`` for a Message-ID that is none of ours; ``repeated`` when the delivery

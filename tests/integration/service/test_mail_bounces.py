@@ -11,9 +11,9 @@ from uuid import UUID
 
 import pytest
 
-from connectors.mail.bounces import read_dsn
 from connectors.mail.smtp import SmtpConnector
 from gateway.adapters.db import outbox as outbox_db
+from gateway.domain.bounces import read_dsn
 from gateway.domain.deadlines import clock_for
 from gateway.domain.events import parse_event
 from gateway.service import delivery, events, intake, mailbox, monitoring
@@ -148,3 +148,23 @@ def test_what_is_not_a_dsn_is_not_read():
     plain["Subject"] = "Re: Обращение зарегистрировано"
     plain.set_content("Спасибо!")
     assert read_dsn(bytes(plain)) is None
+
+
+def test_a_bounce_the_poller_files_settles_its_e_mail(mailing, portal, smtp, dovecot):
+    """From the wire: the DSN arrives in a polled mailbox, the poller files it (labelled) and hands
+    it over, and the e-mail's delivery goes dead with the bounce's status."""
+    from connectors.mail.imap import open_mailbox
+    from gateway.service import incoming_mail
+    from gateway.service.hub import Hub
+
+    _appeal_id, outbox_id, sent = _sent(mailing, portal, smtp)
+    dovecot.deliver(_dsn(sent))
+    settings = mailing.settings.model_copy(update={"mail_mailboxes": [dovecot.mailbox()]})
+    poller = Hub(settings=settings, pool=mailing.pool, database_url=mailing.database_url)
+    for _ in range(2):  # a second poll files nothing again, and settles nothing twice
+        (result,) = incoming_mail.poll_all(poller, open_mailbox)
+        assert result.error is None
+    row = _delivery(mailing, outbox_id)
+    assert (row["status"], row["last_error"]) == ("dead", "bounced 5.1.1")
+    (filed,) = incoming_mail.queue(poller)
+    assert "bounce" in filed["labels"]
