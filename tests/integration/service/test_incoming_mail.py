@@ -314,3 +314,34 @@ def test_the_periodic_poller_files_mail_while_it_runs(mail_hub, dovecot):
         poller.stop.set()
         thread.join(timeout=30)
     assert len(_all(hub)) == 1 and not thread.is_alive()
+
+
+def test_the_sender_of_a_registered_e_mail_gets_the_code_and_the_lookup_names_the_channel(mail_hub, dovecot):
+    """No cabinet knows an e-mailed appeal: its access code reaches the sender in the registered
+    notice by e-mail, every later notice repeats it, and the lookup says the appeal came by e-mail."""
+    from gateway.service import status
+    from gateway.service.notifications import APPLICANT_MAIL
+
+    hub = Hub(
+        settings=mail_hub.settings.model_copy(update={"smtp_host": "127.0.0.1"}),
+        pool=mail_hub.pool,
+        database_url=mail_hub.database_url,
+    )
+    dovecot.deliver(samples.plain())
+    _poll(hub)
+    (waiting,) = incoming_mail.queue(hub)
+    appeal_id = incoming_mail.register(
+        hub, "operator:test", waiting["id"], incoming_mail.Registration(AGENCY, TOPIC, TERRITORY)
+    )
+    fields = {"registration_number": "ОГ-78/2026", "registered_on": date.today().isoformat()}
+    events.record(hub, AGENCY, appeal_id, parse_event("reg-1", "registered", fields))
+    events.record(hub, AGENCY, appeal_id, parse_event("dec-1", "declined", {"ground": "no-question"}))
+    with hub.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT connector, payload FROM outbox_message WHERE appeal_id = %s ORDER BY seq", (appeal_id,)
+        ).fetchall()
+    assert [r["connector"] for r in rows] == [APPLICANT_MAIL, APPLICANT_MAIL]
+    codes = {r["payload"]["access_code"] for r in rows}
+    assert len(codes) == 1
+    found = status.lookup(hub, "ОГ-78/2026", codes.pop())
+    assert (found["channel"], found["state"]) == ("e-mail", "declined")
