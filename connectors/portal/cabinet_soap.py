@@ -253,6 +253,12 @@ def _appeal_fields(appeal: Mapping[str, Any]) -> dict[str, Any]:
         }
         if appeal.get("registrations")
         else None,
+        "PostalDispatch": {
+            "DispatchedOn": appeal["postal_dispatch"]["dispatched_on"],
+            "TrackingNumber": appeal["postal_dispatch"]["tracking_number"],
+        }
+        if appeal.get("postal_dispatch")
+        else None,
         "History": {
             "Event": [
                 {

@@ -28,6 +28,9 @@ from gateway.domain.events import PUBLIC_DETAILS
 ANSWER_DOCUMENT = "answer"
 _WORD = re.compile(r"[a-z][a-z0-9-]{0,63}")
 _CODE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# Details contract 2 added (an answer posted by an operator): contract 1's Details allows none of
+# them, so its cabinets get the dispatched update with its type and state alone.
+DETAILS_SINCE_CONTRACT_2 = ("dispatched_on", "tracking_number")
 PROBLEM_BYTES = 64 * 1024  # read no more of a refusal than a problem document needs
 
 
@@ -159,6 +162,7 @@ class CabinetUpdate:
             access_code=self.access_code if self.type == "registered" else None,
             answer=self.answer if self.type == "answered" else None,
             appeal=None,
+            details={k: v for k, v in self.details.items() if k not in DETAILS_SINCE_CONTRACT_2},
         )
 
     def to_json(self) -> dict[str, Any]:

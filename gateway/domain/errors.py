@@ -61,6 +61,9 @@ class Code(StrEnum):
     REQUEST_ID_REUSED = "request-id-reused"
     NOT_ANSWERED = "not-answered"
     FEEDBACK_ALREADY_GIVEN = "feedback-already-given"
+    # answers sent by post
+    NOT_BY_POST = "not-by-post"
+    ALREADY_DISPATCHED = "already-dispatched"
     # operators
     AGENCY_UNKNOWN = "agency-unknown"
     # everyone
@@ -93,6 +96,8 @@ HTTP_STATUS: dict[Code, int] = {
     Code.REQUEST_ID_REUSED: 409,
     Code.NOT_ANSWERED: 409,
     Code.FEEDBACK_ALREADY_GIVEN: 409,
+    Code.NOT_BY_POST: 409,
+    Code.ALREADY_DISPATCHED: 409,
 }
 
 

@@ -41,6 +41,8 @@ PUBLIC_DETAILS = (
     "target_agency",
     "ground",
     "answered_on",
+    "dispatched_on",  # an operator posted the answer (ReplyPreference=post): when, and
+    "tracking_number",  # the post's number the applicant tracks the letter by
 )
 
 

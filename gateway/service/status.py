@@ -27,6 +27,7 @@ from gateway.domain.access_code import digest
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.events import PUBLIC_DETAILS
 from gateway.domain.incoming_mail import EMAIL_SENDER
+from gateway.domain.postal_dispatch import DISPATCHED
 from gateway.domain.status_upload import Channel
 from gateway.service.hub import Hub
 
@@ -102,12 +103,15 @@ def _agency(code: str | None, name: str | None) -> dict[str, str] | None:
 def public_state(conn: Connection, appeal_id: UUID) -> dict[str, Any]:
     """A portal appeal's whole public state as of its latest event (call it in the event's own
     transaction to have it as of that event): where it is now, every registration it has had, the
-    due dates, and the public facts of every event with the agency that reported it. No personal
-    data, no executors, no internal ids."""
+    due dates, the public facts of every event with the agency that reported it, and once an
+    operator posted the answer, its date and tracking number. No personal data, no executors, no
+    internal ids."""
     appeal = appeals_db.public_record(conn, appeal_id)
     assert appeal is not None, appeal_id
-    history = []
+    history, posted = [], None
     for event in appeals_db.event_history(conn, appeal_id):
+        if event["type"] == DISPATCHED:
+            posted = {k: event["details"][k] for k in ("dispatched_on", "tracking_number")}
         entry = _entry(event, event["type"], event["state_after"])
         actor = event["actor"] or ""
         if actor.startswith(AGENCY_ACTOR):
@@ -134,6 +138,8 @@ def public_state(conn: Connection, appeal_id: UUID) -> dict[str, Any]:
         }
         for r in appeals_db.registrations(conn, appeal_id)
     ]
+    if posted is not None:
+        state["postal_dispatch"] = posted  # the answer went by post (ReplyPreference=post)
     state["history"] = history
     return state
 

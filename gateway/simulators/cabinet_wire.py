@@ -346,6 +346,12 @@ class _SoapReader:
             }
             for r in appeal.iterfind(f"{q('Registrations')}/{q('Registration')}")
         ]
+        posted = appeal.find(q("PostalDispatch"))
+        if posted is not None:
+            result["postal_dispatch"] = {
+                "dispatched_on": text(posted, "DispatchedOn"),
+                "tracking_number": text(posted, "TrackingNumber"),
+            }
         result["history"] = []
         for event in appeal.iterfind(f"{q('History')}/{q('Event')}"):
             entry: dict[str, Any] = {

@@ -17,7 +17,7 @@ from referencing.jsonschema import DRAFT202012
 from connectors.http_outcome import retry_after_seconds as retry_after
 from connectors.portal.cabinet_soap import Contract
 from connectors.portal.signing import HubCredentials, RequestSigner
-from connectors.portal.update import CabinetUpdate, judge_status, problem_code
+from connectors.portal.update import DETAILS_SINCE_CONTRACT_2, CabinetUpdate, judge_status, problem_code
 from gateway.config import PROJECT_ROOT
 from gateway.domain.delivery import DeliveryError
 from gateway.domain.events import PUBLIC_DETAILS
@@ -85,7 +85,18 @@ def test_contract_2_refuses_a_payload_without_the_public_state(appeal_id):
 def test_the_contract_carries_every_public_detail_the_hub_writes(version):
     """The domain decides what the applicant sees; the contract must have a field for each."""
     contract = _openapi(version)
-    assert set(contract["components"]["schemas"]["Details"]["properties"]) == set(PUBLIC_DETAILS)
+    expected = set(PUBLIC_DETAILS) - (set(DETAILS_SINCE_CONTRACT_2) if version == 1 else set())
+    assert set(contract["components"]["schemas"]["Details"]["properties"]) == expected
+
+
+def test_a_dispatched_update_drops_for_contract_1_the_details_it_lacks(appeal_id, update_schema, version):
+    """An answer posted by an operator: contract 2 carries its date and tracking number, in the
+    event's details and the public state; contract 1's cabinets get its type and state alone."""
+    posted = {"dispatched_on": "2027-01-20", "tracking_number": "42800012345678"}
+    payload = message(appeal_id, 6, "dispatched", state="answered", details=posted)
+    update = CabinetUpdate.from_message(payload).as_of_contract(version)
+    assert update.to_json()["details"] == (posted if version == 2 else {})
+    assert list(update_schema.iter_errors(update.to_json())) == []
 
 
 def test_the_wsdl_offers_push_update_returning_accepted(version):
