@@ -6,6 +6,8 @@ it works when the HTTP hub is down. Actions are audited as ``operator:cli``.
 
 from __future__ import annotations
 
+import csv
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -213,3 +215,79 @@ def feedback() -> None:
         ["agency", "count", "mean", "1", "2", "3", "4", "5"],
         [[s.agency_code, s.count, f"{s.mean:.2f}", *(s.by_rating[n] for n in "12345")] for s in summaries],
     )
+
+
+post_app = typer.Typer(
+    help="Answers to send by post (ReplyPreference=post): the list to print, the mark of one posted.",
+    no_args_is_help=True,
+)
+app.add_typer(post_app, name="post")
+
+_POST_COLUMNS = ["appeal", "agency", "number", "answer", "answered on", "addressee", "postcode", "address"]
+
+
+def _addressee(row: dict[str, Any]) -> str:
+    """The name the envelope is addressed to: the organisation's, with its representative, or the person's."""
+    person = row["person"] or {}
+    name = " ".join(
+        p for p in (person.get("last_name"), person.get("first_name"), person.get("middle_name")) if p
+    )
+    organisation = (row["organisation"] or {}).get("name")
+    return f"{organisation}, {name}" if organisation else name
+
+
+def _post_row(row: dict[str, Any]) -> list[Any]:
+    address = row["postal_address"] or {}
+    cells = [
+        row["appeal_id"], f"{row['agency_code']} {row['agency_name'] or ''}".strip(),
+        row["registration_number"] or "-", row["answer_id"], row["answered_on"], _addressee(row),
+        address.get("postcode") or "", address.get("text") or "(no postal address)",
+    ]  # fmt: skip
+    if row["dispatched_on"] is not None:
+        cells += [row["dispatched_on"], row["tracking_number"]]
+    return cells
+
+
+@post_app.command("list")
+def post_list(
+    state: Annotated[str, typer.Option(help="pending (to post) or dispatched (posted)")] = "pending",
+    output: Annotated[
+        str, typer.Option("--format", help="table (to read) or csv (to print labels from)")
+    ] = "table",
+    limit: Annotated[int, typer.Option(help="at most this many")] = 500,
+) -> None:
+    """Answered appeals whose applicants asked for the answer by post, oldest answer first.
+
+    Shows the applicant's name and postal address for the envelope: personal data, for the
+    operators' eyes (the list is printed here, never logged).
+    """
+    from gateway.service.postal_answers import DISPATCHED, answers_to_post
+
+    if output not in ("table", "csv"):
+        raise typer.BadParameter("table or csv", param_hint="--format")
+    with hub_session() as hub:
+        rows = answers_to_post(hub, state, limit)
+    headers = _POST_COLUMNS + (["dispatched on", "tracking number"] if state == DISPATCHED else [])
+    if output == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows(_post_row(r) for r in rows)
+        return
+    if not rows:
+        typer.echo(f"no answers {state}")
+        return
+    _table(headers, [_post_row(r) for r in rows])
+
+
+@post_app.command("dispatch")
+def post_dispatch(
+    appeal_id: Annotated[UUID, typer.Argument(help="the appeal whose answer was posted")],
+    on: Annotated[str, typer.Option("--on", help="the day it was posted (YYYY-MM-DD)")],
+    tracking: Annotated[str, typer.Option("--tracking", help="Почта России's 14 digits or S10 number")],
+) -> None:
+    """Mark the answer posted: the cabinet and the public lookup show the date and tracking number."""
+    from gateway.service.postal_answers import dispatch
+
+    with hub_session() as hub:
+        posted = dispatch(hub, ACTOR, appeal_id, on, tracking)
+    typer.echo(f"dispatched {appeal_id} on {posted.dispatched_on}, tracking {posted.tracking_number}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,7 +14,15 @@ from litestar.params import Parameter
 
 from gateway.domain.errors import Code, Rejection
 from gateway.faces.rest.auth import calling_operator
-from gateway.service import applicant_requests, delivery, incoming_mail, mailbox, manual_routing, monitoring
+from gateway.service import (
+    applicant_requests,
+    delivery,
+    incoming_mail,
+    mailbox,
+    manual_routing,
+    monitoring,
+    postal_answers,
+)
 from gateway.service.hub import Hub
 
 
@@ -34,6 +43,23 @@ class RegisterMailBody:
 class RejectMailBody:
     reason: str
     comment: str | None = None
+
+
+@dataclass
+class DispatchBody:
+    dispatched_on: str
+    tracking_number: str
+
+
+def _plain(value: Any) -> Any:
+    """Ids, dates and times as JSON strings; the rest (the applicant's name and address) as stored."""
+    return (
+        value.isoformat()
+        if isinstance(value, date | datetime)
+        else str(value)
+        if isinstance(value, UUID)
+        else value
+    )
 
 
 def _mail_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -159,3 +185,26 @@ class OpsController(Controller):
             incoming_mail.reject, hub, operator, mail_id, data.reason, data.comment
         )
         return {"incoming_mail": str(mail_id), "state": "rejected", "reason": data.reason}
+
+    @get("/postal-answers", summary="Answers to send by post (ReplyPreference=post): pending or dispatched")
+    async def postal_answers_list(
+        self,
+        hub: Hub,
+        operator: str,
+        postal_state: str = Parameter(query="state", default=postal_answers.PENDING),
+        limit: int = Parameter(default=500, ge=1, le=1000),
+    ) -> dict[str, Any]:
+        rows = await anyio.to_thread.run_sync(postal_answers.answers_to_post, hub, postal_state, limit)
+        return {"answers": [{k: _plain(v) for k, v in row.items()} for row in rows]}
+
+    @post(
+        "/postal-answers/{appeal_id:uuid}/dispatch", status_code=200,
+        summary="Mark a posted answer dispatched, with its date and tracking number",
+    )  # fmt: skip
+    async def postal_answer_dispatch(
+        self, hub: Hub, operator: str, appeal_id: UUID, data: DispatchBody
+    ) -> dict[str, Any]:
+        posted = await anyio.to_thread.run_sync(
+            postal_answers.dispatch, hub, operator, appeal_id, data.dispatched_on, data.tracking_number
+        )
+        return {k: _plain(v) for k, v in asdict(posted).items()}
