@@ -5,37 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 import tarfile
 from datetime import UTC, datetime
-from pathlib import Path
-
-import pytest
 
 from gateway.service import intake, mailbox
 from gateway.simulators.samples import sample_appeal
 
 AGENCY = "ADM-CHEBOKSARY"
-
-
-@pytest.fixture
-def cli(database_url: str, tmp_path: Path):
-    """Run ``appeals-gateway ARGS`` with the test database; returns (exit code, stdout, stderr)."""
-
-    def run(*args: str) -> tuple[int, str, str]:
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "DATABASE_URL": database_url,
-            "GATEWAY_DATA_DIR": str(tmp_path / "var"),
-        }
-        done = subprocess.run(
-            [sys.executable, "-m", "gateway.faces.cli.main", *args],
-            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        return done.returncode, done.stdout, done.stderr
-
-    return run
 
 
 def _trail(hub, portal) -> None:
