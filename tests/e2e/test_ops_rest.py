@@ -14,6 +14,7 @@ from gateway.config import PROJECT_ROOT
 from gateway.simulators.edms import Edms
 from gateway.simulators.portal import push
 from gateway.simulators.samples import sample_appeal
+from tests.answered import agency_today, answered_appeal
 from tests.conftest import OPERATOR_TOKEN
 
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
@@ -179,3 +180,43 @@ def test_the_ops_cli_shows_the_same_views_and_explains_refusals(client, portal, 
     refused = _cli(settings, "requeue", message["message_id"])
     assert refused.returncode == 1
     assert refused.stderr.strip() == "illegal-transition: the message is pending, not refused (/message_id)"
+
+
+def test_an_operator_lists_and_dispatches_an_answer_to_send_by_post(client, hub, portal, dev_pki):
+    """The list with the envelope's name and address, the mark of one posted, and the refusals."""
+    appeal_id = str(answered_appeal(hub, portal, dev_pki, "ОГ-П1"))
+    (waiting,) = client.get("/ops/v1/postal-answers", headers=OPERATOR).json()["answers"]
+    assert (waiting["appeal_id"], waiting["registration_number"]) == (appeal_id, "ОГ-П1")
+    assert waiting["postal_address"]["postcode"] == "428000"
+    assert client.get("/ops/v1/postal-answers", headers={"Authorization": "Bearer nope"}).status_code == 401
+    wrong = client.get("/ops/v1/postal-answers", params={"state": "lost"}, headers=OPERATOR)
+    assert (wrong.status_code, wrong.json()["code"], wrong.json()["pointer"]) == (
+        400,
+        "invalid-request",
+        "/state",
+    )
+
+    url = f"/ops/v1/postal-answers/{appeal_id}/dispatch"
+    body = {"dispatched_on": agency_today(), "tracking_number": "42800012345678"}
+    bad = client.post(url, json={**body, "tracking_number": "12345"}, headers=OPERATOR)
+    assert (bad.status_code, bad.json()["code"], bad.json()["pointer"]) == (
+        400,
+        "invalid-request",
+        "/tracking_number",
+    )
+    done = client.post(url, json=body, headers=OPERATOR)
+    assert done.status_code == 200, done.text
+    assert done.json()["appeal_id"] == appeal_id
+    assert (done.json()["dispatched_on"], done.json()["tracking_number"]) == (
+        body["dispatched_on"],
+        "42800012345678",
+    )
+    again = client.post(url, json=body, headers=OPERATOR)
+    assert (again.status_code, again.json()["code"]) == (409, "already-dispatched")
+    assert client.get("/ops/v1/postal-answers", headers=OPERATOR).json()["answers"] == []
+    (posted,) = client.get("/ops/v1/postal-answers", params={"state": "dispatched"}, headers=OPERATOR).json()[
+        "answers"
+    ]
+    assert posted["tracking_number"] == "42800012345678"
+    missing = client.post(f"/ops/v1/postal-answers/{uuid.uuid4()}/dispatch", json=body, headers=OPERATOR)
+    assert (missing.status_code, missing.json()["code"]) == (404, "not-found")
