@@ -1,5 +1,5 @@
-"""An appeal pushed, taken, registered and answered with a signed answer, through the service layer:
-shared by the tests of what follows an answer (posting it, for one)."""
+"""An appeal pushed, taken, registered and answered with a signed answer, through the service layer,
+and the cabinet updates it queued: shared by the tests of what follows an answer."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from uuid import UUID
 from gateway.domain.deadlines import clock_for
 from gateway.domain.events import parse_event
 from gateway.service import events, intake, mailbox
+from gateway.service.cabinet_updates import CABINET
 from gateway.simulators.edms import signed_answer
 from gateway.simulators.samples import sample_answer, sample_appeal
 
@@ -42,3 +43,13 @@ def answered_appeal(
     appeal_id = registered_appeal(hub, portal, number, reply_preference=reply_preference, seq=seq)
     answer(hub, dev_pki, appeal_id, number)
     return appeal_id
+
+
+def cabinet_payloads(hub, appeal_id: UUID) -> list[dict]:
+    """The payloads of the appeal's cabinet updates in the outbox, in event order."""
+    with hub.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT payload FROM outbox_message WHERE appeal_id = %s AND connector = %s ORDER BY seq",
+            (appeal_id, CABINET),
+        ).fetchall()
+    return [r["payload"] for r in rows]

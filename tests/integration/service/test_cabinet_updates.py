@@ -23,6 +23,7 @@ from gateway.service.cabinet_updates import CABINET
 from gateway.simulators.cabinet import FakeCabinet
 from gateway.simulators.edms import signed_answer
 from gateway.simulators.samples import sample_answer, sample_appeal
+from tests.answered import cabinet_payloads
 
 AGENCY = "ADM-CHEBOKSARY"
 OTHER = "MINSTROY-21"
@@ -61,15 +62,6 @@ def _pushed(hub, portal) -> UUID:
     return receipt.appeal_id
 
 
-def _payloads(hub, appeal_id: UUID) -> list[dict]:
-    with hub.pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT payload FROM outbox_message WHERE appeal_id = %s AND connector = %s ORDER BY seq",
-            (appeal_id, CABINET),
-        ).fetchall()
-    return [r["payload"] for r in rows]
-
-
 @pytest.fixture
 def answered(hub, portal, dev_pki) -> UUID:
     """An appeal registered, assigned, extended, answered with a signed answer, and closed."""
@@ -85,7 +77,7 @@ def answered(hub, portal, dev_pki) -> UUID:
 
 
 def test_every_update_from_the_registration_on_repeats_the_code_and_carries_the_state(hub, answered):
-    payloads = _payloads(hub, answered)
+    payloads = cabinet_payloads(hub, answered)
     assert [p["type"] for p in payloads] == ["registered", "assigned", "answered", "closed"]
     codes = {p["access_code"] for p in payloads}
     assert len(codes) == 1 and len(codes.pop()) == 10
@@ -166,7 +158,7 @@ def redirected(hub, portal) -> tuple[UUID, str]:
     appeal_id = _pushed(hub, portal)
     _register(hub, AGENCY, appeal_id, "ОГ-1")
     _event(hub, AGENCY, appeal_id, "rd-1", "redirected", target_agency=OTHER, reason="не по компетенции")
-    return appeal_id, _payloads(hub, appeal_id)[0]["access_code"]
+    return appeal_id, cabinet_payloads(hub, appeal_id)[0]["access_code"]
 
 
 def test_the_first_number_and_code_answer_the_lookup_after_a_redirect(hub, redirected):
@@ -202,7 +194,7 @@ def test_the_new_agencys_number_shows_and_the_code_stays_through_a_second_redire
     after = status.lookup(hub, "ОГ-1", code)
     assert (after["agency"]["code"], after["state"]) == (THIRD, "redirected")
     assert [e["agency"] for e in after["history"]] == [AGENCY, AGENCY, OTHER, OTHER]
-    payloads = _payloads(hub, appeal_id)
+    payloads = cabinet_payloads(hub, appeal_id)
     assert {p["access_code"] for p in payloads} == {code}  # the second registration issued none
     assert payloads[-1]["appeal"]["registrations"] == after["registrations"]
 
@@ -230,5 +222,5 @@ def test_an_update_queued_before_contract_2_is_completed_when_delivered(hub, ans
         assert "appeal" not in row["payload"]
         payload = delivery.outgoing_message(conn, row, 1).payload
     assert payload["appeal"]["state"] == "closed"  # as of the delivery, the best left to give
-    assert payload["access_code"] == _payloads(hub, answered)[0]["access_code"]
+    assert payload["access_code"] == cabinet_payloads(hub, answered)[0]["access_code"]
     assert (payload["seq"], payload["type"]) == (2, "assigned")

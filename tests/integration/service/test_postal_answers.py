@@ -16,7 +16,7 @@ from gateway.domain.errors import Code, Rejection
 from gateway.service import delivery, postal_answers, status
 from gateway.service.cabinet_updates import CABINET
 from gateway.simulators.cabinet import FakeCabinet
-from tests.answered import agency_today, answer, answered_appeal, registered_appeal
+from tests.answered import agency_today, answer, answered_appeal, cabinet_payloads, registered_appeal
 
 OPERATOR = "operator:test"
 TRACKING = "42800012345678"
@@ -30,15 +30,6 @@ def _refused(call, *args) -> Rejection:
     with pytest.raises(Rejection) as caught:
         call(*args)
     return caught.value
-
-
-def _cabinet_payloads(hub, appeal_id: UUID) -> list[dict]:
-    with hub.pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT payload FROM outbox_message WHERE appeal_id = %s AND connector = %s ORDER BY seq",
-            (appeal_id, CABINET),
-        ).fetchall()
-    return [r["payload"] for r in rows]
 
 
 def test_only_answered_appeals_whose_applicants_chose_post_are_listed(hub, portal, dev_pki):
@@ -132,7 +123,7 @@ def test_the_lookup_and_the_cabinets_next_update_show_the_dispatch(hub, portal, 
     _dispatch(hub, appeal_id)
     posted = {"dispatched_on": agency_today(), "tracking_number": TRACKING}
 
-    payloads = _cabinet_payloads(hub, appeal_id)
+    payloads = cabinet_payloads(hub, appeal_id)
     assert [p["type"] for p in payloads] == ["registered", "answered", "dispatched"]
     newest = payloads[-1]
     assert (newest["state"], newest["details"], newest["appeal"]["postal_dispatch"]) == (
