@@ -117,7 +117,7 @@ def attempt(
         except Exception as exc:  # a connector's bug must not lose the message: retry, and say so
             log.exception(
                 "delivery failed unexpectedly", outbox_id=outbox_id, connector=row["connector"],
-                appeal_id=str(row["appeal_id"]),
+                appeal_id=_id(row["appeal_id"]),
             )  # fmt: skip
             error = DeliveryError(f"unexpected {type(exc).__name__} in the connector")
         if error is None:
@@ -134,11 +134,16 @@ def attempt(
     # The reason names a status, a class or a receiver's code, never its words (DeliveryError).
     log.info(
         "delivery attempted", outbox_id=outbox_id, connector=row["connector"],
-        appeal_id=str(row["appeal_id"]), seq=row["seq"], attempt=attempt_no, outcome=outcome,
+        appeal_id=_id(row["appeal_id"]), seq=row["seq"], attempt=attempt_no, outcome=outcome,
         error=error.reason if error else None, permanent=error.permanent if error else None,
         next_attempt_at=when.isoformat() if when else None,
     )  # fmt: skip
     return outcome
+
+
+def _id(value: Any) -> str | None:
+    """An id for the logs; a reply to an e-mail's sender may have no appeal (migration 0017)."""
+    return str(value) if value is not None else None
 
 
 def outgoing_message(conn: Connection, row: Mapping[str, Any], attempt_no: int) -> OutgoingMessage:

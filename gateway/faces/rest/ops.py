@@ -64,13 +64,15 @@ def _plain(value: Any) -> Any:
 
 def _mail_json(row: dict[str, Any]) -> dict[str, Any]:
     """A queue row for JSON: digests as hex, the raw message's digest named, nothing else renamed."""
-    out = {k: v for k, v in row.items() if k not in ("raw_sha256", "reply_template", "reply_recipient",
-                                                     "reply_params", "reply_sent_at")}  # fmt: skip
+    out = {k: v for k, v in row.items() if not k.startswith("reply_") and k != "raw_sha256"}
     if "raw_sha256" in row:
         out["raw_sha256"] = bytes(row["raw_sha256"]).hex() if row["raw_sha256"] is not None else None
     if row.get("reply_template"):
+        # its delivery: the outbox row (None when the hub has no SMTP server and queued nothing)
         out["reply"] = {"template": row["reply_template"], "recipient": row["reply_recipient"],
-                        "params": row["reply_params"], "sent_at": row["reply_sent_at"]}  # fmt: skip
+                        "params": row["reply_params"], "outbox_id": row["reply_outbox_id"],
+                        "status": row["reply_status"], "error": row["reply_error"],
+                        "delivered_at": row["reply_delivered_at"]}  # fmt: skip
     return out
 
 
