@@ -28,6 +28,7 @@ import itertools
 import signal
 import socket
 import socketserver
+import ssl
 import struct
 import threading
 from dataclasses import dataclass, field
@@ -150,6 +151,7 @@ class FakeSmsc:
         receipts: str | None = "DELIVRD",
         answer_submits: bool = True,
         message_ids: bool = True,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.credentials = (system_id, password)
         # refuse the first K submits, and these (1 for the first submit_sm received) with ESME_RTHROTTLED
@@ -159,6 +161,7 @@ class FakeSmsc:
         self.receipts = receipts  # the final state each receipt reports; None sends none
         self.answer_submits = answer_submits  # False: take submits and say nothing (a hung SMSC)
         self.message_ids = message_ids  # False: accept with an empty message id, as Kannel's drive_smpp does
+        self.tls = tls  # a server context: every connection is TLS from the first byte (SMPP over TLS)
         self.submitted: list[ShortMessage] = []
         self.throttled = 0
         self.binds: list[tuple[str, str, int]] = []  # (mode, system_id, status)
@@ -305,6 +308,13 @@ class _Handler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         smsc: FakeSmsc = self.server.smsc  # type: ignore[attr-defined]
+        if smsc.tls is not None:  # the handshake in this connection's thread, not the accepting one
+            try:
+                self.request = smsc.tls.wrap_socket(self.request, server_side=True)
+            except (OSError, ssl.SSLError) as exc:
+                with smsc._lock:
+                    smsc.errors.append(f"TLS: {type(exc).__name__}")
+                return
         session = _Session(self)
         with smsc._lock:
             smsc._sessions.append(session)

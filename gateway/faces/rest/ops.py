@@ -113,7 +113,11 @@ class OpsController(Controller):
         views = await anyio.to_thread.run_sync(monitoring.mailboxes, hub)
         return {"agencies": [asdict(v) for v in views]}
 
-    @get("/deliveries", summary="Open deliveries per connector; retrying and dead ones with their errors")
+    @get(
+        "/deliveries",
+        summary="Open deliveries per connector; retrying and dead ones with their errors; SMS the handset "
+        "did not get, by their delivery receipts",
+    )
     async def deliveries(
         self,
         hub: Hub,
@@ -124,7 +128,7 @@ class OpsController(Controller):
         view = await anyio.to_thread.run_sync(
             lambda: monitoring.deliveries(hub, connector=connector, limit=limit)
         )
-        return {"connectors": view.by_connector, "stuck": view.stuck}
+        return {"connectors": view.by_connector, "stuck": view.stuck, "undelivered_sms": view.undelivered_sms}
 
     @post("/deliveries/{outbox_id:int}/replay", status_code=200, summary="Send a dead delivery again")
     async def replay(self, hub: Hub, operator: str, outbox_id: int) -> dict[str, Any]:
