@@ -141,9 +141,10 @@ def notify(conn: Connection) -> None:
 def deliveries(
     conn: Connection, *, status: str | None = None, connector: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
-    """Outgoing messages with their delivery state, newest first, for operators."""
+    """Outgoing messages with their delivery state, newest first, for operators (a reply to an
+    e-mailed appeal's sender names its ``incoming_mail_id``, and its appeal if it became one)."""
     return conn.execute(
-        """SELECT id, connector, appeal_id, seq, idempotency_key, created_at, attempts,
+        """SELECT id, connector, appeal_id, incoming_mail_id, seq, idempotency_key, created_at, attempts,
                    last_attempt_at, last_error, next_attempt_at, published_at, delivered_at, dead_at, status
               FROM delivery
              WHERE (%(connector)s::text IS NULL OR connector = %(connector)s)

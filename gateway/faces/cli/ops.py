@@ -15,6 +15,7 @@ from uuid import UUID
 
 import typer
 
+from gateway.faces.cli.deliveries import owner
 from gateway.faces.cli.session import hub_session
 
 app = typer.Typer(help="Operators' views of the hub, and their fixes.", no_args_is_help=True)
@@ -140,7 +141,7 @@ def deliveries(
         [
             [d["id"], d["connector"], d["status"], d["attempts"],
              f"{d['next_attempt_at']:%Y-%m-%d %H:%M:%S}" if d["status"] == "retrying" else "-",
-             f"{d['appeal_id']} #{d['seq']}", d["last_error"] or ""]
+             f"{owner(d)} #{d['seq']}", d["last_error"] or ""]
             for d in view.stuck
         ],
     )  # fmt: skip

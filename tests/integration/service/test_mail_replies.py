@@ -8,6 +8,9 @@ The broker is a port here (tests/integration/service/test_delivery.py explains w
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from email import message_from_bytes, policy
 
 import pytest
@@ -104,6 +107,11 @@ def test_a_rejected_e_mails_sender_gets_the_reason_and_where_to_file_and_a_dead_
     smtp.handler.replies["RCPT"] = "550 5.1.1 no such mailbox"
     assert _attempt(replying, row["id"]) == "dead"
     assert _reply_row(replying, waiting["id"])["last_error"] == "SMTP 550 5.1.1 at rcpt"
+    listed = subprocess.run(
+        [sys.executable, "-m", "gateway.faces.cli.main", "deliveries", "list", "--status", "dead"],
+        env={**os.environ, "DATABASE_URL": replying.database_url}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert f"e-mail {waiting['id']} #0  SMTP 550 5.1.1 at rcpt" in listed.stdout, listed.stderr
     smtp.handler.replies.clear()
     (revived,) = delivery.replay(replying, "operator:test", ids=[row["id"]])
     assert revived["appeal_id"] is None
