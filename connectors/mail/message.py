@@ -98,8 +98,9 @@ def build(message: OutgoingMessage, sender: Address) -> EmailMessage:
     mail["Message-ID"] = message_id(message.id, message.idempotency_key, sender.domain)
     mail["Auto-Submitted"] = "auto-generated"
     mail["X-Auto-Response-Suppress"] = "All"
-    if payload.get("in_reply_to"):  # a reply to an e-mailed appeal's sender
-        mail["In-Reply-To"] = mail["References"] = f"<{payload['in_reply_to']}>"
+    replied = str(payload.get("in_reply_to") or "")
+    if replied and replied.isascii() and replied.isprintable():  # a reply to an e-mailed appeal's sender
+        mail["In-Reply-To"] = mail["References"] = f"<{replied}>"  # (a mangled id: no thread, still sent)
     mail.set_content(text, subtype="plain", charset="utf-8")
     mail.add_alternative(html, subtype="html", charset="utf-8")
     if answer is not None:
