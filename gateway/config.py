@@ -193,6 +193,10 @@ class Settings(BaseSettings):
         default=["rsa-ecdsa", "gost-2012"],
         description="signature suites an agency may sign its answers with",
     )
+    dev_portal_suite: Literal["rsa-ecdsa", "gost-2012"] = Field(
+        default="rsa-ecdsa",
+        description="what the dev portal EPGU signs with in the demo (gost-2012 needs the GOST engine)",
+    )
 
     @property
     def pki_dir(self) -> Path:

@@ -150,9 +150,13 @@ ANSWERING_AGENCY = "ADM-CHEBOKSARY"
 
 @pytest.fixture(scope="session")
 def dev_pki(tmp_path_factory: pytest.TempPathFactory):
-    from gateway.adapters.pki import ensure_dev_pki
+    from gateway.adapters.pki import ensure_dev_pki, ensure_gost_dev_pki
 
-    return ensure_dev_pki(tmp_path_factory.mktemp("pki"))
+    pki = ensure_dev_pki(tmp_path_factory.mktemp("pki"))
+    ensure_gost_dev_pki(
+        pki
+    )  # where the engine is, as under `make run`: GOST certificates, their root trusted
+    return pki
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,8 @@ email_in_dn = no
 commonName = supplied
 organizationName = optional
 OGRN = optional
+OGRNIP = optional
+SNILS = optional
 [req]
 distinguished_name = dn
 prompt = no
@@ -117,12 +119,13 @@ class GostCa:
         digital_signature: bool = True,
         ogrn: str | None = None,
         organisation: str | None = None,
+        extra_subject: str = "",
     ) -> Issued:
         """A leaf certificate valid from ``days[0]`` to ``days[1]`` days from now."""
         key, csr, cert = (self.directory / f"{name}.{ext}" for ext in ("key", "csr", "pem"))
         _genkey(key, bits)
         subject = f"/CN={common_name}" + (f"/O={organisation}" if organisation else "")
-        subject += f"/OGRN={ogrn}" if ogrn else ""
+        subject += (f"/OGRN={ogrn}" if ogrn else "") + extra_subject
         openssl(
             "req", "-engine", "gost", "-config", self.directory / "openssl.cnf", "-new", "-key", key,
             "-subj", subject, "-utf8", f"-md_gost12_{bits}", "-out", csr,

@@ -38,6 +38,7 @@ DS = "http://www.w3.org/2000/09/xmldsig#"
 EXC_C14N = {"http://www.w3.org/2001/10/xml-exc-c14n#", "http://www.w3.org/2001/10/xml-exc-c14n#WithComments"}
 _EC = "http://www.w3.org/2001/10/xml-exc-c14n#"
 OGRN_OID = ObjectIdentifier("1.2.643.100.1")
+OGRNIP_OID = ObjectIdentifier("1.2.643.100.5")  # an individual entrepreneur's registration number
 UNP_OID = ObjectIdentifier("1.2.112.1.2.1.1.1.1.2")
 # Every suite this build knows; a verifier is given the ones its party may use (``Settings``).
 ALL_SUITES: tuple[Suite, ...] = tuple(SUITES.values())
@@ -386,8 +387,12 @@ def certificate_cn(certificate: x509.Certificate) -> str | None:
 
 
 def organisation_id(certificate: x509.Certificate) -> str | None:
-    """OGRN (Russia) or UNP (Belarus) named in the subject, else its organizationIdentifier."""
-    for oid in (OGRN_OID, UNP_OID, NameOID.ORGANIZATION_IDENTIFIER):
+    """OGRN or OGRNIP (Russia) or UNP (Belarus) named in the subject, else its organizationIdentifier.
+
+    Russian qualified certificates (GOST or not) also carry SNILS (1.2.643.100.3) and INN
+    (1.2.643.3.131.1.1): personal identifiers, not the organisation's, so not read here.
+    """
+    for oid in (OGRN_OID, OGRNIP_OID, UNP_OID, NameOID.ORGANIZATION_IDENTIFIER):
         values = certificate.subject.get_attributes_for_oid(oid)
         if values:
             return str(values[0].value)

@@ -134,7 +134,8 @@ def sign(
         typer.Option(help="first give it a new MessageId, SentAt (now) and PortalAppealId: to push by hand"),
     ] = False,
 ) -> None:
-    """Sign an envelope as the portal does (XMLDSig, exclusive C14N, RSA/ECDSA-SHA256)."""
+    """Sign an envelope as the portal does (XMLDSig, exclusive C14N; RSA/ECDSA-SHA256 or GOST R 34.10-2012
+    with Streebog, by the key)."""
     import sys
 
     from gateway.adapters.xmlsec.envelope import restamp
@@ -166,7 +167,8 @@ def demo(
     """Play the portal and agencies' EDMS against URL, then show what reached the citizen's cabinet."""
     from gateway.faces.cli.demo import run_demo
 
-    run_demo(url, get_settings().data_dir, cabinet)
+    settings = get_settings()
+    run_demo(url, settings.data_dir, cabinet, settings.dev_portal_suite)
 
 
 def main() -> None:

@@ -138,6 +138,14 @@ def test_a_legal_entity_envelope_cosigned_by_openssl_names_the_ogrn(verifier, po
     assert organisation_id(verified.certificate) == DEV_OGRN
 
 
+def test_an_entrepreneurs_certificate_names_the_ogrnip_not_the_snils(gost_pki):
+    """OGRNIP (1.2.643.100.5) identifies an entrepreneur; SNILS (1.2.643.100.3) is a person's, never read."""
+    issued = gost_pki.issue(
+        "entrepreneur", "IP Ivanov (dev)", extra_subject="/SNILS=11223344595/OGRNIP=304500116000157"
+    )
+    assert organisation_id(x509.load_pem_x509_certificate(issued.cert.read_bytes())) == "304500116000157"
+
+
 def test_a_512_bit_key_signs_with_streebog_512(verifier, gost_pki, unsigned):
     signer = gost_pki.issue("portal-512", "EPGU Portal (dev)", bits=512)
     verified = verifier.verify_portal(
@@ -311,3 +319,22 @@ def test_without_the_engine_gost_input_is_refused_with_a_clear_code(monkeypatch,
     assert (refusal.code, refusal.pointer) == (Code.SIGNATURE_ALGORITHM_NOT_ALLOWED, PORTAL)
     assert gost.PACKAGE in refusal.detail
     assert set(SUITES) == {"rsa-ecdsa", "gost-2012"}
+
+
+def test_the_hub_says_at_start_up_which_package_gost_needs(monkeypatch, caplog):
+    """One line naming the package, only when a configured party may sign with GOST."""
+    from gateway.config import Settings
+    from gateway.service.hub import _say_if_gost_is_missing
+
+    monkeypatch.setattr(
+        gost, "unavailable_reason", lambda: f"GOST signatures unavailable: install the {gost.PACKAGE} package"
+    )
+    with caplog.at_level("WARNING", logger="gateway.service.hub"):
+        _say_if_gost_is_missing(Settings())
+        _say_if_gost_is_missing(
+            Settings(portal_signature_suites=["rsa-ecdsa"], applicant_signature_suites=["rsa-ecdsa"],
+                     agency_signature_suites=["rsa-ecdsa"])
+        )  # fmt: skip
+    assert [r.getMessage() for r in caplog.records] == [
+        f"GOST signatures unavailable: install the {gost.PACKAGE} package"
+    ]
