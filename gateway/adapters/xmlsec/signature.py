@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,9 +43,20 @@ OGRNIP_OID = ObjectIdentifier("1.2.643.100.5")  # an individual entrepreneur's r
 UNP_OID = ObjectIdentifier("1.2.112.1.2.1.1.1.1.2")
 # Every suite this build knows; a verifier is given the ones its party may use (``Settings``).
 ALL_SUITES: tuple[Suite, ...] = tuple(SUITES.values())
-# The canonical bytes are re-parsed with the same hardening as the intake (no DTD can appear in
-# C14N output); large text is allowed since the caller already bounded the document's size.
-_REPARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, collect_ids=False)
+_per_thread = threading.local()
+
+
+def _reparser() -> etree.XMLParser:
+    """The parser of the canonical bytes, one per thread (an lxml parser serialises its users).
+
+    Hardened as the intake's (no DTD can appear in C14N output anyway); large text is allowed since
+    the caller already bounded the document's size.
+    """
+    parser = getattr(_per_thread, "parser", None)
+    if parser is None:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, collect_ids=False)
+        _per_thread.parser = parser
+    return parser
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,20 +98,20 @@ class EnvelopeVerifier:
         portal_suites: Sequence[Suite] = ALL_SUITES,
         applicant_suites: Sequence[Suite] = ALL_SUITES,
     ) -> None:
-        self._store = Anchors(trust_anchors_pem)
+        self._anchors = Anchors(trust_anchors_pem)
         self._portal_suites = tuple(portal_suites)
         self._applicant_suites = tuple(applicant_suites)
 
     def verify_portal(self, root: etree._Element) -> Verified:
         check_placement(root, (PORTAL, APPLICANT))
-        result = verify_slot(root, PORTAL, self._store, suites=self._portal_suites)
+        result = verify_slot(root, PORTAL, self._anchors, suites=self._portal_suites)
         if result is None:
             raise Rejection(Code.SIGNATURE_MISSING, "the portal's signature is missing", PORTAL.pointer)
         return result
 
     def verify_applicant(self, root: etree._Element) -> Verified | None:
         """The legal entity's signature over the Appeal, or None when the envelope has none."""
-        return verify_slot(root, APPLICANT, self._store, suites=self._applicant_suites)
+        return verify_slot(root, APPLICANT, self._anchors, suites=self._applicant_suites)
 
 
 def check_placement(root: etree._Element, slots: Sequence[Slot]) -> None:
@@ -170,7 +182,7 @@ def verify_slot(
     )  # fmt: skip
     if not hmac.compare_digest(_suite_digest(plan, canonical, slot), plan.digest_value):
         raise Rejection(Code.SIGNATURE_INVALID, "the signed content was altered after signing", slot.pointer)
-    return Verified(etree.fromstring(canonical, _REPARSER), signer, plan.suite.name)
+    return Verified(etree.fromstring(canonical, _reparser()), signer, plan.suite.name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -338,3 +338,85 @@ def test_the_hub_says_at_start_up_which_package_gost_needs(monkeypatch, caplog):
     assert [r.getMessage() for r in caplog.records] == [
         f"GOST signatures unavailable: install the {gost.PACKAGE} package"
     ]
+
+
+# --- GOST R 34.10-2012 against the standard ------------------------------------------------------
+
+# Appendix A.1: the test curve (id-GostR3410-2001-TestParamSet, 1.2.643.2.2.35.0), the public key Q,
+# the digest reduced to e, and the signature (r, s), all as the standard prints them.
+APPENDIX_Q = (
+    0x7F2B49E270DB6D90D8595BEC458B50C58585BA1D4E9B788F6689DBD8E56FD80B,
+    0x26F1B489D6701DD185C8413A977B3CBBAF64D1C593D26627DFFB101A87FF77DA,
+)
+APPENDIX_E = 0x2DFBC1B372D89A1188C09C52E0EEC61FCE52032AB1022E8E67ECE6672B043EE5
+APPENDIX_R = 0x41AA28D2F1AB148280CD9ED56FEDA41974053554A42767B83AD043FD39DC0493
+APPENDIX_S = 0x01456C64BA4642A1653C235A98A60249BCD6D3F746B631DF928014F6C5BF9C40
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    size = len(body)
+    length = (
+        bytes([size])
+        if size < 128
+        else bytes([0x81, size])
+        if size < 256
+        else bytes([0x82, size >> 8, size & 255])
+    )
+    return bytes([tag]) + length + body
+
+
+def _oid(dotted: str) -> bytes:
+    first, second, *rest = (int(part) for part in dotted.split("."))
+    body = bytes([40 * first + second])
+    for value in rest:
+        groups = [value & 0x7F]
+        value >>= 7
+        while value:
+            groups.append(0x80 | (value & 0x7F))
+            value >>= 7
+        body += bytes(reversed(groups))
+    return _tlv(0x06, body)
+
+
+def test_the_engine_verifies_the_standards_signature_example_in_the_byte_order_the_suite_uses(gost_pki):
+    """The appendix's signature verifies with s‖r big-endian (the XMLDSig SignatureValue layout) over the
+    digest as little-endian bytes (how Streebog's output is read as a number); the other order fails."""
+    import ctypes
+
+    lib, pointer = gost.provider()._lib, ctypes.c_void_p
+    lib.d2i_PUBKEY.restype, lib.d2i_PUBKEY.argtypes = (
+        pointer,
+        [pointer, ctypes.POINTER(ctypes.c_char_p), ctypes.c_long],
+    )
+    lib.EVP_PKEY_CTX_new.restype, lib.EVP_PKEY_CTX_new.argtypes = pointer, [pointer, pointer]
+    lib.EVP_PKEY_CTX_free.argtypes = [pointer]
+    lib.EVP_PKEY_verify_init.argtypes = [pointer]
+    lib.EVP_PKEY_verify.argtypes = [
+        pointer,
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+    ]
+    point = APPENDIX_Q[0].to_bytes(32, "little") + APPENDIX_Q[1].to_bytes(32, "little")  # RFC 4491 §2.3.2
+    algorithm = _tlv(
+        0x30, _oid("1.2.643.7.1.1.1.1") + _tlv(0x30, _oid("1.2.643.2.2.35.0") + _oid("1.2.643.7.1.1.2.2"))
+    )
+    spki = _tlv(0x30, algorithm + _tlv(0x03, b"\x00" + _tlv(0x04, point)))
+    key = lib.d2i_PUBKEY(None, ctypes.byref(ctypes.c_char_p(spki)), len(spki))
+    assert key
+    signature = APPENDIX_S.to_bytes(32, "big") + APPENDIX_R.to_bytes(32, "big")
+
+    def verifies(digest: bytes) -> bool:
+        ctx = lib.EVP_PKEY_CTX_new(key, None)
+        try:
+            assert lib.EVP_PKEY_verify_init(ctx) == 1
+            return lib.EVP_PKEY_verify(ctx, signature, len(signature), digest, len(digest)) == 1
+        finally:
+            lib.EVP_PKEY_CTX_free(ctx)
+
+    try:
+        assert verifies(APPENDIX_E.to_bytes(32, "little"))
+        assert not verifies(APPENDIX_E.to_bytes(32, "big"))
+    finally:
+        lib.EVP_PKEY_free(key)
