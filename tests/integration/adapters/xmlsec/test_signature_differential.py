@@ -13,6 +13,7 @@ import base64
 import copy
 import datetime as dt
 import hashlib
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -157,7 +158,32 @@ def _comment_in_subject(data: bytes) -> bytes:
     return data.replace(SUBJECT.encode(), f"{head} <!-- -->{tail}".encode())
 
 
-def _envelope_corpus(dev_pki, root_ca, tmp: Path) -> dict[str, bytes]:
+def _xmlsec1_signed(xmlsec1: str, tmp: Path, unsigned: bytes, key: Path, cert: Path, method: str) -> bytes:
+    """The envelope signed by xmlsec1 (not signxml): a template with the algorithms, filled by the tool."""
+    root = etree.fromstring(unsigned)
+    signature = etree.SubElement(root.find(q("PortalSignature")), f"{{{DS}}}Signature", nsmap={"ds": DS})
+    signed_info = etree.SubElement(signature, f"{{{DS}}}SignedInfo")
+    etree.SubElement(signed_info, f"{{{DS}}}CanonicalizationMethod", Algorithm=EXC)
+    etree.SubElement(signed_info, f"{{{DS}}}SignatureMethod", Algorithm=MORE + method)
+    reference = etree.SubElement(signed_info, f"{{{DS}}}Reference", URI="#message")
+    etree.SubElement(etree.SubElement(reference, f"{{{DS}}}Transforms"), f"{{{DS}}}Transform", Algorithm=EXC)
+    etree.SubElement(reference, f"{{{DS}}}DigestMethod", Algorithm=ENC + "sha256")
+    etree.SubElement(reference, f"{{{DS}}}DigestValue")
+    etree.SubElement(signature, f"{{{DS}}}SignatureValue")
+    etree.SubElement(etree.SubElement(signature, f"{{{DS}}}KeyInfo"), f"{{{DS}}}X509Data")
+    template, output = tmp / f"{method}-template.xml", tmp / f"{method}-signed.xml"
+    template.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    result = subprocess.run(
+        [xmlsec1, "--sign", "--privkey-pem", f"{key},{cert}", "--id-attr:Id", f"{NS}:Message",
+         "--node-xpath", "//*[local-name()='PortalSignature']/*[local-name()='Signature']",
+         "--output", str(output), str(template)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return output.read_bytes()
+
+
+def _envelope_corpus(dev_pki, root_ca, tmp: Path, xmlsec1: str) -> dict[str, bytes]:
     """Envelopes signed by the RSA and the EC portal, then altered every way the hostile tests alter them."""
     unsigned = build_envelope(message_header("EPGU"), sample_appeal())
     legal = build_envelope(message_header("EPGU"), sample_appeal(applicant_type=ApplicantType.LEGAL_ENTITY))
@@ -180,6 +206,14 @@ def _envelope_corpus(dev_pki, root_ca, tmp: Path) -> dict[str, bytes]:
         )  # fmt: skip
         corpus |= {
             f"{kind}/valid": signed,
+            f"{kind}/xmlsec1-signed": _xmlsec1_signed(
+                xmlsec1,
+                tmp,
+                unsigned,
+                getattr(dev_pki, f"portal_{kind}_key"),
+                getattr(dev_pki, f"portal_{kind}_cert"),
+                f"{method}-sha256",
+            ),
             f"{kind}/valid-legal-entity": sign_envelope(
                 legal, key, cert, applicant_key_pem=applicant[0], applicant_cert_pem=applicant[1]
             ),
@@ -268,8 +302,8 @@ def _both(
 
 
 @pytest.fixture(scope="module")
-def corpus(dev_pki, root_ca, tmp_path_factory) -> dict[str, bytes]:
-    return _envelope_corpus(dev_pki, root_ca, tmp_path_factory.mktemp("corpus"))
+def corpus(dev_pki, root_ca, tmp_path_factory, xmlsec1) -> dict[str, bytes]:
+    return _envelope_corpus(dev_pki, root_ca, tmp_path_factory.mktemp("corpus"), xmlsec1)
 
 
 def test_the_pipeline_and_signxml_agree_on_every_envelope(dev_pki, corpus):
@@ -286,6 +320,7 @@ def test_the_pipeline_and_signxml_agree_on_every_envelope(dev_pki, corpus):
     # The corpus has teeth: both outcomes occur, for both key types.
     for kind in ("rsa", "ec"):
         assert verdicts[f"{kind}/valid/PortalSignature"] == "accepted"
+        assert verdicts[f"{kind}/xmlsec1-signed/PortalSignature"] == "accepted"
         assert verdicts[f"{kind}/valid-legal-entity/Message/ApplicantSignature"] == "accepted"
         assert verdicts[f"{kind}/tampered-text/PortalSignature"] == "refused"
     assert sum(v == "refused" for v in verdicts.values()) > 30
