@@ -301,6 +301,17 @@ def test_a_party_not_allowed_gost_is_refused_with_the_suites_it_may_use(dev_pki,
     assert "rsa-ecdsa" in refusal.detail
 
 
+def test_an_agency_not_allowed_gost_is_refused(gost_pki):
+    agency = gost_pki.issue("agency-not-allowed", "ADM-CHEBOKSARY answers (dev)")
+    signed = ossl.sign_detached(answer_xml.build_answer(ANSWER), "AgencySignature", "Document", agency)
+    with pytest.raises(Rejection) as refused:
+        answer_xml.verify_answer(signed, agency.cert.read_bytes(), max_depth=48, suites=[CLASSIC])
+    assert (refused.value.code, refused.value.pointer) == (
+        Code.SIGNATURE_ALGORITHM_NOT_ALLOWED,
+        "/AgencySignature",
+    )
+
+
 def test_rsa_and_ec_still_verify_with_gost_anchors_in_the_bundle(verifier, dev_pki):
     for kind in ("rsa", "ec"):
         signed = sign_envelope(
