@@ -188,6 +188,22 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = Field(
         default="json", description="one JSON object per line, or console lines for a developer's terminal"
     )
+    portal_signature_suites: list[Literal["rsa-ecdsa", "gost-2012"]] = Field(
+        default=["rsa-ecdsa", "gost-2012"],
+        description="signature suites a portal may sign envelopes with (JSON list in the environment)",
+    )
+    applicant_signature_suites: list[Literal["rsa-ecdsa", "gost-2012"]] = Field(
+        default=["rsa-ecdsa", "gost-2012"],
+        description="signature suites a legal entity's representative may sign the Appeal with",
+    )
+    agency_signature_suites: list[Literal["rsa-ecdsa", "gost-2012"]] = Field(
+        default=["rsa-ecdsa", "gost-2012"],
+        description="signature suites an agency may sign its answers with",
+    )
+    dev_portal_suite: Literal["rsa-ecdsa", "gost-2012"] = Field(
+        default="rsa-ecdsa",
+        description="what the dev portal EPGU signs with in the demo (gost-2012 needs the GOST engine)",
+    )
 
     @property
     def pki_dir(self) -> Path:

@@ -150,9 +150,13 @@ ANSWERING_AGENCY = "ADM-CHEBOKSARY"
 
 @pytest.fixture(scope="session")
 def dev_pki(tmp_path_factory: pytest.TempPathFactory):
-    from gateway.adapters.pki import ensure_dev_pki
+    from gateway.adapters.pki import ensure_dev_pki, ensure_gost_dev_pki
 
-    return ensure_dev_pki(tmp_path_factory.mktemp("pki"))
+    pki = ensure_dev_pki(tmp_path_factory.mktemp("pki"))
+    ensure_gost_dev_pki(
+        pki
+    )  # where the engine is, as under `make run`: GOST certificates, their root trusted
+    return pki
 
 
 @pytest.fixture(scope="session")
@@ -184,14 +188,45 @@ def registry(tmp_path_factory: pytest.TempPathFactory, dev_pki, push_port: int):
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, dev_pki, tmp_path_factory: pytest.TempPathFactory):
+def gost_ca(tmp_path_factory: pytest.TempPathFactory):
+    """A GOST R 34.10-2012 root CA made by ``openssl`` with the gost engine (tests/gost_pki.py), or None
+    on a machine without the engine (then the GOST tests skip, or fail under REQUIRE_SERVICES=1)."""
+    from gateway.adapters.xmlsec import gost
+    from tests.gost_pki import GostCa
+
+    if gost.provider() is None or shutil.which("openssl") is None:
+        return None
+    return GostCa.create(tmp_path_factory.mktemp("gost-pki"), "Test GOST Root CA")
+
+
+@pytest.fixture(scope="session")
+def gost_pki(gost_ca):
+    """The GOST CA, required: skips (fails under REQUIRE_SERVICES=1) without the OpenSSL GOST engine."""
+    from gateway.adapters.xmlsec import gost
+
+    if gost_ca is None:
+        _unavailable("the OpenSSL GOST engine", RuntimeError(gost.unavailable_reason() or "no openssl"))
+    return gost_ca
+
+
+@pytest.fixture(scope="session")
+def trust_anchor_bundle(dev_pki, gost_ca, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hub's trust anchors: the dev root (EC) and, where the engine is, the GOST root, in one bundle."""
+    bundle = tmp_path_factory.mktemp("anchors") / "trust-anchors.pem"
+    extra = gost_ca.cert.read_bytes() if gost_ca is not None else b""
+    bundle.write_bytes(dev_pki.trust_anchors.read_bytes() + extra)
+    return bundle
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, dev_pki, trust_anchor_bundle, tmp_path_factory: pytest.TempPathFactory):
     from gateway.config import Settings
     from gateway.service.registry import hash_secret
 
     return Settings(
         database_url=database_url,
         data_dir=tmp_path_factory.mktemp("var"),
-        trust_anchors=dev_pki.trust_anchors,
+        trust_anchors=trust_anchor_bundle,
         operator_tokens_sha256=[hash_secret(OPERATOR_TOKEN)],
         trust_client_cert_header=True,
     )

@@ -2,7 +2,8 @@
 
 A fenced block marked ``sh`` is a command against the dev hub (`make run`). One preceded by an HTML
 comment ``<!-- not run: why -->`` is shown but not run (a production host's command, a value to
-set), and must say why. The blocks of one page run in order in one shell, so a page can set a
+set), and must say why; one preceded by ``<!-- run by: tests/….py -->`` is run by that test, which
+checks more than its exit status. The blocks of one page run in order in one shell, so a page can set a
 variable and use it later, as a reader pasting them one after another does.
 """
 
@@ -16,6 +17,7 @@ from gateway.config import PROJECT_ROOT
 
 _FENCE = re.compile(r"^```(\w*)\s*$")
 _NOT_RUN = re.compile(r"^<!--\s*not run:\s*(.*?)\s*-->\s*$")
+_RUN_BY = re.compile(r"^<!--\s*run by:\s*(\S+)\s*-->\s*$")
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class Block:
     line: int  # 1-based line of the opening fence
     code: str
     not_run: str | None  # why it is not run, or None
+    run_by: str | None = None  # the test that runs it instead, or None
 
 
 def pages() -> list[Path]:
@@ -45,9 +48,18 @@ def shell_blocks(page: Path) -> list[Block]:
             continue
         end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
         if opening.group(1) == "sh":
-            marker = _NOT_RUN.match(lines[i - 1]) if i else None
+            before = lines[i - 1] if i else ""
+            not_run, run_by = _NOT_RUN.match(before), _RUN_BY.match(before)
             code = "\n".join(lines[i + 1 : end]) + "\n"
-            blocks.append(Block(page, i + 1, code, marker.group(1) if marker else None))
+            blocks.append(
+                Block(
+                    page,
+                    i + 1,
+                    code,
+                    not_run.group(1) if not_run else None,
+                    run_by.group(1) if run_by else None,
+                )
+            )
         i = end + 1
     return blocks
 
@@ -63,7 +75,7 @@ def script(blocks: list[Block], hub_port: int, cabinet_port: int) -> str:
         'curl() { command curl --fail-with-body --max-time 60 "$@"; echo; }',
     ]
     for block in blocks:
-        if block.not_run is not None:
+        if block.not_run is not None or block.run_by is not None:
             continue
         code = block.code.replace("127.0.0.1:8080", f"127.0.0.1:{hub_port}")
         code = code.replace("127.0.0.1:8091", f"127.0.0.1:{cabinet_port}")

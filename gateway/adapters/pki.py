@@ -3,14 +3,18 @@
 One root CA (the trust anchor) issues: the Russian portal's RSA certificate, the Belarusian
 portal's ECDSA certificate, a legal entity representative's certificate naming an OGRN, the
 hub's own certificate, and the certificate ADM-CHEBOKSARY signs its answers with (registered as
-the agency's ``answer_certificate``, pinned rather than chained). Production replaces all of it
-with real trust anchors and the agencies' real certificates.
+the agency's ``answer_certificate``, pinned rather than chained). Where the OpenSSL GOST engine is
+installed, a GOST root CA beside it issues the portal's and the representative's GOST certificates
+(:func:`ensure_gost_dev_pki`). Production replaces all of it with real trust anchors and the
+agencies' real certificates.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,3 +188,91 @@ def ensure_dev_pki(directory: Path) -> DevPki:
             _write(key_path, key, private=True)
             _write(cert_path, cert)
     return pki
+
+
+# --- GOST (made by the openssl command: the cryptography package cannot issue GOST certificates) ----
+
+_GOST_EXTENSIONS = """\
+[req]
+distinguished_name = dn
+[dn]
+[ca]
+basicConstraints = critical,CA:true
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[leaf]
+basicConstraints = critical,CA:false
+keyUsage = critical,digitalSignature,nonRepudiation
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"""
+
+
+@dataclass(frozen=True)
+class GostDevPki:
+    """GOST R 34.10-2012 (256-bit) certificates beside the dev PKI, under its own GOST root CA."""
+
+    root_cert: Path
+    portal_key: Path
+    portal_cert: Path
+    applicant_key: Path
+    applicant_cert: Path
+
+
+def _openssl(*args: str | Path) -> None:
+    subprocess.run(
+        ["openssl", *[str(a) for a in args]], capture_output=True, timeout=60, check=True
+    )  # fmt: skip
+
+
+def ensure_gost_dev_pki(pki: DevPki) -> GostDevPki | None:
+    """GOST certificates for the dev portal and representative, their root added to the dev trust
+    anchors (idempotent); None where the OpenSSL GOST engine or the ``openssl`` command is missing."""
+    from gateway.adapters.xmlsec import gost
+
+    if gost.provider() is None or shutil.which("openssl") is None:
+        return None
+    directory = pki.root_cert.parent / "gost"
+    directory.mkdir(exist_ok=True)
+    gost_pki = GostDevPki(
+        root_cert=directory / "root-ca.pem",
+        portal_key=directory / "portal-epgu.key",
+        portal_cert=directory / "portal-epgu.pem",
+        applicant_key=directory / "applicant-legal-entity.key",
+        applicant_cert=directory / "applicant-legal-entity.pem",
+    )
+    if not all(p.exists() for p in vars(gost_pki).values()):
+        _issue_gost(directory, gost_pki)
+    root = gost_pki.root_cert.read_bytes()
+    if root not in pki.trust_anchors.read_bytes():
+        with pki.trust_anchors.open("ab") as anchors:
+            anchors.write(root)
+    return gost_pki
+
+
+def _issue_gost(directory: Path, gost_pki: GostDevPki) -> None:
+    config = directory / "openssl.cnf"
+    config.write_text(_GOST_EXTENSIONS)
+    engine = ("-engine", "gost")
+    ca_key = directory / "root-ca.key"
+    for key in (ca_key, gost_pki.portal_key, gost_pki.applicant_key):
+        _openssl("genpkey", *engine, "-algorithm", "gost2012_256", "-pkeyopt", "paramset:A", "-out", key)
+        key.chmod(0o600)
+    _openssl(
+        "req", *engine, "-config", config, "-x509", "-new", "-key", ca_key, "-days", "3650",
+        "-subj", f"/CN=Appeals Gateway Dev GOST Root CA {secrets.token_hex(2)}",
+        "-md_gost12_256", "-extensions", "ca", "-out", gost_pki.root_cert,
+    )  # fmt: skip
+    for key, cert, subject in (
+        (gost_pki.portal_key, gost_pki.portal_cert, "/CN=EPGU Portal (dev)"),
+        (gost_pki.applicant_key, gost_pki.applicant_cert,
+         f"/CN=Representative (dev)/O=OOO Primer (dev)/OGRN={DEV_OGRN}"),
+    ):  # fmt: skip
+        csr = cert.with_suffix(".csr")
+        _openssl("req", *engine, "-config", config, "-new", "-key", key, "-subj", subject, "-out", csr)
+        _openssl(
+            "x509", *engine, "-req", "-in", csr, "-CA", gost_pki.root_cert, "-CAkey", ca_key,
+            "-CAcreateserial", "-days", "730", "-md_gost12_256",
+            "-extfile", config, "-extensions", "leaf", "-out", cert,
+        )  # fmt: skip
+        csr.unlink()

@@ -27,6 +27,7 @@ from gateway.adapters import metrics
 from gateway.adapters.db import answers as answers_db
 from gateway.adapters.db import blobs
 from gateway.adapters.xmlsec.answer import verify_answer
+from gateway.adapters.xmlsec.suites import suites_named
 from gateway.config import Settings
 from gateway.domain import events as ev
 from gateway.domain.attachments import check_parts
@@ -149,6 +150,7 @@ def _verified(raw: bytes, agency: Agency, settings: Settings) -> AnswerDocument:
                 agency.answer_certificate,
                 max_depth=settings.max_xml_depth,
                 schemas_dir=settings.schemas_dir,
+                suites=suites_named(settings.agency_signature_suites),
             )
     except Rejection as refusal:
         pointer = ev.ANSWER_POINTER + (refusal.pointer if refusal.pointer not in (None, "/") else "")

@@ -28,6 +28,12 @@ def test_a_block_that_is_not_run_says_why():
     assert not unexplained, f"`<!-- not run: -->` without a reason: {unexplained}"
 
 
+def test_a_block_run_by_another_test_names_one_that_exists():
+    named = {b.run_by for page in pages() for b in shell_blocks(page) if b.run_by}
+    missing = [name for name in named if not (PROJECT_ROOT / name).is_file()]
+    assert not missing, f"`<!-- run by: -->` names tests that do not exist: {missing}"
+
+
 @pytest.fixture
 def reader_dir(tmp_path: Path, dev_pki, registry) -> Path:
     """A directory laid out as a checkout after `make run`."""

@@ -8,6 +8,7 @@ must be the very certificate registered for the agency, since any certificate th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from uuid import UUID
@@ -18,7 +19,8 @@ from lxml import etree
 from gateway.adapters.xmlsec.envelope import load_schema, validate
 from gateway.adapters.xmlsec.headers import add_attachment_headers
 from gateway.adapters.xmlsec.parsing import parse_hardened
-from gateway.adapters.xmlsec.signature import Slot, check_placement, verify_slot
+from gateway.adapters.xmlsec.signature import ALL_SUITES, Slot, check_placement, verify_slot
+from gateway.adapters.xmlsec.suites import Suite
 from gateway.config import PROJECT_ROOT
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.model import AnswerDocument, AttachmentHeader, Signatory
@@ -109,6 +111,7 @@ def verify_answer(
     max_depth: int,
     now: datetime | None = None,
     schemas_dir: Path = PROJECT_ROOT / "schemas",
+    suites: Sequence[Suite] = ALL_SUITES,
 ) -> tuple[AnswerDocument, etree._Element]:
     """The answer in ``raw`` and the signed ``Document`` it was read from, or a :class:`Rejection`.
 
@@ -116,6 +119,7 @@ def verify_answer(
     must carry exactly that certificate (no chain is built), valid at ``now`` (default: the
     current time) and with the digitalSignature key usage. A registered certificate that cannot
     be read is the registry's fault, not the agency's request's: it raises ``ValueError``.
+    ``suites`` are the signature suites agencies may sign with.
     """
     pem = (
         agency_certificate_pem.encode("ascii")
@@ -126,7 +130,7 @@ def verify_answer(
     root = parse_hardened(raw, max_depth=max_depth)
     _validate(root, schemas_dir)
     check_placement(root, (AGENCY,))
-    verified = verify_slot(root, AGENCY, registered, now=now)
+    verified = verify_slot(root, AGENCY, registered, now=now, suites=suites)
     if verified is None:
         raise Rejection(Code.SIGNATURE_MISSING, "the agency's signature is missing", AGENCY.pointer)
     return read_answer(verified.signed_element), verified.signed_element

@@ -1,10 +1,16 @@
-"""XMLDSig verification of pushed envelopes against the configured trust anchors only.
+"""XMLDSig verification of signed documents: one pipeline for every signature suite.
 
-signxml does the cryptography; this module pins *where* each signature must be and *what* it
-must cover, so a signature wrapping attack finds nothing to exploit: the portal's signature must
-sit in ``/Envelope/PortalSignature`` and reference ``/Envelope/Message`` by its Id, the
-applicant's in ``/Envelope/Message/ApplicantSignature`` over ``/Envelope/Message/Appeal``, and
-callers read only the element signxml hands back as signed.
+This module pins *where* each signature must be and *what* it must cover, so a signature wrapping
+attack finds nothing to exploit: the portal's signature must sit in ``/Envelope/PortalSignature``
+and reference ``/Envelope/Message`` by its Id, the applicant's in
+``/Envelope/Message/ApplicantSignature`` over ``/Envelope/Message/Appeal``.
+
+Then it does the necessary work once, and nothing else: one canonicalisation of the referenced
+element, its digest compared, SignedInfo canonicalised, the signature value and the certificate
+chain checked by the suite the SignatureMethod names (``suites.py``: RSA/ECDSA, GOST), and the
+canonical bytes re-parsed once, so that callers read only what was signed (no comment, no text
+outside the signature). signxml, which serialises and re-parses the document about ten times per
+verification, stays as the reference the tests compare this pipeline with, verdict for verdict.
 
 Other signed documents (the agencies' answers) describe their own :class:`Slot` and call
 :func:`check_placement` and :func:`verify_slot`, trusting anchors or one pinned certificate.
@@ -13,90 +19,53 @@ Other signed documents (the agencies' answers) describe their own :class:`Slot` 
 from __future__ import annotations
 
 import base64
+import binascii
+import hmac
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 from lxml import etree
-from signxml import SignatureConfiguration, XMLVerifier
-from signxml.algorithms import DigestAlgorithm, SignatureMethod
-from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidInput, InvalidSignature
-from signxml.util import X509CertChainVerifier
 
+from gateway.adapters.xmlsec import gost
 from gateway.adapters.xmlsec.envelope import q
+from gateway.adapters.xmlsec.suites import CLASSIC, SUITES, Anchors, Suite, Untrusted
 from gateway.domain.errors import Code, Rejection
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 EXC_C14N = {"http://www.w3.org/2001/10/xml-exc-c14n#", "http://www.w3.org/2001/10/xml-exc-c14n#WithComments"}
+_EC = "http://www.w3.org/2001/10/xml-exc-c14n#"
 OGRN_OID = ObjectIdentifier("1.2.643.100.1")
+OGRNIP_OID = ObjectIdentifier("1.2.643.100.5")  # an individual entrepreneur's registration number
 UNP_OID = ObjectIdentifier("1.2.112.1.2.1.1.1.1.2")
+# Every suite this build knows; a verifier is given the ones its party may use (``Settings``).
+ALL_SUITES: tuple[Suite, ...] = tuple(SUITES.values())
+_per_thread = threading.local()
 
-_SIGNATURE_METHODS = frozenset(
-    {
-        SignatureMethod.RSA_SHA256,
-        SignatureMethod.RSA_SHA384,
-        SignatureMethod.RSA_SHA512,
-        SignatureMethod.ECDSA_SHA256,
-        SignatureMethod.ECDSA_SHA384,
-        SignatureMethod.ECDSA_SHA512,
-    }
-)
-_DIGESTS = frozenset({DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512})
-# Checked before signxml runs, so the refusal does not depend on the wording of its messages.
-_SIGNATURE_METHOD_URIS = frozenset(m.value for m in _SIGNATURE_METHODS)
-_DIGEST_URIS = frozenset(d.value for d in _DIGESTS)
+
+def _reparser() -> etree.XMLParser:
+    """The parser of the canonical bytes, one per thread (an lxml parser serialises its users).
+
+    Hardened as the intake's (no DTD can appear in C14N output anyway); large text is allowed since
+    the caller already bounded the document's size.
+    """
+    parser = getattr(_per_thread, "parser", None)
+    if parser is None:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, collect_ids=False)
+        _per_thread.parser = parser
+    return parser
 
 
 @dataclass(frozen=True, slots=True)
 class Verified:
-    """The element a signature covers (as signxml re-parsed it from the signed bytes) and who signed."""
+    """The element a signature covers (re-parsed from the signed canonical bytes), who signed, with what."""
 
     signed_element: etree._Element
     certificate: x509.Certificate
-
-
-def _require_digital_signature(_policy: object, _certificate: x509.Certificate, usage: x509.KeyUsage) -> None:
-    """signxml's own rule for the signing certificate (KeyUsage present, digitalSignature set)."""
-    if not usage.digital_signature:
-        raise ValueError("certificate KeyUsage does not allow digitalSignature")
-
-
-# Built once, with a plain function: signxml's defaults hold a bound method of the chain verifier
-# inside a Rust object the garbage collector cannot see into, a cycle never collected, so every
-# chain verifier (one per verified signature) stayed in memory: 2.3 KB per appeal pushed, found by
-# bench/soak.py as a hub worker's RSS growing by ~45 MB/hour at 6 pushes/s.
-_LEAF_POLICY = x509.verification.ExtensionPolicy.permit_all().require_present(
-    x509.KeyUsage, x509.verification.Criticality.AGNOSTIC, _require_digital_signature
-)
-_CA_POLICY = x509.verification.ExtensionPolicy.webpki_defaults_ca()
-
-
-class _AnchoredChainVerifier(X509CertChainVerifier):
-    """signxml's chain verifier, with the trust store built once instead of read from a file per call,
-    and the extension policies shared (see ``_LEAF_POLICY``)."""
-
-    def __init__(self, store: x509.verification.Store, verification_time: datetime) -> None:
-        super().__init__(
-            ca_pem_file="unused", verification_time=verification_time,
-            ee_policy=_LEAF_POLICY, ca_policy=_CA_POLICY,
-        )  # fmt: skip
-        self._store = store
-
-    @property
-    def store(self) -> x509.verification.Store:
-        return self._store
-
-
-class _Verifier(XMLVerifier):
-    def __init__(self, store: x509.verification.Store) -> None:
-        super().__init__()
-        self._store = store
-
-    def get_cert_chain_verifier(self, ca_pem_file, ee_policy, ca_policy):
-        return _AnchoredChainVerifier(self._store, self._get_cert_verification_time())
+    suite: str = CLASSIC.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,22 +86,32 @@ APPLICANT = Slot(
 
 
 class EnvelopeVerifier:
-    """Verifies the envelope's signatures; build once per process from the trust-anchor PEM bundle."""
+    """Verifies the envelope's signatures; build once per process from the trust-anchor PEM bundle.
 
-    def __init__(self, trust_anchors_pem: bytes) -> None:
-        anchors = x509.load_pem_x509_certificates(trust_anchors_pem)
-        self._store = x509.verification.Store(anchors)
+    ``portal_suites`` and ``applicant_suites`` are the suites each party may sign with (all by default).
+    """
+
+    def __init__(
+        self,
+        trust_anchors_pem: bytes,
+        *,
+        portal_suites: Sequence[Suite] = ALL_SUITES,
+        applicant_suites: Sequence[Suite] = ALL_SUITES,
+    ) -> None:
+        self._anchors = Anchors(trust_anchors_pem)
+        self._portal_suites = tuple(portal_suites)
+        self._applicant_suites = tuple(applicant_suites)
 
     def verify_portal(self, root: etree._Element) -> Verified:
         check_placement(root, (PORTAL, APPLICANT))
-        result = verify_slot(root, PORTAL, self._store)
+        result = verify_slot(root, PORTAL, self._anchors, suites=self._portal_suites)
         if result is None:
             raise Rejection(Code.SIGNATURE_MISSING, "the portal's signature is missing", PORTAL.pointer)
         return result
 
     def verify_applicant(self, root: etree._Element) -> Verified | None:
         """The legal entity's signature over the Appeal, or None when the envelope has none."""
-        return verify_slot(root, APPLICANT, self._store)
+        return verify_slot(root, APPLICANT, self._anchors, suites=self._applicant_suites)
 
 
 def check_placement(root: etree._Element, slots: Sequence[Slot]) -> None:
@@ -152,16 +131,18 @@ def check_placement(root: etree._Element, slots: Sequence[Slot]) -> None:
 def verify_slot(
     root: etree._Element,
     slot: Slot,
-    trust: x509.verification.Store | x509.Certificate,
+    trust: Anchors | x509.Certificate,
     *,
     now: datetime | None = None,
+    suites: Sequence[Suite] = ALL_SUITES,
 ) -> Verified | None:
     """The signature in ``slot`` verified, or None when its container is absent or empty.
 
     ``trust`` is either the trust anchors the signing certificate must chain to (portals,
     applicants), or one pinned certificate (an agency's registered one), which the signature must
     carry and is verified with: no chain is built, since a certificate the same CA issued to
-    someone else must not pass. ``now`` fixes the moment certificates must be valid at.
+    someone else must not pass. ``now`` fixes the moment certificates must be valid at;
+    ``suites`` are the signature suites this party may use.
     """
     now = now or datetime.now(UTC)
     container = root.find(slot.container)
@@ -173,82 +154,92 @@ def verify_slot(
             )
         return None
     target = root.find(slot.target)
-    _check_references(signature, target, slot)
+    plan = _check_references(signature, target, slot, suites)
     certificates = _certificates(signature, slot)
-    if isinstance(trust, x509.Certificate):
+    pinned = isinstance(trust, x509.Certificate)
+    if pinned:
         _check_pinned(certificates, trust, slot)
-        checked, verifier, pinned = [trust], XMLVerifier(), trust
-    else:
-        checked, verifier, pinned = certificates, _Verifier(trust), None
-    for certificate in checked:
+    for certificate in [trust] if pinned else certificates:
         _check_certificate(certificate, slot, now)
-    config = SignatureConfiguration(
-        location=slot.container + "/",
-        expect_references=1,
-        signature_methods=_SIGNATURE_METHODS,
-        digest_algorithms=_DIGESTS,
-        verification_time=now,
-    )
-    try:
-        result = verifier.verify(root, x509_cert=pinned, expect_config=config, id_attribute="Id")
-    except InvalidDigest:
+    signer = trust if pinned else _chain(plan.suite, certificates, trust, now, slot)
+    if not plan.suite.key_fits(signer, plan.method):
         raise Rejection(
-            Code.SIGNATURE_INVALID, "the signed content was altered after signing", slot.pointer
-        ) from None
-    except InvalidCertificate:
-        raise Rejection(
-            Code.CERTIFICATE_UNTRUSTED, "the certificate does not chain to a trust anchor", slot.pointer
-        ) from None
-    except InvalidSignature:
-        raise Rejection(Code.SIGNATURE_INVALID, "the signature value does not verify", slot.pointer) from None
-    except InvalidInput as exc:
-        text = str(exc)
-        if "not allowed" in text or "Unrecognized" in text or "not expected" in text.lower():
-            raise Rejection(Code.SIGNATURE_ALGORITHM_NOT_ALLOWED, text, slot.pointer) from None
-        raise Rejection(Code.SIGNATURE_REFERENCE_INVALID, text, slot.pointer) from None
-    except (ValueError, etree.DocumentInvalid) as exc:
-        raise Rejection(
-            Code.SIGNATURE_REFERENCE_INVALID, f"malformed signature: {exc}", slot.pointer
-        ) from None
-    signed = result.signed_xml
-    if signed is None or signed.tag != target.tag:
-        raise Rejection(
-            Code.SIGNATURE_REFERENCE_INVALID, "the signature covers the wrong element", slot.pointer
+            Code.SIGNATURE_REFERENCE_INVALID,
+            "the signature method does not match the certificate's key",
+            slot.pointer,
         )
-    key = result.signature_key
-    signer = pinned if pinned is not None else next(c for c in certificates if _public_pem(c) == key)
-    return Verified(signed, signer)
+    value = _signature_value(signature, slot)
+    signed_info = etree.tostring(
+        plan.signed_info, method="c14n", exclusive=plan.exclusive, with_comments=plan.with_comments,
+        inclusive_ns_prefixes=plan.signed_info_prefixes,
+    )  # fmt: skip
+    if not _suite_verifies(plan, signer, signed_info, value, slot):
+        raise Rejection(Code.SIGNATURE_INVALID, "the signature value does not verify", slot.pointer)
+    # A bare-name reference (#Id) excludes comments whatever the transform says (XMLDSig §4.4.3.3).
+    canonical = etree.tostring(
+        target, method="c14n", exclusive=plan.reference_exclusive, with_comments=False,
+        inclusive_ns_prefixes=plan.reference_prefixes,
+    )  # fmt: skip
+    if not hmac.compare_digest(_suite_digest(plan, canonical, slot), plan.digest_value):
+        raise Rejection(Code.SIGNATURE_INVALID, "the signed content was altered after signing", slot.pointer)
+    return Verified(etree.fromstring(canonical, _reparser()), signer, plan.suite.name)
 
 
-def _public_pem(certificate: x509.Certificate) -> bytes:
-    return certificate.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What SignedInfo asks for, checked against the slot and the party's suites."""
+
+    suite: Suite
+    signed_info: etree._Element
+    method: str
+    digest_method: str
+    digest_value: bytes
+    exclusive: bool
+    with_comments: bool
+    signed_info_prefixes: list[str] | None
+    reference_exclusive: bool
+    reference_prefixes: list[str] | None
 
 
-def _check_references(signature: etree._Element, target: etree._Element | None, slot: Slot) -> None:
-    """One Reference, to the Id of the element this slot must cover, with exclusive C14N only."""
+def _prefixes(method: etree._Element) -> list[str] | None:
+    """The InclusiveNamespaces PrefixList of an exclusive C14N method or transform, if any."""
+    found = method.find(f"{{{_EC}}}InclusiveNamespaces")
+    if found is None:
+        return None
+    return [("" if p == "#default" else p) for p in (found.get("PrefixList") or "").split()] or None
+
+
+def _not_allowed(detail: str, slot: Slot) -> Rejection:
+    return Rejection(Code.SIGNATURE_ALGORITHM_NOT_ALLOWED, detail, slot.pointer)
+
+
+def _check_references(
+    signature: etree._Element, target: etree._Element | None, slot: Slot, suites: Sequence[Suite]
+) -> _Plan:
+    """One Reference, to the Id of the element this slot must cover, with exclusive C14N only, and
+    SignatureMethod and DigestMethod of one suite the party may use (no mixing, no downgrade)."""
     signed_info = signature.find(f"{{{DS}}}SignedInfo")
     if signed_info is None:
         raise Rejection(Code.SIGNATURE_REFERENCE_INVALID, "the signature has no SignedInfo", slot.pointer)
     c14n = signed_info.find(f"{{{DS}}}CanonicalizationMethod")
     if c14n is None or c14n.get("Algorithm") not in EXC_C14N:
-        raise Rejection(Code.SIGNATURE_ALGORITHM_NOT_ALLOWED, "exclusive C14N is required", slot.pointer)
+        raise _not_allowed("exclusive C14N is required", slot)
     method = signed_info.find(f"{{{DS}}}SignatureMethod")
-    if method is None or method.get("Algorithm") not in _SIGNATURE_METHOD_URIS:
-        raise Rejection(
-            Code.SIGNATURE_ALGORITHM_NOT_ALLOWED,
-            "RSA or ECDSA with SHA-256 or stronger is required",
-            slot.pointer,
-        )
+    method_uri = method.get("Algorithm") if method is not None else None
+    suite = next((s for s in suites if method_uri in s.signature_methods), None)
+    if suite is None:
+        allowed = ", ".join(s.name for s in suites)
+        raise _not_allowed(f"the signature method is not among the allowed suites ({allowed})", slot)
     references = signed_info.findall(f"{{{DS}}}Reference")
     if len(references) != 1:
         raise Rejection(Code.SIGNATURE_REFERENCE_INVALID, "exactly one Reference is expected", slot.pointer)
-    digest = references[0].find(f"{{{DS}}}DigestMethod")
-    if digest is None or digest.get("Algorithm") not in _DIGEST_URIS:
-        raise Rejection(
-            Code.SIGNATURE_ALGORITHM_NOT_ALLOWED, "a SHA-256 or stronger digest is required", slot.pointer
-        )
+    reference = references[0]
+    digest = reference.find(f"{{{DS}}}DigestMethod")
+    digest_uri = digest.get("Algorithm") if digest is not None else None
+    if digest_uri not in suite.digest_methods:
+        raise _not_allowed(f"the digest must be one of the {suite.name} suite's", slot)
     target_id = target.get("Id") if target is not None else None
-    if not target_id or references[0].get("URI") != "#" + target_id:
+    if not target_id or reference.get("URI") != "#" + target_id:
         raise Rejection(
             Code.SIGNATURE_REFERENCE_INVALID,
             "the Reference must point at the signed element's Id",
@@ -259,13 +250,74 @@ def _check_references(signature: etree._Element, target: etree._Element | None, 
         raise Rejection(
             Code.SIGNATURE_REFERENCE_INVALID, "the signed element's Id is not unique", slot.pointer
         )
-    for transform in references[0].iterfind(f"{{{DS}}}Transforms/{{{DS}}}Transform"):
+    transforms = list(reference.iterfind(f"{{{DS}}}Transforms/{{{DS}}}Transform"))
+    for transform in transforms:
         if transform.get("Algorithm") not in EXC_C14N:
-            raise Rejection(
-                Code.SIGNATURE_ALGORITHM_NOT_ALLOWED,
-                "only exclusive C14N transforms are allowed",
-                slot.pointer,
-            )
+            raise _not_allowed("only exclusive C14N transforms are allowed", slot)
+    digest_text = reference.findtext(f"{{{DS}}}DigestValue") or ""
+    return _Plan(
+        suite=suite,
+        signed_info=signed_info,
+        method=method_uri,
+        digest_method=digest_uri,
+        digest_value=_base64(digest_text, slot),
+        exclusive=True,
+        with_comments=c14n.get("Algorithm").endswith("#WithComments"),
+        signed_info_prefixes=_prefixes(c14n),
+        # No transform: the node-set becomes octets by inclusive C14N (XMLDSig §4.3.3.2).
+        reference_exclusive=bool(transforms),
+        reference_prefixes=_prefixes(transforms[-1]) if transforms else None,
+    )
+
+
+def _base64(text: str, slot: Slot) -> bytes:
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise Rejection(
+            Code.SIGNATURE_REFERENCE_INVALID, "malformed signature: a value is not base64", slot.pointer
+        ) from None
+
+
+def _signature_value(signature: etree._Element, slot: Slot) -> bytes:
+    value = _base64(signature.findtext(f"{{{DS}}}SignatureValue") or "", slot)
+    if not value:
+        raise Rejection(
+            Code.SIGNATURE_REFERENCE_INVALID, "malformed signature: the value is empty", slot.pointer
+        )
+    return value
+
+
+def _chain(
+    suite: Suite, certificates: list[x509.Certificate], anchors: Anchors, now: datetime, slot: Slot
+) -> x509.Certificate:
+    try:
+        return suite.check_chain(certificates, anchors, now)
+    except Untrusted:
+        raise Rejection(
+            Code.CERTIFICATE_UNTRUSTED, "the certificate does not chain to a trust anchor", slot.pointer
+        ) from None
+    except gost.GostError as exc:
+        raise _unavailable(exc, slot) from None
+
+
+def _unavailable(exc: gost.GostError, slot: Slot) -> Rejection:
+    """The hub's GOST provider is missing: the signer did nothing wrong, the hub cannot check it."""
+    return _not_allowed(f"this hub cannot verify GOST signatures: {exc}", slot)
+
+
+def _suite_verifies(plan: _Plan, signer: x509.Certificate, data: bytes, value: bytes, slot: Slot) -> bool:
+    try:
+        return plan.suite.verify_value(signer, plan.method, data, value)
+    except gost.GostError as exc:
+        raise _unavailable(exc, slot) from None
+
+
+def _suite_digest(plan: _Plan, data: bytes, slot: Slot) -> bytes:
+    try:
+        return plan.suite.digest(plan.digest_method, data)
+    except gost.GostError as exc:
+        raise _unavailable(exc, slot) from None
 
 
 def _certificates(signature: etree._Element, slot: Slot) -> list[x509.Certificate]:
@@ -347,8 +399,12 @@ def certificate_cn(certificate: x509.Certificate) -> str | None:
 
 
 def organisation_id(certificate: x509.Certificate) -> str | None:
-    """OGRN (Russia) or UNP (Belarus) named in the subject, else its organizationIdentifier."""
-    for oid in (OGRN_OID, UNP_OID, NameOID.ORGANIZATION_IDENTIFIER):
+    """OGRN or OGRNIP (Russia) or UNP (Belarus) named in the subject, else its organizationIdentifier.
+
+    Russian qualified certificates (GOST or not) also carry SNILS (1.2.643.100.3) and INN
+    (1.2.643.3.131.1.1): personal identifiers, not the organisation's, so not read here.
+    """
+    for oid in (OGRN_OID, OGRNIP_OID, UNP_OID, NameOID.ORGANIZATION_IDENTIFIER):
         values = certificate.subject.get_attributes_for_oid(oid)
         if values:
             return str(values[0].value)

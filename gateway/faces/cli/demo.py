@@ -16,7 +16,9 @@ import httpx
 import typer
 
 from connectors.mail.maildir import maildir_opener
-from gateway.adapters.pki import DevPki, ensure_dev_pki
+from gateway.adapters.pki import DevPki, GostDevPki, ensure_dev_pki, ensure_gost_dev_pki
+from gateway.adapters.xmlsec import gost
+from gateway.adapters.xmlsec.suites import GOST
 from gateway.config import MailboxSettings
 from gateway.domain.model import ApplicantType
 from gateway.faces.cli.session import hub_session
@@ -37,7 +39,14 @@ def _show(response: httpx.Response) -> dict:
     return body
 
 
-def _portal(pki: DevPki) -> Portal:
+def _portal(pki: DevPki, gost_pki: GostDevPki | None = None) -> Portal:
+    """EPGU as the dev PKI lets it sign: RSA, or GOST R 34.10-2012 when ``gost_pki`` is given."""
+    if gost_pki is not None:
+        return Portal(
+            "EPGU",
+            Signer(gost_pki.portal_key.read_bytes(), gost_pki.portal_cert.read_bytes()),
+            applicant=Signer(gost_pki.applicant_key.read_bytes(), gost_pki.applicant_cert.read_bytes()),
+        )
     return Portal(
         "EPGU",
         Signer(pki.portal_rsa_key.read_bytes(), pki.portal_rsa_cert.read_bytes()),
@@ -45,13 +54,18 @@ def _portal(pki: DevPki) -> Portal:
     )
 
 
-def run_demo(url: str, data_dir: Path, cabinet_url: str) -> None:
+def run_demo(url: str, data_dir: Path, cabinet_url: str, portal_suite: str = "rsa-ecdsa") -> None:
+    """``portal_suite`` (``GATEWAY_DEV_PORTAL_SUITE``) is what EPGU signs with; one GOST-signed appeal is
+    pushed either way where the OpenSSL GOST engine is installed."""
     pki = ensure_dev_pki(data_dir / "pki")
+    gost_pki = ensure_gost_dev_pki(pki)
     tokens_file = data_dir / "dev" / "tokens.json"
     if not tokens_file.exists():
         raise typer.BadParameter(f"{tokens_file} is missing: start the hub with `make run` first")
     tokens = json.loads(tokens_file.read_text())
-    portal = _portal(pki)
+    if portal_suite == GOST.name and gost_pki is None:
+        raise typer.BadParameter(f"EPGU is to sign with GOST, but {gost.unavailable_reason()}")
+    portal = _portal(pki, gost_pki if portal_suite == GOST.name else None)
     before = _received(data_dir)  # what the dev SMTP server and SMSC hold from earlier runs
 
     with httpx.Client(base_url=url, timeout=30) as client:
@@ -85,6 +99,12 @@ def run_demo(url: str, data_dir: Path, cabinet_url: str) -> None:
         _step("Someone tampers with a signed envelope: the hub refuses it with a precise reason")
         tampered = portal.envelope(sample_appeal(4)).replace("Прошу".encode(), "Требую".encode(), 1)
         _show(push(client, tampered))
+
+        _step("Portal pushes an appeal signed with GOST R 34.10-2012 and Streebog, as SMEV 3 signs")
+        if gost_pki is None:
+            typer.echo(f"  skipped: {gost.unavailable_reason()}")
+        else:
+            _show(push(client, _portal(pki, gost_pki).envelope(sample_appeal(5))))
 
         _step("The EDMS of ADM-CHEBOKSARY pulls its mailbox, downloads attachments and acknowledges")
         edms = Edms(client, tokens["ADM-CHEBOKSARY"])

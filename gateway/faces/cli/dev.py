@@ -10,7 +10,9 @@ from pathlib import Path
 import typer
 import yaml
 
-from gateway.adapters.pki import ensure_dev_pki
+from gateway.adapters.pki import ensure_dev_pki, ensure_gost_dev_pki
+from gateway.adapters.xmlsec import gost
+from gateway.adapters.xmlsec.suites import GOST
 from gateway.config import PROJECT_ROOT, Settings
 from gateway.faces.cli.dev_companions import MAKE_RUN_CABINET_URL
 from gateway.service.hub import open_hub
@@ -50,6 +52,11 @@ def write_dev_registry(dev_dir: Path) -> tuple[Path, dict[str, str]]:
 def prepare_dev_environment(settings: Settings, *, base_url: str, cabinet_port: int) -> None:
     """Dev PKI, a registry with tokens, loaded; then point this process's settings at them."""
     pki = ensure_dev_pki(settings.pki_dir)
+    gost_pki = ensure_gost_dev_pki(pki)  # where the engine is: GOST certificates, their root trusted
+    if gost_pki is None and settings.dev_portal_suite == GOST.name:
+        raise typer.BadParameter(
+            f"GATEWAY_DEV_PORTAL_SUITE=gost-2012, but {gost.unavailable_reason()}", param_hint="settings"
+        )
     registry_path, tokens = write_dev_registry(settings.data_dir / "dev")
     os.environ["GATEWAY_TRUST_ANCHORS"] = str(pki.trust_anchors)
     os.environ["GATEWAY_OPERATOR_TOKENS_SHA256"] = json.dumps([hash_secret(tokens["operator"])])
@@ -61,6 +68,8 @@ def prepare_dev_environment(settings: Settings, *, base_url: str, cabinet_port: 
     lines = [
         "Development hub (embedded PostgreSQL unless DATABASE_URL is set)",
         f"  dev PKI:        {settings.pki_dir}",
+        f"  GOST:           {gost_pki.root_cert.parent if gost_pki else gost.unavailable_reason()}",
+        f"  portal signs:   {settings.dev_portal_suite} (GATEWAY_DEV_PORTAL_SUITE)",
         f"  registry:       {registry_path}",
         f"  tokens:         {settings.data_dir / 'dev' / 'tokens.json'}",
         f"  operator token: {tokens['operator']}",

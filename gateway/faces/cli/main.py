@@ -143,7 +143,8 @@ def sign(
         ),
     ] = None,
 ) -> None:
-    """Sign an envelope as the portal does (XMLDSig, exclusive C14N, RSA/ECDSA-SHA256)."""
+    """Sign an envelope as the portal does (XMLDSig, exclusive C14N; RSA/ECDSA-SHA256 or GOST R 34.10-2012
+    with Streebog, by the key)."""
     import sys
 
     from gateway.adapters.xmlsec.envelope import restamp
@@ -193,7 +194,8 @@ def demo(
     """Play the portal and agencies' EDMS against URL, then show what reached the citizen's cabinet."""
     from gateway.faces.cli.demo import run_demo
 
-    run_demo(url, get_settings().data_dir, cabinet)
+    settings = get_settings()
+    run_demo(url, settings.data_dir, cabinet, settings.dev_portal_suite)
 
 
 def main() -> None:
