@@ -33,7 +33,7 @@ from gateway.domain.lifecycle import AppealState
 from gateway.domain.model import MessageHeader, PortalSender
 from gateway.domain.routing import route
 from gateway.service import attachments as stored_attachments
-from gateway.service import push
+from gateway.service import push, screening
 from gateway.service.hub import Hub
 from gateway.service.mailbox import APPEAL_MESSAGE
 
@@ -126,10 +126,14 @@ def _accept(
 
     with hub.pool.connection() as conn:
         table = hub.routing_table(conn)
-        sender = table.senders.get(header.sender_id)
-        _check_sender(sender, certificate_cn(portal.certificate), header.sender_id)
-        assert sender is not None
-        check_identity(appeal, sender.jurisdiction, org_id)
+    sender = table.senders.get(header.sender_id)
+    _check_sender(sender, certificate_cn(portal.certificate), header.sender_id)
+    assert sender is not None
+    check_identity(appeal, sender.jurisdiction, org_id)
+    # Typed and scanned with no connection held, before anything is stored.
+    screening.screen(settings, appeal.attachments, attachments, sender.jurisdiction, ATTACHMENTS_POINTER)
+
+    with hub.pool.connection() as conn:
         agency_code = route(
             appeal.topic_code, appeal.territory_code, table.rules, appeal.addressee_code, table.agencies
         )
