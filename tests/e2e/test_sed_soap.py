@@ -367,7 +367,7 @@ def test_soap_and_rest_give_the_same_appeal(client, portal, hub_url, token, soap
 
 
 def test_every_response_is_valid_against_the_published_schema(client, portal, token):
-    scan = b"scan" * 100
+    scan = b"%PDF-1.4\n" + b"scan" * 100
     header = attachment_header("scan-1", "scan.pdf", "application/pdf", scan)
     push(
         client,
@@ -421,7 +421,7 @@ def test_notices_are_valid_against_the_published_schema(client, portal, token, r
 
 
 def test_attachments_too_large_for_soap_are_refused_and_left_to_rest(client, hub, portal, soap_edms, token):
-    scan = b"\x00" * (MAX_INLINE_ATTACHMENT_BYTES + 1)
+    scan = b"II*\x00" + b"\x00" * (MAX_INLINE_ATTACHMENT_BYTES + 1)  # a TIFF header, then zeros
     header = attachment_header("scan-1", "big.tiff", "image/tiff", scan)
     envelope = portal.envelope(sample_appeal(1, attachments=(header,)))
     assert push(client, envelope, {"scan-1": ("big.tiff", scan, "image/tiff")}).status_code == 201
