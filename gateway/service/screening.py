@@ -12,6 +12,7 @@ the same bytes again later (fail-closed: nothing unscanned reaches an agency).
 
 from __future__ import annotations
 
+import io
 import re
 import tempfile
 import time
@@ -78,6 +79,23 @@ def screen(
         return
     for n, header in enumerate(headers, start=1):
         _scan(clamd, parts[header.content_id].file, f"{pointer}/Attachment[{n}]")
+
+
+def infection(settings: Settings, data: bytes) -> str | None:
+    """The signature clamd finds in ``data`` (a whole e-mail: clamd reads MIME and unpacks every
+    attachment), or None; raises :class:`ScannerUnavailable` when it gives no verdict, so the caller
+    leaves the message where it is and tries again. None, too, when no clamd is configured."""
+    clamd = scanner(settings)
+    if clamd is None:
+        return None
+    start = time.perf_counter()
+    try:
+        verdict = clamd.scan(io.BytesIO(data))
+    except ScannerUnavailable:
+        metrics.attachment_scanned("unavailable", time.perf_counter() - start)
+        raise
+    metrics.attachment_scanned("infected" if verdict.infected else "clean", time.perf_counter() - start)
+    return None if verdict.signature is None else _printable(verdict.signature)
 
 
 def _scan(clamd: Clamd, file: BinaryIO, at: str) -> None:
