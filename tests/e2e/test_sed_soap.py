@@ -27,7 +27,7 @@ from gateway.faces.soap.security import PASSWORD_DIGEST, PASSWORD_TEXT, WSSE
 from gateway.simulators.edms import Edms, Refused, signed_answer
 from gateway.simulators.edms_soap import SoapEdms
 from gateway.simulators.portal import give_feedback, push, withdraw
-from gateway.simulators.samples import attachment_header, sample_answer, sample_appeal
+from gateway.simulators.samples import attachment_header, sample_answer, sample_appeal, sample_co_applicants
 from tests.conftest import CERT_AGENCY, CLIENT_CERT_SHA256, OPERATOR_TOKEN
 
 CHEBOKSARY = "ADM-CHEBOKSARY"
@@ -364,6 +364,38 @@ def test_soap_and_rest_give_the_same_appeal(client, portal, hub_url, token, soap
     assert over_soap["signed_xml_base64"] == over_rest["signed_xml_base64"]
     same = ("message_id", "kind", "appeal_id", "received_at")
     assert {k: over_soap[k] for k in same} == {k: over_rest[k] for k in same}
+
+
+def test_a_collective_appeal_names_its_co_applicants_and_the_contact_on_both_faces(
+    client, portal, hub_url, token, soap_edms
+):
+    _push(client, portal, co_applicants=sample_co_applicants(2, contact=0))
+    auth = _username_token(CHEBOKSARY, token)
+    short = (
+        "<sed:GetMessages><sed:Limit>5</sed:Limit><sed:LeaseSeconds>1</sed:LeaseSeconds></sed:GetMessages>"
+    )
+    (message,) = _payload(_call(client, _envelope(short, auth)))  # valid against the 1.1 schema
+    co = message.findall(f"{{{NS}}}Appeal/{{{NS}}}CoApplicants/{{{NS}}}CoApplicant")
+    assert [c.findtext(f"{{{NS}}}SubjectId") for c in co] == ["co-subject-1", "co-subject-2"]
+    assert [c.findtext(f"{{{NS}}}Contact") for c in co] == ["true", "false"]
+    time.sleep(1.3)
+    (over_soap,) = soap_edms.pull(lease_seconds=1)
+    time.sleep(1.3)
+    (over_rest,) = Edms(client, token).pull()
+    assert over_soap["appeal"] == over_rest["appeal"]
+    first = over_rest["appeal"]["co_applicants"][0]
+    assert (first["identity_provider"], first["subject_id"], first["contact"]) == (
+        "esia",
+        "co-subject-1",
+        True,
+    )
+    assert first["person"] == {"last_name": "Иванов", "first_name": "Пётр", "middle_name": "Ильич"}
+
+
+def test_an_appeal_of_one_applicant_has_no_co_applicants_element(client, portal, token):
+    _push(client, portal)
+    (message,) = _payload(_call(client, _envelope(GET_MESSAGES, _username_token(CHEBOKSARY, token))))
+    assert message.find(f"{{{NS}}}Appeal/{{{NS}}}CoApplicants") is None
 
 
 def test_every_response_is_valid_against_the_published_schema(client, portal, token):
