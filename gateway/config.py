@@ -190,6 +190,14 @@ class Settings(BaseSettings):
         default=500 * 1024 * 1024, description="bytes an attachment's archives unpack to, all levels together"
     )
 
+    # --- repeated appeals (59-FZ art. 11 p.5): linked at intake ---
+    repeated_appeal_window_days: int = Field(
+        default=365,
+        ge=0,
+        description="an appeal is linked to the same applicant's earlier ones on the same topic code to "
+        "the same agency received within this many days (0: no linking)",
+    )
+
     # --- metrics (/metrics) ---
     at_risk_days: int = Field(
         default=2, ge=0, description="an appeal due today or within this many days counts as at risk"

@@ -30,7 +30,7 @@ from gateway.domain.deadlines import clock_for
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.identity import check_identity
 from gateway.domain.lifecycle import AppealState
-from gateway.domain.model import MessageHeader, PortalSender
+from gateway.domain.model import Appeal, MessageHeader, PortalSender
 from gateway.domain.routing import route
 from gateway.service import attachments as stored_attachments
 from gateway.service import push, screening
@@ -149,6 +149,9 @@ def _accept(
             if agency_code
             else ("hub", "awaiting-manual-routing", {}),
         ]
+        earlier = _earlier_appeals(conn, appeal, agency_code, now, settings.repeated_appeal_window_days)
+        if earlier:
+            audit.append(("hub", "linked-repeated", {"earlier_appeals": [e["appeal_id"] for e in earlier]}))
         # Without attachments the store is one statement, atomic on its own (the pool is in
         # autocommit mode); attachments and a push add statements, so they share a transaction.
         pushed = agency_code in table.push_agencies
@@ -166,6 +169,7 @@ def _accept(
                     body_sha256=ctx.body_sha256,
                     mailbox=(mailbox_id, agency_code, APPEAL_MESSAGE) if agency_code else None,
                     audit=audit,
+                    earlier_appeals=earlier,
                 )
             except UniqueViolation:
                 stored = False  # a push with this message id committed first
@@ -185,6 +189,18 @@ def _accept(
     )  # fmt: skip
     metrics.intake_accepted(duplicate=False)
     return Receipt(appeal_id, now, agency_code)
+
+
+def _earlier_appeals(
+    conn: Connection, appeal: Appeal, agency_code: str | None, now: datetime, window_days: int
+) -> list[dict]:
+    """The applicant's earlier appeals this one may repeat (59-FZ art. 11 p.5): same identity, same
+    topic code, same agency, within the window. Shown to the agency, which alone judges whether the
+    question was answered on the merits; an appeal left to manual routing has no agency yet, so none.
+    """
+    if agency_code is None or window_days == 0:
+        return []
+    return appeals_db.earlier_appeals(conn, appeal, agency_code, now - timedelta(days=window_days))
 
 
 def _conflict(conn: Connection, header: MessageHeader) -> Rejection:

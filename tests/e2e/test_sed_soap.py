@@ -392,6 +392,42 @@ def test_a_collective_appeal_names_its_co_applicants_and_the_contact_on_both_fac
     assert first["person"] == {"last_name": "Иванов", "first_name": "Пётр", "middle_name": "Ильич"}
 
 
+def test_a_repeated_appeal_shows_its_earlier_one_on_both_faces_and_both_decline_citing_it(
+    client, portal, token, soap_edms
+):
+    rest = Edms(client, token)
+    first, second, third = (_push(client, portal) for _ in range(3))  # one applicant, topic, agency
+    (taken,) = [m for m in rest.pull(lease_seconds=1) if m["appeal_id"] == first]
+    rest.ack([taken])
+    rest.register(first, "ОГ-500", date.today(), "reg-500")
+    time.sleep(1.3)
+    short = (
+        "<sed:GetMessages><sed:Limit>5</sed:Limit><sed:LeaseSeconds>1</sed:LeaseSeconds></sed:GetMessages>"
+    )
+    payload = _payload(_call(client, _envelope(short, _username_token(CHEBOKSARY, token))))  # 1.1-valid
+    links = {
+        m.findtext(f"{{{NS}}}AppealId"): [
+            e.findtext(f"{{{NS}}}AppealId") for e in m.iterfind(f"{{{NS}}}Appeal/{{{NS}}}EarlierAppeals/*")
+        ]
+        for m in payload
+    }
+    assert links == {second: [first], third: [first, second]}
+    time.sleep(1.3)
+    over_soap = {m["appeal_id"]: m for m in soap_edms.pull(lease_seconds=1)}
+    time.sleep(1.3)
+    over_rest = {m["appeal_id"]: m for m in rest.pull()}
+    assert over_soap[third]["appeal"] == over_rest[third]["appeal"]
+    (link,) = over_rest[second]["appeal"]["earlier_appeals"]  # as it stood when the second came
+    assert (link["appeal_id"], link["state"], link["registration_number"]) == (first, "routed", None)
+    rest.ack(list(over_rest.values()))
+    for appeal_id, number, edms in ((second, "ОГ-501", rest), (third, "ОГ-502", soap_edms)):
+        edms.register(appeal_id, number, date.today(), "reg-" + number)
+        edms.send_event(appeal_id, "declined", "dec-" + number, ground="repeated", earlier_appeal_id=first)
+    with pytest.raises(Refused) as refused:
+        soap_edms.send_event(first, "declined", "dec-500", ground="repeated", earlier_appeal_id=third)
+    assert (refused.value.code, refused.value.pointer) == ("invalid-request", "/earlier_appeal_id")
+
+
 def test_an_appeal_of_one_applicant_has_no_co_applicants_element(client, portal, token):
     _push(client, portal)
     (message,) = _payload(_call(client, _envelope(GET_MESSAGES, _username_token(CHEBOKSARY, token))))

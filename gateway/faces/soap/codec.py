@@ -226,6 +226,12 @@ _ATTACHMENT_HEADER = (
     _Field("Size", "size"),
     _Field("Sha256", "sha256"),
 )
+_EARLIER_APPEAL = (
+    _Field("AppealId", "appeal_id"),
+    _Field("ReceivedAt", "received_at"),
+    _Field("RegistrationNumber", "registration_number"),
+    _Field("State", "state"),
+)
 _CO_APPLICANT = (
     _Field("Person", "person", _PERSON),
     _Field("IdentityProvider", "identity_provider"),
@@ -249,6 +255,7 @@ _APPEAL = (
     _Field("Consent", "consent"),
     _Field("AddresseeCode", "addressee_code"),
     _Field("Attachments", "attachments", _ATTACHMENT_HEADER, item="Attachment"),
+    _Field("EarlierAppeals", "earlier_appeals", _EARLIER_APPEAL, item="EarlierAppeal", omit_empty=True),
     _Field("CoApplicants", "co_applicants", _CO_APPLICANT, item="CoApplicant", omit_empty=True),
 )
 _ATTACHMENT_REF = (
