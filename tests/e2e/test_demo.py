@@ -21,9 +21,12 @@ def test_the_demo_plays_an_appeals_life_from_push_to_rating(
     out = capsys.readouterr().out
     statuses = [int(s) for s in re.findall(r"HTTP (\d{3})", out)]
     # pushes (new, repeat, legal entity, unrouted), the tampered one, the answer's attachment, the
-    # rating, the agency's counts, the paper appeal's lookup, the withdrawal, the manual-routing
-    # queue and the assignment
-    assert statuses == [201, 200, 201, 201, 422, 200, 201, 200, 200, 201, 200, 200]
+    # rating, the agency's counts, the collective and the repeated appeal, the paper appeal's lookup,
+    # the withdrawal, the manual-routing queue and the assignment
+    assert statuses == [201, 200, 201, 201, 422, 200, 201, 200, 201, 201, 200, 201, 200, 200]
+    assert re.search(r"appeal \S+: 3 applicants, contact Сидорова \(esia co-subject-2\)", out)
+    assert re.search(r"appeal \S+ repeats \S+ \(ОГ-\S+, answered\)", out)
+    assert re.search(r"declined as repeated: state declined", out)
     assert re.search(r"created: access code \S+ \(printed on the receipt\)", out)
     assert "leased a feedback notice" in out and "rating 5" in out
     assert re.search(r"leased withdrawal .* \(appeal", out)
@@ -31,5 +34,11 @@ def test_the_demo_plays_an_appeals_life_from_push_to_rating(
     with hub.pool.connection() as conn:
         states = conn.execute("SELECT state, count(*) AS n FROM appeal GROUP BY state").fetchall()
         feedback = conn.execute("SELECT rating FROM appeal_feedback").fetchall()
-    assert {r["state"]: r["n"] for r in states} == {"answered": 1, "withdrawn": 1, "registered": 1}
+    assert {r["state"]: r["n"] for r in states} == {
+        "answered": 1,
+        "withdrawn": 1,
+        "registered": 1,
+        "acknowledged": 1,
+        "declined": 1,
+    }
     assert [r["rating"] for r in feedback] == [5]
