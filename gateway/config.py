@@ -180,6 +180,15 @@ class Settings(BaseSettings):
     clamd_timeout_seconds: float = Field(
         default=30.0, description="per socket step with clamd; past it the scanner counts as unavailable"
     )
+    antivirus_outage: Literal["refuse", "hold"] = Field(
+        default="refuse",
+        description="clamd gives no verdict: refuse the push (503, Retry-After, nothing stored: "
+        "fail-closed), or accept it and hold the appeal back from its agency until a later scan passes "
+        "(fail-open)",
+    )
+    antivirus_release_seconds: float = Field(
+        default=60.0, description="how often the relay scans held appeals again (hold policy; 0: never)"
+    )
     attachment_media_types: dict[str, list[str]] = Field(
         default_factory=lambda: {j: list(DEFAULT_MEDIA_TYPES) for j in ("RU", "BY")},
         description="media types accepted per sender jurisdiction (JSON object); checked against the bytes",

@@ -6,10 +6,14 @@ DOCX laid out as Word writes it), not just a leading magic number.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
 import zipfile
 import zlib
+
+from gateway.service import intake
+from gateway.simulators.samples import attachment_header, sample_appeal
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
@@ -63,3 +67,11 @@ def nested(data: bytes, name: str, levels: int) -> bytes:
     for level in range(levels):
         data = zip_of({name if level == 0 else f"level-{levels - level}.zip": data})
     return data
+
+
+def accepted_with(hub, portal, data: bytes, media_type: str, seq: int = 1, **appeal) -> intake.Receipt:
+    """Push (through the service layer) one appeal with one attachment, ``data`` as ``media_type``."""
+    header = attachment_header("part-1", "file", media_type, data)
+    part = intake.IncomingAttachment("part-1", io.BytesIO(data), len(data), hashlib.sha256(data).hexdigest())
+    envelope = portal.envelope(sample_appeal(seq, attachments=(header,), **appeal))
+    return intake.accept(hub, envelope, {"part-1": part})

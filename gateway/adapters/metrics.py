@@ -64,6 +64,13 @@ _SCANS = Counter(
     "push was refused with 503 antivirus-unavailable)",
     ["outcome"],
 )
+_HELD = Counter(
+    PREFIX + "held_appeals",
+    "Appeals held back from their agency because clamd gave no verdict (GATEWAY_ANTIVIRUS_OUTAGE=hold), "
+    "by outcome: held (at intake), released (a later scan passed), infected (a later scan found a "
+    "signature: kept for operators)",
+    ["outcome"],
+)
 _SCAN_SECONDS = Histogram(
     PREFIX + "attachment_scan_seconds",
     "Time clamd took over one attachment (streamed with INSTREAM), failures included",
@@ -110,6 +117,8 @@ for _face in ("portal", "sed", "soap"):  # the faces that take uploads
     _CLIENT_ABORTS.labels(_face)
 for _outcome in ("clean", "infected", "unavailable"):
     _SCANS.labels(_outcome)
+for _outcome in ("held", "released", "infected"):
+    _HELD.labels(_outcome)
 
 
 def intake_accepted(*, duplicate: bool) -> None:
@@ -123,6 +132,10 @@ def intake_rejected(code: str) -> None:
 def attachment_scanned(outcome: str, seconds: float) -> None:
     _SCANS.labels(outcome).inc()
     _SCAN_SECONDS.observe(seconds)
+
+
+def held_appeal(outcome: str) -> None:
+    _HELD.labels(outcome).inc()
 
 
 def client_aborted(face: str) -> None:

@@ -22,6 +22,7 @@ from psycopg.errors import UniqueViolation
 
 from gateway.adapters import metrics
 from gateway.adapters.db import appeals as appeals_db
+from gateway.adapters.db import holds as holds_db
 from gateway.adapters.xmlsec.envelope import read_message, validate
 from gateway.adapters.xmlsec.parsing import parse_hardened
 from gateway.adapters.xmlsec.signature import certificate_cn, organisation_id
@@ -131,7 +132,9 @@ def _accept(
     assert sender is not None
     check_identity(appeal, sender.jurisdiction, org_id)
     # Typed and scanned with no connection held, before anything is stored.
-    screening.screen(settings, appeal.attachments, attachments, sender.jurisdiction, ATTACHMENTS_POINTER)
+    held = screening.screen(
+        settings, appeal.attachments, attachments, sender.jurisdiction, ATTACHMENTS_POINTER
+    )
 
     with hub.pool.connection() as conn:
         agency_code = route(
@@ -152,6 +155,8 @@ def _accept(
         earlier = _earlier_appeals(conn, appeal, agency_code, now, settings.repeated_appeal_window_days)
         if earlier:
             audit.append(("hub", "linked-repeated", {"earlier_appeals": [e["appeal_id"] for e in earlier]}))
+        if held:  # fail-open: stored and routed, kept from the agency until a scan passes
+            audit.append(("hub", "held-for-scan", {"reason": Code.ANTIVIRUS_UNAVAILABLE.value}))
         # Without attachments the store is one statement, atomic on its own (the pool is in
         # autocommit mode); attachments and a push add statements, so they share a transaction.
         pushed = agency_code in table.push_agencies
@@ -170,6 +175,7 @@ def _accept(
                     mailbox=(mailbox_id, agency_code, APPEAL_MESSAGE) if agency_code else None,
                     audit=audit,
                     earlier_appeals=earlier,
+                    post=not held,
                 )
             except UniqueViolation:
                 stored = False  # a push with this message id committed first
@@ -180,7 +186,9 @@ def _accept(
                 appeals_db.insert_attachment(
                     conn, appeal_id, n, item.content_id, item.file_name, item.media_type, item.size, digest
                 )
-            if pushed:
+            if held:
+                holds_db.hold(conn, appeal_id, mailbox_id)
+            elif pushed:
                 push.enqueue(conn, mailbox_id)
     log.info(
         "appeal accepted", appeal_id=str(appeal_id), sender=header.sender_id,
@@ -188,6 +196,8 @@ def _accept(
         attachments=len(appeal.attachments), duplicate=False,
     )  # fmt: skip
     metrics.intake_accepted(duplicate=False)
+    if held:
+        metrics.held_appeal("held")
     return Receipt(appeal_id, now, agency_code)
 
 

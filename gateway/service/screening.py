@@ -6,8 +6,11 @@ pooled connection. Typing comes first (local, milliseconds); the scan streams ea
 which unpacks archives and documents itself, at every level the typing let through.
 
 Scanner unavailable (not listening, slower than ``clamd_timeout_seconds``, refusing the stream):
-the push is refused with 503 ``antivirus-unavailable`` and nothing is stored, so the portal pushes
-the same bytes again later (fail-closed: nothing unscanned reaches an agency).
+by default the push is refused with 503 ``antivirus-unavailable`` and nothing is stored, so the
+portal pushes the same bytes again later (fail-closed). With ``antivirus_outage = "hold"``
+(fail-open) :func:`screen` answers True instead: intake stores the appeal but holds it back from the
+agency (``gateway/service/holds.py``) until a later scan passes. Either way nothing unscanned
+reaches an agency.
 """
 
 from __future__ import annotations
@@ -58,8 +61,9 @@ def screen(
     parts: Mapping[str, AttachmentPart],
     jurisdiction: str,
     pointer: str,
-) -> None:
+) -> bool:
     """Type every part, then scan every part; raises a :class:`Rejection` naming the part at fault.
+    True when the appeal must be held back: the scanner gave no verdict and the policy is ``hold``.
 
     ``pointer`` is the path of the signed ``Attachments`` list; parts were already held to it.
     """
@@ -76,21 +80,30 @@ def screen(
             _walk(file, allowed, ArchiveBudget(limits, at), depth=1, path="")
     clamd = scanner(settings)
     if clamd is None:
-        return
+        return False
     for n, header in enumerate(headers, start=1):
-        _scan(clamd, parts[header.content_id].file, f"{pointer}/Attachment[{n}]")
+        at = f"{pointer}/Attachment[{n}]"
+        if not _scan(clamd, parts[header.content_id].file, at, settings.antivirus_outage):
+            return True  # no verdict, fail-open: every part is scanned again on release
+    return False
 
 
 def infection(settings: Settings, data: bytes) -> str | None:
     """The signature clamd finds in ``data`` (a whole e-mail: clamd reads MIME and unpacks every
     attachment), or None; raises :class:`ScannerUnavailable` when it gives no verdict, so the caller
     leaves the message where it is and tries again. None, too, when no clamd is configured."""
+    return infection_in(settings, io.BytesIO(data))
+
+
+def infection_in(settings: Settings, file: BinaryIO) -> str | None:
+    """:func:`infection` of a file's bytes, from its start."""
     clamd = scanner(settings)
     if clamd is None:
         return None
+    file.seek(0)
     start = time.perf_counter()
     try:
-        verdict = clamd.scan(io.BytesIO(data))
+        verdict = clamd.scan(file)
     except ScannerUnavailable:
         metrics.attachment_scanned("unavailable", time.perf_counter() - start)
         raise
@@ -98,15 +111,18 @@ def infection(settings: Settings, data: bytes) -> str | None:
     return None if verdict.signature is None else _printable(verdict.signature)
 
 
-def _scan(clamd: Clamd, file: BinaryIO, at: str) -> None:
-    """Return when clamd found the part clean; otherwise a refusal."""
+def _scan(clamd: Clamd, file: BinaryIO, at: str, outage: str) -> bool:
+    """True when clamd found the part clean; False when it gave no verdict and the policy holds;
+    otherwise a refusal."""
     file.seek(0)
     start = time.perf_counter()
     try:
         verdict = clamd.scan(file)
     except ScannerUnavailable as exc:
         metrics.attachment_scanned("unavailable", time.perf_counter() - start)
-        log.warning("antivirus unavailable", reason=exc.reason)
+        log.warning("antivirus unavailable", reason=exc.reason, policy=outage)
+        if outage == "hold":
+            return False
         raise Rejection(
             Code.ANTIVIRUS_UNAVAILABLE,
             "the attachments cannot be scanned at the moment; push the same bytes again later",
@@ -120,6 +136,7 @@ def _scan(clamd: Clamd, file: BinaryIO, at: str) -> None:
         log.warning("attachment infected", signature=signature, pointer=at)
         raise Rejection(Code.ATTACHMENT_INFECTED, f"the antivirus found {signature}", at)
     metrics.attachment_scanned("clean", time.perf_counter() - start)
+    return True
 
 
 def _printable(signature: str) -> str:

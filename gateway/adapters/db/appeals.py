@@ -90,6 +90,7 @@ def store_new(
     mailbox: tuple[UUID, str, str] | None,
     audit: list[tuple[str, str, dict[str, Any]]],
     earlier_appeals: Sequence[dict[str, Any]] = (),
+    post: bool = True,
 ) -> bool:
     """Store a new appeal with its archived message, mailbox message and audit records in one
     statement (one round trip). False, and nothing written, when this sender already delivered
@@ -118,7 +119,7 @@ def store_new(
            ), posted AS (
                INSERT INTO mailbox_message (id, agency_code, appeal_id, kind)
                SELECT %(mailbox_id)s::uuid, %(agency)s::text, id, %(mailbox_kind)s::text
-               FROM new_appeal WHERE %(mailbox_id)s::uuid IS NOT NULL
+               FROM new_appeal WHERE %(mailbox_id)s::uuid IS NOT NULL AND %(post)s
            ), audited AS (
                INSERT INTO audit_record (appeal_id, actor, action, details)
                SELECT new_appeal.id, r.actor, r.action, r.details
@@ -147,6 +148,7 @@ def store_new(
             "raw": raw,
             "sent_at": header.sent_at,
             "mailbox_id": message_id,
+            "post": post,
             "mailbox_kind": kind,
             "actors": [a[0] for a in audit],
             "actions": [a[1] for a in audit],
