@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, BaseModel, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.domain.screening import DEFAULT_MEDIA_TYPES
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -174,6 +176,42 @@ class Settings(BaseSettings):
     mail_from: str = Field(
         default="noreply@appeals-gateway.invalid",
         description="From of e-mail to applicants; its domain names the Message-IDs",
+    )
+
+    # --- attachments screened at intake (gateway/service/screening.py) ---
+    clamd_address: str | None = Field(
+        default=None,
+        description="clamd's socket: a Unix socket path, or host:port (TCP); unset: attachments are not "
+        "scanned (development only: a hub facing agencies' networks sets it)",
+    )
+    clamd_timeout_seconds: float = Field(
+        default=30.0, description="per socket step with clamd; past it the scanner counts as unavailable"
+    )
+    antivirus_outage: Literal["refuse", "hold"] = Field(
+        default="refuse",
+        description="clamd gives no verdict: refuse the push (503, Retry-After, nothing stored: "
+        "fail-closed), or accept it and hold the appeal back from its agency until a later scan passes "
+        "(fail-open)",
+    )
+    antivirus_release_seconds: float = Field(
+        default=60.0, description="how often the relay scans held appeals again (hold policy; 0: never)"
+    )
+    attachment_media_types: dict[str, list[str]] = Field(
+        default_factory=lambda: {j: list(DEFAULT_MEDIA_TYPES) for j in ("RU", "BY")},
+        description="media types accepted per sender jurisdiction (JSON object); checked against the bytes",
+    )
+    archive_max_depth: int = Field(default=3, ge=1, description="archives inside archives, levels at most")
+    archive_max_members: int = Field(default=1000, ge=1, description="members of an attachment's archives")
+    archive_max_expanded_bytes: int = Field(
+        default=500 * 1024 * 1024, description="bytes an attachment's archives unpack to, all levels together"
+    )
+
+    # --- repeated appeals (59-FZ art. 11 p.5): linked at intake ---
+    repeated_appeal_window_days: int = Field(
+        default=365,
+        ge=0,
+        description="an appeal is linked to the same applicant's earlier ones on the same topic code to "
+        "the same agency received within this many days (0: no linking)",
     )
 
     # --- metrics (/metrics) ---

@@ -327,3 +327,40 @@ def smtp(smtp_session):
     """A plain SMTP server on loopback that records what it accepts; emptied for each test."""
     smtp_session.handler.reset()
     return smtp_session
+
+
+# --- a real antivirus (Debian's clamd with the fixture's own signatures, tests/clamd.py) ----
+
+
+@pytest.fixture(scope="session")
+def clamd_server():
+    """clamd on a Unix socket in a temporary directory, with the EICAR and a custom signature."""
+    if shutil.which("clamd") is None and not Path("/usr/sbin/clamd").exists():
+        _unavailable("the clamd antivirus daemon", FileNotFoundError("clamd (apt-get install clamav-daemon)"))
+    from tests.clamd import start_clamd
+
+    try:
+        server = start_clamd()
+    except Exception as exc:
+        _unavailable("the clamd antivirus daemon", exc)
+        raise
+    yield server
+    server.stop()
+    shutil.rmtree(server.root, ignore_errors=True)
+
+
+@pytest.fixture
+def clamd(clamd_server):
+    """The running clamd (started again if a test stopped it; resumed if one paused it)."""
+    if clamd_server.process is None or clamd_server.process.poll() is not None:
+        clamd_server.start()
+    clamd_server.resume()
+    return clamd_server
+
+
+@pytest.fixture
+def scanning_hub(hub, clamd):
+    """The hub with its intake scanning attachments through ``clamd``."""
+    import dataclasses
+
+    return dataclasses.replace(hub, settings=hub.settings.model_copy(update={"clamd_address": clamd.socket}))

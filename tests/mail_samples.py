@@ -72,6 +72,18 @@ def with_attachment(text: str = TEXT_RU) -> bytes:
     return msg.as_bytes()
 
 
+def with_attachments(*files: tuple[str, bytes]) -> bytes:
+    """A short appeal with ``(file name, bytes)`` attached as application/octet-stream."""
+    msg = EmailMessage()
+    msg["From"] = "Петрова Анна Сергеевна <petrova@example.ru>"
+    msg["Subject"] = "Обращение с вложениями"
+    msg["Message-ID"] = _id()
+    msg.set_content(TEXT_RU)
+    for name, data in files:
+        msg.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
+    return msg.as_bytes()
+
+
 def html_only(text: str = TEXT_RU) -> bytes:
     msg = EmailMessage()
     msg["From"] = "sidorov@example.ru"

@@ -46,6 +46,11 @@ class Code(StrEnum):
     ATTACHMENT_DIGEST_MISMATCH = "attachment-digest-mismatch"
     ATTACHMENT_SIZE_MISMATCH = "attachment-size-mismatch"
     ATTACHMENT_TOO_LARGE = "attachment-too-large"
+    # intake: attachments screened (antivirus, type by content, archives' bounds)
+    ATTACHMENT_INFECTED = "attachment-infected"
+    ATTACHMENT_TYPE_NOT_ALLOWED = "attachment-type-not-allowed"
+    ATTACHMENT_ARCHIVE_LIMIT = "attachment-archive-limit"
+    ANTIVIRUS_UNAVAILABLE = "antivirus-unavailable"  # the scanner is away; retry later (503)
     # agency faces
     UNAUTHENTICATED = "unauthenticated"
     NOT_FOUND = "not-found"
@@ -85,6 +90,7 @@ HTTP_STATUS: dict[Code, int] = {
     Code.INVALID_REQUEST: 400,
     Code.TOO_MANY_REQUESTS: 429,
     Code.SERVICE_UNAVAILABLE: 503,
+    Code.ANTIVIRUS_UNAVAILABLE: 503,
     Code.UNAUTHENTICATED: 401,
     Code.NOT_FOUND: 404,
     Code.MESSAGE_ID_REUSED: 409,

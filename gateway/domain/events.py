@@ -130,6 +130,9 @@ class Declined:
     event_id: str
     ground: DeclineGround
     comment: str | None = None
+    # With ground ``repeated``: the hub id of the earlier appeal of the same applicant that this one
+    # repeats (the hub checks it is one); the public lookup then names its registration number.
+    earlier_appeal_id: str | None = None
     type = EventType.DECLINED
 
 
@@ -208,7 +211,22 @@ def _declined(event_id: str, fields: Mapping[str, str | None]) -> Declined:
     comment = (fields.get("comment") or "").strip() or None
     if comment and len(comment) > MAX_TEXT:
         raise Rejection(Code.INVALID_REQUEST, f"comment is limited to {MAX_TEXT} characters", "/comment")
-    return Declined(event_id, ground, comment)
+    return Declined(event_id, ground, comment, _earlier_appeal(fields.get("earlier_appeal_id"), ground))
+
+
+def _earlier_appeal(value: str | None, ground: DeclineGround) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    if ground is not DeclineGround.REPEATED:
+        raise Rejection(
+            Code.INVALID_REQUEST, "earlier_appeal_id goes only with the ground repeated", "/earlier_appeal_id"
+        )
+    try:
+        return str(UUID(value))
+    except ValueError:
+        pointer = "/earlier_appeal_id"
+        raise Rejection(Code.INVALID_REQUEST, "earlier_appeal_id must be a UUID", pointer) from None
 
 
 _PARSERS: dict[EventType, Callable[[str, Mapping[str, str | None]], AgencyEvent]] = {

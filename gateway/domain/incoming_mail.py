@@ -44,6 +44,7 @@ class QuarantineReason(StrEnum):
     TOO_MANY_PARTS = "too-many-parts"
     TOO_DEEP = "too-deep"
     ZIP_BOMB = "zip-bomb"
+    INFECTED = "infected"  # clamd found a signature (named in the detail) in the message
 
 
 class Label(StrEnum):

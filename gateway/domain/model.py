@@ -93,6 +93,21 @@ class IdentityAssertion:
 
 
 @dataclass(frozen=True, slots=True)
+class CoApplicant:
+    """Another signatory of a collective appeal (59-FZ art. 4: several applicants, one text), with the
+    identity reference the portal identified them by. ``contact``: the hub's notifications go to
+    this one instead of the applicant (at most one per appeal, the schema sees to it)."""
+
+    person: PersonName
+    identity_provider: IdentityProvider
+    subject_id: str
+    email: str | None = None
+    phone: str | None = None
+    postal_address: PostalAddress | None = None
+    contact: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class AttachmentHeader:
     """What the signed XML says of an attachment; the bytes travel outside it."""
 
@@ -118,6 +133,11 @@ class Appeal:
     consent: bool
     addressee_code: str | None = None
     attachments: tuple[AttachmentHeader, ...] = ()
+    co_applicants: tuple[CoApplicant, ...] = ()  # envelope 1.1: a collective appeal
+
+    @property
+    def collective(self) -> bool:
+        return bool(self.co_applicants)
 
 
 @dataclass(frozen=True, slots=True)

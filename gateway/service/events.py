@@ -144,10 +144,28 @@ def _apply(
             state = advance(current, Transition.ANSWER, "/type")
         case ev.Declined():
             state = advance(current, Transition.DECLINE, "/type")
+            appeals_db.update(conn, appeal_id, state=state)
+            return state, _cited(conn, appeal_id, agency_code, event)
         case ev.Closed():
             state = advance(current, Transition.CLOSE, "/type")
     appeals_db.update(conn, appeal_id, state=state)
     return state, {}
+
+
+def _cited(conn: Connection, appeal_id: UUID, agency_code: str, event: ev.Declined) -> dict[str, Any]:
+    """A decline as repeated may cite the earlier appeal: it must be the same applicant's, received
+    before, and this agency's (now or once); its registration number is recorded for the lookup."""
+    if event.earlier_appeal_id is None:
+        return {}
+    earlier = appeals_db.same_applicant_earlier(conn, appeal_id, UUID(event.earlier_appeal_id), agency_code)
+    if earlier is None:
+        raise Rejection(
+            Code.INVALID_REQUEST,
+            "earlier_appeal_id is not an earlier appeal of this applicant at this agency",
+            "/earlier_appeal_id",
+        )
+    number = earlier["registration_number"]
+    return {"earlier_registration_number": number} if number else {}
 
 
 def _redirect(

@@ -64,7 +64,7 @@ from gateway.domain.model import (
     PersonName,
 )
 from gateway.domain.text import check
-from gateway.service import notifications, push
+from gateway.service import notifications, push, screening
 from gateway.service.hub import Hub
 from gateway.service.mailbox import APPEAL_MESSAGE
 
@@ -198,6 +198,14 @@ def _file_one(hub: Hub, remote: RemoteMailbox, listed: Any) -> str:
     except Exception as exc:
         row = _quarantine_row(
             box.name, header_id, digest, len(raw), mail.QuarantineReason.MALFORMED_MIME, type(exc).__name__
+        )
+        return _store(hub, row, raw, [])
+    # Scanned whole before anything of it can become an appeal (clamd away: the message stays on the
+    # server, the next poll tries again); infected mail is quarantined for operators, never filed.
+    signature = screening.infection(hub.settings, raw)
+    if signature is not None:
+        row = _quarantine_row(
+            box.name, header_id, digest, len(raw), mail.QuarantineReason.INFECTED, signature
         )
         return _store(hub, row, raw, [])
     row = {

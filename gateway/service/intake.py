@@ -22,6 +22,7 @@ from psycopg.errors import UniqueViolation
 
 from gateway.adapters import metrics
 from gateway.adapters.db import appeals as appeals_db
+from gateway.adapters.db import holds as holds_db
 from gateway.adapters.xmlsec.envelope import read_message, validate
 from gateway.adapters.xmlsec.parsing import parse_hardened
 from gateway.adapters.xmlsec.signature import certificate_cn, organisation_id
@@ -30,10 +31,10 @@ from gateway.domain.deadlines import clock_for
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.identity import check_identity
 from gateway.domain.lifecycle import AppealState
-from gateway.domain.model import MessageHeader, PortalSender
+from gateway.domain.model import Appeal, MessageHeader, PortalSender
 from gateway.domain.routing import route
 from gateway.service import attachments as stored_attachments
-from gateway.service import push
+from gateway.service import push, screening
 from gateway.service.hub import Hub
 from gateway.service.mailbox import APPEAL_MESSAGE
 
@@ -126,10 +127,16 @@ def _accept(
 
     with hub.pool.connection() as conn:
         table = hub.routing_table(conn)
-        sender = table.senders.get(header.sender_id)
-        _check_sender(sender, certificate_cn(portal.certificate), header.sender_id)
-        assert sender is not None
-        check_identity(appeal, sender.jurisdiction, org_id)
+    sender = table.senders.get(header.sender_id)
+    _check_sender(sender, certificate_cn(portal.certificate), header.sender_id)
+    assert sender is not None
+    check_identity(appeal, sender.jurisdiction, org_id)
+    # Typed and scanned with no connection held, before anything is stored.
+    held = screening.screen(
+        settings, appeal.attachments, attachments, sender.jurisdiction, ATTACHMENTS_POINTER
+    )
+
+    with hub.pool.connection() as conn:
         agency_code = route(
             appeal.topic_code, appeal.territory_code, table.rules, appeal.addressee_code, table.agencies
         )
@@ -145,6 +152,11 @@ def _accept(
             if agency_code
             else ("hub", "awaiting-manual-routing", {}),
         ]
+        earlier = _earlier_appeals(conn, appeal, agency_code, now, settings.repeated_appeal_window_days)
+        if earlier:
+            audit.append(("hub", "linked-repeated", {"earlier_appeals": [e["appeal_id"] for e in earlier]}))
+        if held:  # fail-open: stored and routed, kept from the agency until a scan passes
+            audit.append(("hub", "held-for-scan", {"reason": Code.ANTIVIRUS_UNAVAILABLE.value}))
         # Without attachments the store is one statement, atomic on its own (the pool is in
         # autocommit mode); attachments and a push add statements, so they share a transaction.
         pushed = agency_code in table.push_agencies
@@ -162,6 +174,8 @@ def _accept(
                     body_sha256=ctx.body_sha256,
                     mailbox=(mailbox_id, agency_code, APPEAL_MESSAGE) if agency_code else None,
                     audit=audit,
+                    earlier_appeals=earlier,
+                    post=not held,
                 )
             except UniqueViolation:
                 stored = False  # a push with this message id committed first
@@ -172,7 +186,9 @@ def _accept(
                 appeals_db.insert_attachment(
                     conn, appeal_id, n, item.content_id, item.file_name, item.media_type, item.size, digest
                 )
-            if pushed:
+            if held:
+                holds_db.hold(conn, appeal_id, mailbox_id)
+            elif pushed:
                 push.enqueue(conn, mailbox_id)
     log.info(
         "appeal accepted", appeal_id=str(appeal_id), sender=header.sender_id,
@@ -180,7 +196,21 @@ def _accept(
         attachments=len(appeal.attachments), duplicate=False,
     )  # fmt: skip
     metrics.intake_accepted(duplicate=False)
+    if held:
+        metrics.held_appeal("held")
     return Receipt(appeal_id, now, agency_code)
+
+
+def _earlier_appeals(
+    conn: Connection, appeal: Appeal, agency_code: str | None, now: datetime, window_days: int
+) -> list[dict]:
+    """The applicant's earlier appeals this one may repeat (59-FZ art. 11 p.5): same identity, same
+    topic code, same agency, within the window. Shown to the agency, which alone judges whether the
+    question was answered on the merits; an appeal left to manual routing has no agency yet, so none.
+    """
+    if agency_code is None or window_days == 0:
+        return []
+    return appeals_db.earlier_appeals(conn, appeal, agency_code, now - timedelta(days=window_days))
 
 
 def _conflict(conn: Connection, header: MessageHeader) -> Rejection:

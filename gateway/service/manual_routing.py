@@ -8,6 +8,7 @@ from uuid import UUID
 
 from gateway.adapters.db import agencies as agencies_db
 from gateway.adapters.db import appeals as appeals_db
+from gateway.adapters.db import holds as holds_db
 from gateway.adapters.db import mailbox as mailbox_db
 from gateway.adapters.db.audit import append_audit
 from gateway.adapters.db.outage import read as db_read
@@ -40,8 +41,11 @@ def assign(hub: Hub, operator: str, appeal_id: UUID, agency_code: str) -> UUID:
         appeals_db.assign(
             conn, appeal_id, agency_code, state, register_by=clock.register_by(datetime.now(UTC))
         )
-        message_id = mailbox_db.post(conn, agency_code, appeal_id, APPEAL_MESSAGE)
-        push.enqueue(conn, message_id)
+        # An appeal held for its scan (fail-open intake) gets its message when the scan passes.
+        message_id = holds_db.held_message(conn, appeal_id)
+        if message_id is None:
+            message_id = mailbox_db.post(conn, agency_code, appeal_id, APPEAL_MESSAGE)
+            push.enqueue(conn, message_id)
         append_audit(
             conn, appeal_id, operator, "routed",
             {"agency": agency_code, "mailbox_message": str(message_id), "by": "operator"},

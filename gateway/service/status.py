@@ -59,12 +59,16 @@ def lookup(hub: Hub, number: str, code: str) -> dict[str, Any]:
 def _find(conn: Connection, number: str, wanted: str) -> dict[str, Any] | None:
     match = _match(appeals_db.by_registration_number(conn, number), wanted)
     if match is not None:
-        return {
+        found = {
             "registration_number": match["asked_number"],
             "registered_on": match["asked_registered_on"].isoformat(),
             "channel": (Channel.EMAIL if match["sender_id"] == EMAIL_SENDER else Channel.PORTAL).value,
             **public_state(conn, match["id"]),
         }
+        repeats = _repeats(conn, match["id"])
+        if repeats is not None:
+            found["repeat_of"] = {"registration_number": repeats}
+        return found
     match = _match(offline_db.by_registration_number(conn, number), wanted)
     if match is not None:
         history = [
@@ -72,6 +76,17 @@ def _find(conn: Connection, number: str, wanted: str) -> dict[str, Any] | None:
         ]
         return _status(match, Channel(match["channel"]), history)
     return None
+
+
+def _repeats(conn: Connection, appeal_id: UUID) -> str | None:
+    """The registration number of the earlier appeal an agency declined this one as repeating
+    (59-FZ art. 11 p.5), for the applicant's lookup only (the cabinet's contract has no such field):
+    the applicant's own earlier number, nothing of anyone else."""
+    cited = None
+    for event in appeals_db.event_history(conn, appeal_id):
+        if event["type"] == "declined":
+            cited = event["details"].get("earlier_registration_number")
+    return cited
 
 
 def _match(rows: list[dict[str, Any]], wanted: str) -> dict[str, Any] | None:

@@ -28,7 +28,7 @@ ENDPOINT = "/sed/soap/v1"
 FAULT_STATUS = 500
 _UPPER = re.compile(r"(?<!^)(?=[A-Z])")
 # Wrappers of repeated items: zeep reads an empty one (<Attachments/>) as None, REST says [].
-_LISTS = frozenset({"Attachments", "NotificationChannels"})
+_LISTS = frozenset({"Attachments", "NotificationChannels", "CoApplicants", "EarlierAppeals"})
 
 
 def _snake(name: str) -> str:

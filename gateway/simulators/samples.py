@@ -15,6 +15,7 @@ from gateway.domain.model import (
     ApplicantType,
     AssuranceLevel,
     AttachmentHeader,
+    CoApplicant,
     IdentityAssertion,
     IdentityProvider,
     MessageHeader,
@@ -54,6 +55,7 @@ def sample_appeal(
     portal_appeal_id: str | None = None,
     notification_channels: tuple[str, ...] = ("cabinet", "email"),
     reply_preference: str = "cabinet",
+    co_applicants: tuple[CoApplicant, ...] = (),
 ) -> Appeal:
     organisation = (
         Organisation("ООО «Пример»", SAMPLE_OGRN, "OGRN")
@@ -81,6 +83,24 @@ def sample_appeal(
         notification_channels=notification_channels,
         consent=True,
         attachments=attachments,
+        co_applicants=co_applicants,
+    )
+
+
+def sample_co_applicants(count: int = 2, *, contact: int | None = None) -> tuple[CoApplicant, ...]:
+    """Neighbours who sign the same appeal (a collective one); ``contact``: the index of the one the
+    hub's notifications go to (None: the applicant stays the contact)."""
+    names = [("Иванов", "Пётр", "Ильич"), ("Сидорова", "Мария", None), ("Кузнецов", "Олег", "Петрович")]
+    return tuple(
+        CoApplicant(
+            person=PersonName(*names[i % len(names)]),
+            identity_provider=IdentityProvider.ESIA,
+            subject_id=f"co-subject-{i + 1}",
+            email=f"co-applicant-{i + 1}@example.org",
+            phone=f"+7900000000{i + 1}",
+            contact=i == contact,
+        )
+        for i in range(count)
     )
 
 

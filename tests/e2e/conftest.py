@@ -27,8 +27,9 @@ def hub_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def hub_url(settings, session_hub, hub_log: Path) -> Iterator[str]:
-    """Base URL of a hub process serving the test database (registry already loaded)."""
+def hub_url(settings, session_hub, hub_log: Path, clamd_server) -> Iterator[str]:
+    """Base URL of a hub process serving the test database (registry already loaded), scanning
+    every pushed attachment through the test clamd (``tests/clamd.py``)."""
     port = _free_port()
     env = {
         **os.environ,
@@ -37,6 +38,8 @@ def hub_url(settings, session_hub, hub_log: Path) -> Iterator[str]:
         "GATEWAY_TRUST_ANCHORS": str(settings.trust_anchors),
         "GATEWAY_OPERATOR_TOKENS_SHA256": json.dumps(settings.operator_tokens_sha256),
         "GATEWAY_TRUST_CLIENT_CERT_HEADER": "true",
+        "GATEWAY_CLAMD_ADDRESS": clamd_server.socket,
+        "GATEWAY_CLAMD_TIMEOUT_SECONDS": "5",
     }
     log_path = hub_log
     with log_path.open("wb") as log:

@@ -259,7 +259,7 @@ def _send_half(hub_url: str, request: httpx.Request, request_id: str) -> None:
 def test_a_push_cut_off_mid_upload_is_logged_and_counted_as_an_abort_and_leaves_nothing(
     hub_url, hub, hub_log, portal, client, database_url
 ):
-    scan = bytes(range(256)) * 8192  # 2 MiB
+    scan = b"%PDF-1.4\n" + bytes(range(256)) * 8192  # 2 MiB
     header = attachment_header("scan-1", "scan.pdf", "application/pdf", scan)
     envelope = portal.envelope(sample_appeal(1, attachments=(header,)))
     files = {

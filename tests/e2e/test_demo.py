@@ -28,11 +28,19 @@ def test_the_demo_plays_an_appeals_life_from_push_to_rating(
     gost_engine = gost_ca is not None  # the GOST engine is installed (else the demo says it skipped)
     statuses = [int(s) for s in re.findall(r"HTTP (\d{3})", out)]
     # pushes (new, repeat, legal entity, unrouted), the tampered one, the GOST-signed one (where the
-    # OpenSSL GOST engine is), the answer's attachment, the rating, the agency's counts, the paper
-    # appeal's lookup, the withdrawal, the manual-routing queue and the assignment, the e-mailed
-    # appeal's registration and the other e-mail's rejection
+    # OpenSSL GOST engine is), the answer's attachment, the rating, the agency's counts, the
+    # collective and the repeated appeal, the paper appeal's lookup, the withdrawal, the
+    # manual-routing queue and the assignment, the e-mailed appeal's registration and the other
+    # e-mail's rejection
     gost_push = [201] if gost_engine else []
-    assert statuses == [201, 200, 201, 201, 422, *gost_push, 200, 201, 200, 200, 201, 200, 200, 200, 200]
+    assert statuses == [
+        *[201, 200, 201, 201, 422],
+        *gost_push,
+        *[200, 201, 200, 201, 201, 200, 201, 200, 200, 200, 200],
+    ]
+    assert re.search(r"appeal \S+: 3 applicants, contact Сидорова \(esia co-subject-2\)", out)
+    assert re.search(r"appeal \S+ repeats \S+ \(ОГ-\S+, answered\)", out)
+    assert re.search(r"declined as repeated: state declined", out)
     assert re.search(r"created: access code \S+ \(printed on the receipt\)", out)
     assert "leased a feedback notice" in out and "rating 5" in out
     assert re.search(r"leased withdrawal .* \(appeal", out)
@@ -43,8 +51,8 @@ def test_the_demo_plays_an_appeals_life_from_push_to_rating(
     with hub.pool.connection() as conn:
         states = conn.execute("SELECT state, count(*) AS n FROM appeal GROUP BY state").fetchall()
         feedback = conn.execute("SELECT rating FROM appeal_feedback").fetchall()
-    gost_appeal = {"acknowledged": 1} if gost_engine else {}  # pulled and acknowledged by the city's EDMS
+    acknowledged = 2 if gost_engine else 1  # the collective appeal, and the GOST one, pulled and acknowledged
     assert {r["state"]: r["n"] for r in states} == {
-        "answered": 2, "withdrawn": 1, "registered": 1, **gost_appeal
+        "answered": 2, "withdrawn": 1, "registered": 1, "acknowledged": acknowledged, "declined": 1
     }  # fmt: skip
     assert [r["rating"] for r in feedback] == [5]

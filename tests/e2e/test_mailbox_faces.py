@@ -255,7 +255,7 @@ def test_concurrent_pullers_never_share_a_message(client, portal, face):
 
 def test_an_agency_never_sees_another_agencys_messages_or_appeals(client, portal, face, edms):
     other = face(MINSTROY)
-    scan = b"scan" * 1000
+    scan = b"%PDF-1.4\n" + b"scan" * 1000
     header = attachment_header("scan-1", "scan.pdf", "application/pdf", scan)
     envelope = portal.envelope(sample_appeal(1, attachments=(header,)))
     push(client, envelope, {"scan-1": ("scan.pdf", scan, "application/pdf")})
@@ -279,7 +279,7 @@ def test_an_agency_never_sees_another_agencys_messages_or_appeals(client, portal
 
 
 def test_attachments_come_with_their_digest(client, portal, edms):
-    scan = bytes(range(256)) * 12_000  # ~3 MB: several storage chunks
+    scan = b"%PDF-1.4\n" + bytes(range(256)) * 12_000  # ~3 MB: several storage chunks
     header = attachment_header("scan-1", "акт проверки.pdf", "application/pdf", scan)
     envelope = portal.envelope(sample_appeal(1, attachments=(header,)))
     push(client, envelope, {"scan-1": (header.file_name, scan, "application/pdf")})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from gateway.simulators.edms import Edms
 from gateway.simulators.portal import push
 from gateway.simulators.samples import sample_appeal
 from tests.answered import agency_today, answered_appeal
+from tests.attachment_samples import PDF, accepted_with
 from tests.conftest import OPERATOR_TOKEN
 
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
@@ -224,3 +226,26 @@ def test_an_operator_lists_and_dispatches_an_answer_to_send_by_post(client, hub,
     assert posted["tracking_number"] == "42800012345678"
     missing = client.post(f"/ops/v1/postal-answers/{uuid.uuid4()}/dispatch", json=body, headers=OPERATOR)
     assert (missing.status_code, missing.json()["code"]) == (404, "not-found")
+
+
+def test_operators_see_appeals_held_for_their_scan_and_release_them(client, scanning_hub, portal, clamd):
+    """An appeal held by a fail-open intake (clamd away) is listed; once clamd is back, the release
+    call scans it and posts it to the agency's mailbox."""
+    fail_open = scanning_hub.settings.model_copy(update={"antivirus_outage": "hold"})
+    clamd.stop()
+    held = accepted_with(
+        dataclasses.replace(scanning_hub, settings=fail_open), portal, PDF, "application/pdf"
+    )
+    (listed,) = client.get("/ops/v1/held-appeals", headers=OPERATOR).json()["held"]
+    assert (listed["appeal_id"], listed["agency_code"], listed["infected"]) == (
+        str(held.appeal_id),
+        "ADM-CHEBOKSARY",
+        None,
+    )
+    clamd.start()
+    released = client.post("/ops/v1/held-appeals/release", headers=OPERATOR)
+    assert released.json() == {"released": 1, "infected": 0, "still_held": 0}, released.text
+    assert client.get("/ops/v1/held-appeals", headers=OPERATOR).json()["held"] == []
+    with scanning_hub.pool.connection() as conn:
+        (row,) = conn.execute("SELECT appeal_id FROM mailbox_message").fetchall()
+    assert row["appeal_id"] == held.appeal_id

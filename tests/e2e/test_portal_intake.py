@@ -80,7 +80,7 @@ def test_belarusian_portal_signs_with_ecdsa(client, portal_by):
 
 
 def test_legal_entity_with_attachment(client, hub, portal):
-    scan = bytes(range(256)) * 4096  # 1 MiB: more than one chunk once stored
+    scan = b"%PDF-1.4\n" + bytes(range(256)) * 4096  # 1 MiB: more than one chunk once stored
     header = attachment_header("scan-1", "акт.pdf", "application/pdf", scan)
     appeal = sample_appeal(1, applicant_type=ApplicantType.LEGAL_ENTITY, attachments=(header,))
     envelope = portal.envelope(appeal, sign_as_applicant=True)
@@ -159,10 +159,10 @@ def test_tampered_text_is_refused_and_recorded(client, hub, portal):
 
 
 def test_tampered_attachment_is_refused(client, hub, portal):
-    scan = b"original scan" * 100
+    scan = b"%PDF-1.4\n" + b"original scan" * 100
     header = attachment_header("scan-1", "a.pdf", "application/pdf", scan)
     envelope = portal.envelope(sample_appeal(1, attachments=(header,)))
-    forged = b"forged!! scan" * 100
+    forged = b"%PDF-1.4\n" + b"forged!! scan" * 100
     _problem(
         push(client, envelope, {"scan-1": ("a.pdf", forged, "application/pdf")}),
         422,
@@ -172,7 +172,7 @@ def test_tampered_attachment_is_refused(client, hub, portal):
 
 
 def test_missing_and_unexpected_attachment_parts(client, hub, portal):
-    scan = b"scan" * 10
+    scan = b"%PDF-1.4\n" + b"scan" * 10
     header = attachment_header("scan-1", "a.pdf", "application/pdf", scan)
     envelope = portal.envelope(sample_appeal(1, attachments=(header,)))
     _problem(push(client, envelope, {"other": ("b.pdf", scan, "application/pdf")}), 422, "attachment-missing")

@@ -62,7 +62,7 @@ def test_rest_answers_with_http_statuses(client, portal, edms, other_edms):
 
 def test_attachments_stream_with_http_headers(client, portal, edms):
     """Content checks run on both faces in test_mailbox_faces; here, what only HTTP carries."""
-    scan = bytes(range(256)) * 12_000  # ~3 MB: several storage chunks
+    scan = b"%PDF-1.4\n" + bytes(range(256)) * 12_000  # ~3 MB: several storage chunks
     header = attachment_header("scan-1", "акт проверки.pdf", "application/pdf", scan)
     envelope = portal.envelope(sample_appeal(1, attachments=(header,)))
     push(client, envelope, {"scan-1": (header.file_name, scan, "application/pdf")})

@@ -27,7 +27,7 @@ from gateway.faces.soap.security import PASSWORD_DIGEST, PASSWORD_TEXT, WSSE
 from gateway.simulators.edms import Edms, Refused, signed_answer
 from gateway.simulators.edms_soap import SoapEdms
 from gateway.simulators.portal import give_feedback, push, withdraw
-from gateway.simulators.samples import attachment_header, sample_answer, sample_appeal
+from gateway.simulators.samples import attachment_header, sample_answer, sample_appeal, sample_co_applicants
 from tests.conftest import CERT_AGENCY, CLIENT_CERT_SHA256, OPERATOR_TOKEN
 
 CHEBOKSARY = "ADM-CHEBOKSARY"
@@ -366,8 +366,76 @@ def test_soap_and_rest_give_the_same_appeal(client, portal, hub_url, token, soap
     assert {k: over_soap[k] for k in same} == {k: over_rest[k] for k in same}
 
 
+def test_a_collective_appeal_names_its_co_applicants_and_the_contact_on_both_faces(
+    client, portal, hub_url, token, soap_edms
+):
+    _push(client, portal, co_applicants=sample_co_applicants(2, contact=0))
+    auth = _username_token(CHEBOKSARY, token)
+    short = (
+        "<sed:GetMessages><sed:Limit>5</sed:Limit><sed:LeaseSeconds>1</sed:LeaseSeconds></sed:GetMessages>"
+    )
+    (message,) = _payload(_call(client, _envelope(short, auth)))  # valid against the 1.1 schema
+    co = message.findall(f"{{{NS}}}Appeal/{{{NS}}}CoApplicants/{{{NS}}}CoApplicant")
+    assert [c.findtext(f"{{{NS}}}SubjectId") for c in co] == ["co-subject-1", "co-subject-2"]
+    assert [c.findtext(f"{{{NS}}}Contact") for c in co] == ["true", "false"]
+    time.sleep(1.3)
+    (over_soap,) = soap_edms.pull(lease_seconds=1)
+    time.sleep(1.3)
+    (over_rest,) = Edms(client, token).pull()
+    assert over_soap["appeal"] == over_rest["appeal"]
+    first = over_rest["appeal"]["co_applicants"][0]
+    assert (first["identity_provider"], first["subject_id"], first["contact"]) == (
+        "esia",
+        "co-subject-1",
+        True,
+    )
+    assert first["person"] == {"last_name": "Иванов", "first_name": "Пётр", "middle_name": "Ильич"}
+
+
+def test_a_repeated_appeal_shows_its_earlier_one_on_both_faces_and_both_decline_citing_it(
+    client, portal, token, soap_edms
+):
+    rest = Edms(client, token)
+    first, second, third = (_push(client, portal) for _ in range(3))  # one applicant, topic, agency
+    (taken,) = [m for m in rest.pull(lease_seconds=1) if m["appeal_id"] == first]
+    rest.ack([taken])
+    rest.register(first, "ОГ-500", date.today(), "reg-500")
+    time.sleep(1.3)
+    short = (
+        "<sed:GetMessages><sed:Limit>5</sed:Limit><sed:LeaseSeconds>1</sed:LeaseSeconds></sed:GetMessages>"
+    )
+    payload = _payload(_call(client, _envelope(short, _username_token(CHEBOKSARY, token))))  # 1.1-valid
+    links = {
+        m.findtext(f"{{{NS}}}AppealId"): [
+            e.findtext(f"{{{NS}}}AppealId") for e in m.iterfind(f"{{{NS}}}Appeal/{{{NS}}}EarlierAppeals/*")
+        ]
+        for m in payload
+    }
+    assert links == {second: [first], third: [first, second]}
+    time.sleep(1.3)
+    over_soap = {m["appeal_id"]: m for m in soap_edms.pull(lease_seconds=1)}
+    time.sleep(1.3)
+    over_rest = {m["appeal_id"]: m for m in rest.pull()}
+    assert over_soap[third]["appeal"] == over_rest[third]["appeal"]
+    (link,) = over_rest[second]["appeal"]["earlier_appeals"]  # as it stood when the second came
+    assert (link["appeal_id"], link["state"], link["registration_number"]) == (first, "routed", None)
+    rest.ack(list(over_rest.values()))
+    for appeal_id, number, edms in ((second, "ОГ-501", rest), (third, "ОГ-502", soap_edms)):
+        edms.register(appeal_id, number, date.today(), "reg-" + number)
+        edms.send_event(appeal_id, "declined", "dec-" + number, ground="repeated", earlier_appeal_id=first)
+    with pytest.raises(Refused) as refused:
+        soap_edms.send_event(first, "declined", "dec-500", ground="repeated", earlier_appeal_id=third)
+    assert (refused.value.code, refused.value.pointer) == ("invalid-request", "/earlier_appeal_id")
+
+
+def test_an_appeal_of_one_applicant_has_no_co_applicants_element(client, portal, token):
+    _push(client, portal)
+    (message,) = _payload(_call(client, _envelope(GET_MESSAGES, _username_token(CHEBOKSARY, token))))
+    assert message.find(f"{{{NS}}}Appeal/{{{NS}}}CoApplicants") is None
+
+
 def test_every_response_is_valid_against_the_published_schema(client, portal, token):
-    scan = b"scan" * 100
+    scan = b"%PDF-1.4\n" + b"scan" * 100
     header = attachment_header("scan-1", "scan.pdf", "application/pdf", scan)
     push(
         client,
@@ -421,7 +489,7 @@ def test_notices_are_valid_against_the_published_schema(client, portal, token, r
 
 
 def test_attachments_too_large_for_soap_are_refused_and_left_to_rest(client, hub, portal, soap_edms, token):
-    scan = b"\x00" * (MAX_INLINE_ATTACHMENT_BYTES + 1)
+    scan = b"II*\x00" + b"\x00" * (MAX_INLINE_ATTACHMENT_BYTES + 1)  # a TIFF header, then zeros
     header = attachment_header("scan-1", "big.tiff", "image/tiff", scan)
     envelope = portal.envelope(sample_appeal(1, attachments=(header,)))
     assert push(client, envelope, {"scan-1": ("big.tiff", scan, "image/tiff")}).status_code == 201

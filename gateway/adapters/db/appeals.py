@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
@@ -18,6 +19,43 @@ _FOR_UPDATE = sql.SQL("FOR UPDATE")
 def appeal_to_json(appeal: Appeal) -> dict[str, Any]:
     """The appeal as agencies receive it in JSON (field names as in the domain model)."""
     return asdict(appeal)
+
+
+def earlier_appeals(
+    conn: Connection, appeal: Appeal, agency_code: str, since: datetime
+) -> list[dict[str, Any]]:
+    """The same applicant's appeals (by the portal's identity provider and subject id) on the same
+    topic code at ``agency_code`` received since ``since``, oldest first, as agencies are shown them
+    (index ``appeal_applicant_topic``, migration 0019)."""
+    rows = conn.execute(
+        """SELECT id, received_at, registration_number, state FROM appeal
+            WHERE data->'identity'->>'subject_id' = %s AND data->'identity'->>'provider' = %s
+              AND agency_code = %s AND topic_code = %s AND received_at >= %s
+            ORDER BY received_at, id LIMIT 20""",
+        (appeal.identity.subject_id, appeal.identity.provider.value, agency_code, appeal.topic_code, since),
+    ).fetchall()
+    return [
+        {"appeal_id": str(r["id"]), "received_at": r["received_at"].isoformat(),
+         "registration_number": r["registration_number"], "state": r["state"]}
+        for r in rows
+    ]  # fmt: skip
+
+
+def same_applicant_earlier(
+    conn: Connection, appeal_id: UUID, earlier_id: UUID, agency_code: str
+) -> dict | None:
+    """``earlier_id`` if it is an appeal of the same applicant as ``appeal_id``, received before it,
+    that was (or is) this agency's; with its registration number. None otherwise."""
+    return conn.execute(
+        """SELECT e.id, e.registration_number FROM appeal a JOIN appeal e
+               ON e.data->'identity'->>'subject_id' = a.data->'identity'->>'subject_id'
+              AND e.data->'identity'->>'provider' = a.data->'identity'->>'provider'
+            WHERE a.id = %s AND e.id = %s AND e.id <> a.id AND e.received_at <= a.received_at
+              AND (e.agency_code = %s
+                   OR EXISTS (SELECT 1 FROM appeal_registration r
+                               WHERE r.appeal_id = e.id AND r.agency_code = %s))""",
+        (appeal_id, earlier_id, agency_code, agency_code),
+    ).fetchone()
 
 
 def find_receipt_by_body(conn: Connection, body_sha256: bytes) -> dict[str, Any] | None:
@@ -51,6 +89,8 @@ def store_new(
     body_sha256: bytes,
     mailbox: tuple[UUID, str, str] | None,
     audit: list[tuple[str, str, dict[str, Any]]],
+    earlier_appeals: Sequence[dict[str, Any]] = (),
+    post: bool = True,
 ) -> bool:
     """Store a new appeal with its archived message, mailbox message and audit records in one
     statement (one round trip). False, and nothing written, when this sender already delivered
@@ -79,7 +119,7 @@ def store_new(
            ), posted AS (
                INSERT INTO mailbox_message (id, agency_code, appeal_id, kind)
                SELECT %(mailbox_id)s::uuid, %(agency)s::text, id, %(mailbox_kind)s::text
-               FROM new_appeal WHERE %(mailbox_id)s::uuid IS NOT NULL
+               FROM new_appeal WHERE %(mailbox_id)s::uuid IS NOT NULL AND %(post)s
            ), audited AS (
                INSERT INTO audit_record (appeal_id, actor, action, details)
                SELECT new_appeal.id, r.actor, r.action, r.details
@@ -102,12 +142,13 @@ def store_new(
             "state": state,
             "received_at": received_at,
             "register_by": register_by,
-            "data": Jsonb(appeal_to_json(appeal)),
+            "data": Jsonb({**appeal_to_json(appeal), "earlier_appeals": list(earlier_appeals)}),
             "message_id": header.message_id,
             "sha": body_sha256,
             "raw": raw,
             "sent_at": header.sent_at,
             "mailbox_id": message_id,
+            "post": post,
             "mailbox_kind": kind,
             "actors": [a[0] for a in audit],
             "actions": [a[1] for a in audit],

@@ -11,13 +11,18 @@ from psycopg import Connection
 def applicant_contacts(conn: Connection, appeal_id: UUID) -> dict[str, Any]:
     """The channels the applicant asked for, their contacts as the envelope gave them, how they
     want the answer, and the jurisdiction of the agency that has the appeal now (None before
-    routing)."""
+    routing). The contacts are the contact's: the co-applicant marked so in a collective appeal
+    (envelope 1.1), else the applicant's."""
     return conn.execute(
         """SELECT coalesce(a.data->'notification_channels', '[]'::jsonb) AS channels,
-                  a.data->'applicant'->>'email' AS email, a.data->'applicant'->>'phone' AS phone,
+                  coalesce(c.co, a.data->'applicant')->>'email' AS email,
+                  coalesce(c.co, a.data->'applicant')->>'phone' AS phone,
                   a.data->>'reply_preference' AS reply_preference,
                   g.jurisdiction_profile
              FROM appeal a LEFT JOIN agency g ON g.code = a.agency_code
+             LEFT JOIN LATERAL (
+                   SELECT co FROM jsonb_array_elements(coalesce(a.data->'co_applicants', '[]'::jsonb)) co
+                    WHERE co->>'contact' = 'true' LIMIT 1) c ON true
             WHERE a.id = %s""",
         (appeal_id,),
     ).fetchone()

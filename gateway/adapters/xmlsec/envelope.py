@@ -23,6 +23,7 @@ from gateway.domain.model import (
     ApplicantType,
     AssuranceLevel,
     AttachmentHeader,
+    CoApplicant,
     IdentityAssertion,
     IdentityProvider,
     MessageHeader,
@@ -153,8 +154,30 @@ def read_message(message: etree._Element) -> tuple[MessageHeader, Appeal]:
             )
             for item in a.iterfind("e:Attachments/e:Attachment", _N)
         ),
+        co_applicants=tuple(_co_applicant(item) for item in a.iterfind("e:CoApplicants/e:CoApplicant", _N)),
     )
     return header, appeal
+
+
+def _person(element: etree._Element) -> PersonName:
+    return PersonName(_req(element, "LastName"), _req(element, "FirstName"), _text(element, "MiddleName"))
+
+
+def _address(element: etree._Element | None) -> PostalAddress | None:
+    return None if element is None else PostalAddress(_req(element, "Text"), _text(element, "Postcode"))
+
+
+def _co_applicant(item: etree._Element) -> CoApplicant:
+    identity = item.find(q("Identity"))
+    return CoApplicant(
+        person=_person(item.find(q("Person"))),
+        identity_provider=IdentityProvider(_req(identity, "Provider")),
+        subject_id=_req(identity, "SubjectId"),
+        email=_text(item, "Email"),
+        phone=_text(item, "Phone"),
+        postal_address=_address(item.find(q("PostalAddress"))),
+        contact=item.get("Contact") == "true",
+    )
 
 
 def _add(parent: etree._Element, local: str, text: str | None = None) -> etree._Element:
@@ -214,8 +237,38 @@ def build_envelope(
         _add(notifications, "Channel", channel)
     _add(a, "Consent", "true" if appeal.consent else "false")
     add_attachment_headers(a, appeal.attachments, q)
+    if appeal.co_applicants:
+        _add_co_applicants(_add(a, "CoApplicants"), appeal.co_applicants)
     _add(root, "PortalSignature")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _add_person(parent: etree._Element, person: PersonName) -> None:
+    element = _add(parent, "Person")
+    _add(element, "LastName", person.last_name)
+    _add(element, "FirstName", person.first_name)
+    if person.middle_name:
+        _add(element, "MiddleName", person.middle_name)
+
+
+def _add_co_applicants(parent: etree._Element, co_applicants: tuple[CoApplicant, ...]) -> None:
+    for co in co_applicants:
+        item = _add(parent, "CoApplicant")
+        if co.contact:
+            item.set("Contact", "true")
+        _add_person(item, co.person)
+        identity = _add(item, "Identity")
+        _add(identity, "Provider", co.identity_provider.value)
+        _add(identity, "SubjectId", co.subject_id)
+        if co.email:
+            _add(item, "Email", co.email)
+        if co.phone:
+            _add(item, "Phone", co.phone)
+        if address := co.postal_address:
+            address_el = _add(item, "PostalAddress")
+            if address.postcode:
+                _add(address_el, "Postcode", address.postcode)
+            _add(address_el, "Text", address.text)
 
 
 def restamp(unsigned: bytes) -> bytes:

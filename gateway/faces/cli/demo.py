@@ -26,7 +26,7 @@ from gateway.service import incoming_mail
 from gateway.simulators.edms import Edms
 from gateway.simulators.edms_soap import SoapEdms
 from gateway.simulators.portal import Portal, Signer, answer_attachment, give_feedback, push, withdraw
-from gateway.simulators.samples import attachment_header, sample_answer, sample_appeal
+from gateway.simulators.samples import attachment_header, sample_answer, sample_appeal, sample_co_applicants
 
 
 def _step(text: str) -> None:
@@ -152,6 +152,8 @@ def run_demo(url: str, data_dir: Path, cabinet_url: str, portal_suite: str = "rs
             )
         edms.ack(notices)
         _show(client.get("/sed/v1/feedback", headers={"Authorization": f"Bearer {tokens['ADM-CHEBOKSARY']}"}))
+
+        _collective_and_repeated(client, portal, edms, receipt["appeal_id"])
 
         _step(
             "A letter came to the city on paper: its EDMS uploads the status, the hub issues an access code"
@@ -335,6 +337,42 @@ def _channels_view(url: str, data_dir: Path, operator_token: str, before: tuple[
     for (to, _), pieces in texts.items():
         text = "".join(p["text"] for p in sorted(pieces, key=lambda p: p["part"]))
         typer.echo(f"  SMS to +{to}: {text}")
+
+
+def _collective_and_repeated(client: httpx.Client, portal: Portal, edms: Edms, first_id: str) -> None:
+    """A collective appeal (envelope 1.1) and a repeated one (linked at intake), as the agency sees
+    them; the repeat declined as repeated, citing the first appeal."""
+    _step("Three neighbours sign one appeal (a collective one); the third signatory is the contact")
+    collective = portal.envelope(sample_appeal(5, co_applicants=sample_co_applicants(2, contact=1)))
+    _show(push(client, collective))
+
+    _step("The first applicant asks the same question again: the hub links it to the first appeal")
+    repeat = _show(push(client, portal.envelope(sample_appeal(1))))
+
+    _step("The EDMS pulls both: the co-applicants and their contact; the link to the earlier appeal")
+    for m in edms.pull(limit=10):
+        appeal = m["appeal"]
+        if appeal["co_applicants"]:
+            contact = next(c for c in appeal["co_applicants"] if c["contact"])
+            identity = f"{contact['identity_provider']} {contact['subject_id']}"
+            typer.echo(
+                f"  appeal {m['appeal_id']}: {1 + len(appeal['co_applicants'])} applicants, "
+                f"contact {contact['person']['last_name']} ({identity})"
+            )
+        for earlier in appeal["earlier_appeals"]:
+            typer.echo(
+                f"  appeal {m['appeal_id']} repeats {earlier['appeal_id']} "
+                f"({earlier['registration_number']}, {earlier['state']})"
+            )
+        edms.ack([m])
+
+    _step("The EDMS registers the repeat and declines it as repeated, citing the first appeal")
+    number = f"ОГ-{date.today().year}/{uuid.uuid4().hex[:6]}"
+    edms.register(repeat["appeal_id"], number, date.today(), str(uuid.uuid4()))
+    declined = edms.send_event(
+        repeat["appeal_id"], "declined", str(uuid.uuid4()), ground="repeated", earlier_appeal_id=first_id
+    )
+    typer.echo(f"  declined as repeated: state {declined['state']}, event #{declined['seq']}")
 
 
 def _cabinet_view(url: str, cabinet_url: str, appeal_id: str) -> None:

@@ -17,6 +17,7 @@ from gateway.faces.rest.auth import calling_operator
 from gateway.service import (
     applicant_requests,
     delivery,
+    holds,
     incoming_mail,
     mailbox,
     manual_routing,
@@ -156,6 +157,15 @@ class OpsController(Controller):
     @get("/timeline", summary="An appeal's story by hub id, portal id or registration number")
     async def timeline(self, hub: Hub, operator: str, ref: str) -> dict[str, Any]:
         return {"appeals": await anyio.to_thread.run_sync(monitoring.timeline, hub, ref)}
+
+    @get("/held-appeals", summary="Appeals held from their agency until their attachments are scanned")
+    async def held_appeals(self, hub: Hub, operator: str) -> dict[str, Any]:
+        rows = await anyio.to_thread.run_sync(holds.listing, hub)
+        return {"held": [{k: _plain(v) for k, v in row.items()} for row in rows]}
+
+    @post("/held-appeals/release", status_code=200, summary="Scan held appeals now; release the clean ones")
+    async def release_held(self, hub: Hub, operator: str) -> dict[str, int]:
+        return (await anyio.to_thread.run_sync(holds.release, hub)).as_dict()
 
     @get("/incoming-mail", summary="E-mailed appeals waiting for moderation, and quarantined mail")
     async def incoming_mail_queue(

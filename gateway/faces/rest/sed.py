@@ -72,6 +72,7 @@ class EventBody:
     target_agency: str | None = None
     ground: str | None = None
     comment: str | None = None
+    earlier_appeal_id: str | None = None  # declined, ground repeated: the appeal it repeats
 
 
 def _message_json(m: mailbox.LeasedMessage) -> dict[str, Any]:

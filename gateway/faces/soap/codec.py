@@ -193,6 +193,7 @@ class _Field:
     key: str
     children: tuple[_Field, ...] = ()
     item: str | None = None
+    omit_empty: bool = False  # a sequence added to the contract later: left out when empty
 
 
 _PERSON = (
@@ -225,6 +226,21 @@ _ATTACHMENT_HEADER = (
     _Field("Size", "size"),
     _Field("Sha256", "sha256"),
 )
+_EARLIER_APPEAL = (
+    _Field("AppealId", "appeal_id"),
+    _Field("ReceivedAt", "received_at"),
+    _Field("RegistrationNumber", "registration_number"),
+    _Field("State", "state"),
+)
+_CO_APPLICANT = (
+    _Field("Person", "person", _PERSON),
+    _Field("IdentityProvider", "identity_provider"),
+    _Field("SubjectId", "subject_id"),
+    _Field("Email", "email"),
+    _Field("Phone", "phone"),
+    _Field("PostalAddress", "postal_address", (_Field("Text", "text"), _Field("Postcode", "postcode"))),
+    _Field("Contact", "contact"),
+)
 _APPEAL = (
     _Field("PortalAppealId", "portal_appeal_id"),
     _Field("Kind", "kind"),
@@ -239,6 +255,8 @@ _APPEAL = (
     _Field("Consent", "consent"),
     _Field("AddresseeCode", "addressee_code"),
     _Field("Attachments", "attachments", _ATTACHMENT_HEADER, item="Attachment"),
+    _Field("EarlierAppeals", "earlier_appeals", _EARLIER_APPEAL, item="EarlierAppeal", omit_empty=True),
+    _Field("CoApplicants", "co_applicants", _CO_APPLICANT, item="CoApplicant", omit_empty=True),
 )
 _ATTACHMENT_REF = (
     _Field("N", "n"),
@@ -301,7 +319,7 @@ def _write(parent: etree._Element, fields: Sequence[_Field], data: Any) -> None:
     """Append ``fields`` of ``data`` to ``parent``; a ``None`` is an optional element left out."""
     for field in fields:
         value = _get(data, field.key)
-        if value is None:
+        if value is None or (field.omit_empty and not value):
             continue
         node = etree.SubElement(parent, q(field.element))
         if field.item is not None:

@@ -70,11 +70,34 @@ def serve_relay(hub: Hub, settings: Settings, stop: threading.Event) -> None:
     broker.declare_queues(app)
     log.info("relay: publishing due deliveries to %s", app.conf.task_default_queue)
     poller = start_mail_poller(hub, settings, stop)
+    releaser = start_hold_releaser(hub, settings, stop)
     try:
         run_relay(hub, broker.TaskPublisher(app), settings, stop)
     finally:
         if poller is not None:
             poller.join(timeout=settings.mail_timeout_seconds)
+        if releaser is not None:
+            releaser.join(timeout=settings.clamd_timeout_seconds)
+
+
+def start_hold_releaser(hub: Hub, settings: Settings, stop: threading.Event) -> threading.Thread | None:
+    """Scan appeals held for a scan again, in a thread of this process (as the mail poller, for the
+    same reasons), when intake is fail-open (``GATEWAY_ANTIVIRUS_OUTAGE=hold``) with a clamd."""
+    if (
+        not settings.clamd_address
+        or settings.antivirus_outage != "hold"
+        or settings.antivirus_release_seconds <= 0
+    ):
+        return None
+    from gateway.service.holds import run_periodically
+
+    every = settings.antivirus_release_seconds
+    thread = threading.Thread(
+        target=run_periodically, args=(hub, every, stop), name="hold-releaser", daemon=True
+    )
+    thread.start()
+    log.info("relay: scanning held appeals every %s s", every)
+    return thread
 
 
 def start_mail_poller(hub: Hub, settings: Settings, stop: threading.Event) -> threading.Thread | None:

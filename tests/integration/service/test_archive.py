@@ -24,7 +24,7 @@ from gateway.simulators.edms import signed_answer
 from gateway.simulators.samples import attachment_header, sample_answer, sample_appeal
 
 AGENCY = "ADM-CHEBOKSARY"
-SCAN = os.urandom(2 * 1024 * 1024 + 12345)  # more than two of the blob store's 1 MiB chunks
+SCAN = b"%PDF-1.4\n" + os.urandom(2 * 1024 * 1024 + 12345)  # more than two of the blob store's 1 MiB chunks
 ACT = b"%PDF-1.4 act of inspection\n"
 
 

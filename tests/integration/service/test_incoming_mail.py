@@ -22,6 +22,8 @@ from gateway.faces.soap import codec
 from gateway.service import archive, events, incoming_mail, mailbox
 from gateway.service.hub import Hub
 from tests import mail_samples as samples
+from tests.attachment_samples import nested
+from tests.clamd import EICAR, EICAR_SIGNATURE
 
 AGENCY = "ADM-CHEBOKSARY"
 TOPIC, TERRITORY = "0005.0005.0056.1149", "97701000"
@@ -347,3 +349,31 @@ def test_the_sender_of_a_registered_e_mail_gets_the_code_and_the_lookup_names_th
     assert len(codes) == 1
     found = status.lookup(hub, "ОГ-78/2026", codes.pop())
     assert (found["channel"], found["state"]) == ("e-mail", "declined")
+
+
+def test_infected_mail_is_quarantined_with_the_signature_and_clamd_away_leaves_it_for_the_next_poll(
+    mail_hub, dovecot, clamd
+):
+    hub = Hub(
+        settings=mail_hub.settings.model_copy(update={"clamd_address": clamd.socket}),
+        pool=mail_hub.pool, database_url=mail_hub.database_url,
+    )  # fmt: skip
+    dovecot.deliver(
+        samples.with_attachment(),
+        samples.with_attachments(("scan.pdf", samples.PDF), ("docs.zip", nested(EICAR, "readme.txt", 2))),
+    )
+    result = _poll(hub)
+    assert (result.filed, result.quarantined) == (1, 1)
+    (infected,) = incoming_mail.queue(hub, "quarantined")
+    assert infected["quarantine_reason"] == "infected"
+    assert infected["quarantine_detail"].startswith(EICAR_SIGNATURE)
+    assert len(incoming_mail.queue(hub, "waiting")) == 1  # the clean one, for the operator
+    assert dovecot.count("Quarantine") == 1
+
+    clamd.stop()
+    dovecot.deliver(samples.with_attachment())
+    (away,) = incoming_mail.poll_all(hub, open_mailbox)
+    assert (away.filed, away.failed) == (0, 1)
+    assert dovecot.count("INBOX") == 1  # left on the server
+    clamd.start()
+    assert _poll(hub).filed == 1

@@ -19,7 +19,7 @@ from gateway.domain.model import IdentityProvider
 from gateway.service import applicant_requests, events, intake, mailbox, status
 from gateway.service.notifications import APPLICANT_MAIL, APPLICANT_SMS
 from gateway.simulators.edms import signed_answer
-from gateway.simulators.samples import sample_answer, sample_appeal
+from gateway.simulators.samples import sample_answer, sample_appeal, sample_co_applicants
 
 AGENCY = "ADM-CHEBOKSARY"
 OTHER = "MINSTROY-21"
@@ -203,3 +203,12 @@ def test_an_applicant_who_asked_for_sms_gets_one_per_event_to_their_phone(hub, p
     assert first["to"] == "+79000000000"
     assert len(first["access_code"]) == 10 and last["access_code"] == first["access_code"]
     assert parse_qs(urlsplit(last["lookup_url"]).query)["number"] == ["ОГ-3"]
+
+
+def test_a_collective_appeals_mail_goes_to_the_co_applicant_who_is_the_contact(mailing, portal):
+    contact_second = _pushed(mailing, portal, co_applicants=sample_co_applicants(3, contact=1))
+    _register(mailing, contact_second, "ОГ-10")
+    applicant_stays = _pushed(mailing, portal, co_applicants=sample_co_applicants(2))
+    _register(mailing, applicant_stays, "ОГ-11")
+    assert [m["payload"]["to"] for m in _mails(mailing, contact_second)] == ["co-applicant-2@example.org"]
+    assert [m["payload"]["to"] for m in _mails(mailing, applicant_stays)] == ["applicant@example.org"]
