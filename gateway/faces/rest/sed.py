@@ -72,6 +72,7 @@ class EventBody:
     target_agency: str | None = None
     ground: str | None = None
     comment: str | None = None
+    result: str | None = None  # answered, closed: the result category (optional; docs/analytics.md)
 
 
 def _message_json(m: mailbox.LeasedMessage) -> dict[str, Any]:
@@ -142,7 +143,9 @@ class EventOperation(Operation):
         answered = Schema(
             type=OpenAPIType.OBJECT,
             properties={
-                EVENT_PART: _string('the event as JSON: {"event_id": …, "type": "answered"}'),
+                EVENT_PART: _string(
+                    'the event as JSON: {"event_id": …, "type": "answered", "result": …?}'
+                ),
                 ANSWER_PART: Schema(
                     type=OpenAPIType.STRING,
                     format=OpenAPIFormat.BINARY,
