@@ -143,9 +143,7 @@ class EventOperation(Operation):
         answered = Schema(
             type=OpenAPIType.OBJECT,
             properties={
-                EVENT_PART: _string(
-                    'the event as JSON: {"event_id": …, "type": "answered", "result": …?}'
-                ),
+                EVENT_PART: _string('the event as JSON: {"event_id": …, "type": "answered", "result": …?}'),
                 ANSWER_PART: Schema(
                     type=OpenAPIType.STRING,
                     format=OpenAPIFormat.BINARY,
