@@ -1,0 +1,351 @@
+-- Analytics for the region: what people write about, where, how fast agencies answer, how the
+-- applicants rate the answers — counted as the appeals and events commit, never by scanning every
+-- appeal per report.
+--
+-- Everything lives in its own schema, `analytics`:
+--   appeal_fact  one narrow row per appeal (portal, e-mail after moderation, and appeals agencies
+--                report by status upload), kept current by triggers on the tables the hub writes
+--                anyway, in the writer's own transaction: a report never sees an event without
+--                its count, and nothing is counted twice or lost to a crash between two steps.
+--   monthly      the cube: counts and timeliness per month × topic (four blocks) × territory (its
+--                first 8 digits: the municipal formation in OKTMO) × agency × channel × applicant
+--                type × result category, kept by a trigger on appeal_fact that takes the fact's old
+--                measures off its old cell and adds the new ones to the new cell. Reports of whole
+--                months read only the cube; a period with a partial month reads the facts of those
+--                days (at most two partial months).
+--   classifier, territory   the names of classifier entries and territories (reference tables,
+--                loaded from CSV by `appeals-gateway analytics load-reference`).
+--   v1_*         the views BI tools connect to (role analytics_reader): their shape is version 1;
+--                a change of shape is a new v2_* set beside them.
+--
+-- Cost on intake (bench/analytics.py): one fact insert and one cube upsert per appeal; one or two
+-- fact updates and cube deltas per agency event. The cube's row for a busy cell is locked until
+-- the writer commits, so two concurrent writers of the very same cell queue for a few
+-- milliseconds; cells are fine-grained (topic × territory × agency × ...), so they rarely meet.
+
+CREATE SCHEMA analytics;
+
+-- The time zone whose calendar days and months the reports count in (the region's).
+CREATE TABLE analytics.setting (
+    one       boolean PRIMARY KEY DEFAULT true CHECK (one),
+    timezone  text NOT NULL DEFAULT 'Europe/Moscow'
+);
+INSERT INTO analytics.setting DEFAULT VALUES;
+
+-- The thematic classifier: an entry per code at any level (0005, 0005.0005, 0005.0005.0056,
+-- 0005.0005.0056.1149); the level is the number of blocks.
+CREATE TABLE analytics.classifier (
+    code   text PRIMARY KEY CHECK (code ~ '^[0-9]{4}(\.[0-9]{4}){0,3}$'),
+    name   text NOT NULL,
+    level  smallint GENERATED ALWAYS AS (length(code) / 5 + 1) STORED
+);
+
+-- Territories by code prefix: a region (OKTMO's first 2 digits) or a municipality (a longer prefix).
+-- An appeal's territory is named by the longest prefix of the level asked for.
+CREATE TABLE analytics.territory (
+    code_prefix  text PRIMARY KEY CHECK (code_prefix ~ '^[0-9]{1,11}$'),
+    name         text NOT NULL,
+    level        text NOT NULL CHECK (level IN ('region', 'municipality'))
+);
+
+CREATE TABLE analytics.appeal_fact (
+    appeal_id          uuid PRIMARY KEY,
+    received_on        date NOT NULL,
+    topic_code         text NOT NULL,   -- four blocks ('' for an appeal known by its status only)
+    territory_code     text NOT NULL,   -- first 8 digits ('' likewise)
+    agency_code        text NOT NULL,   -- '' while unrouted
+    channel            text NOT NULL,   -- portal, e-mail, upload/post, upload/in-person, ...
+    applicant_type     text NOT NULL,   -- individual, entrepreneur, legal-entity ('' unknown)
+    result             text NOT NULL DEFAULT '',  -- the result category ('' none reported yet)
+    state              text NOT NULL,
+    register_by        date,
+    registered_on      date,
+    answer_by          date,
+    answered_on        date,
+    extensions         integer NOT NULL DEFAULT 0,
+    redirects          integer NOT NULL DEFAULT 0,
+    redirects_in_time  integer NOT NULL DEFAULT 0,
+    rating             smallint
+);
+CREATE INDEX appeal_fact_received ON analytics.appeal_fact (received_on);
+-- Open appeals past due are counted at report time (being overdue needs no event): few rows.
+CREATE INDEX appeal_fact_open ON analytics.appeal_fact (answer_by)
+ WHERE answered_on IS NULL AND state NOT IN ('declined', 'closed', 'withdrawn', 'answered');
+
+-- What one appeal adds to its cell: the rule lives here once (the cube trigger and the reports'
+-- reading of partial months both call it).
+CREATE TYPE analytics.measures AS (
+    received            integer,
+    registered          integer,
+    registered_on_time  integer,
+    answered            integer,
+    answered_on_time    integer,
+    answered_late       integer,
+    declined            integer,
+    extended            integer,
+    redirected          integer,
+    redirected_in_time  integer,
+    rated               integer,
+    rating_sum          integer,
+    rating_1            integer,
+    rating_2            integer,
+    rating_3            integer,
+    rating_4            integer,
+    rating_5            integer
+);
+
+CREATE FUNCTION analytics.measures_of(f analytics.appeal_fact) RETURNS analytics.measures
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT ROW(
+        1,
+        (f.registered_on IS NOT NULL)::int,
+        (f.registered_on IS NOT NULL AND (f.register_by IS NULL OR f.registered_on <= f.register_by))::int,
+        (f.answered_on IS NOT NULL)::int,
+        (f.answered_on IS NOT NULL AND (f.answer_by IS NULL OR f.answered_on <= f.answer_by))::int,
+        (f.answered_on > f.answer_by IS TRUE)::int,
+        (f.state = 'declined')::int,
+        (f.extensions > 0)::int,
+        (f.redirects > 0)::int,
+        (f.redirects > 0 AND f.redirects_in_time = f.redirects)::int,
+        (f.rating IS NOT NULL)::int,
+        coalesce(f.rating, 0)::int,
+        (f.rating = 1 IS TRUE)::int, (f.rating = 2 IS TRUE)::int, (f.rating = 3 IS TRUE)::int,
+        (f.rating = 4 IS TRUE)::int, (f.rating = 5 IS TRUE)::int
+    )::analytics.measures
+$$;
+
+CREATE TABLE analytics.monthly (
+    month               date NOT NULL,
+    topic_code          text NOT NULL,
+    territory_code      text NOT NULL,
+    agency_code         text NOT NULL,
+    channel             text NOT NULL,
+    applicant_type      text NOT NULL,
+    result              text NOT NULL,
+    received            bigint NOT NULL DEFAULT 0,
+    registered          bigint NOT NULL DEFAULT 0,
+    registered_on_time  bigint NOT NULL DEFAULT 0,
+    answered            bigint NOT NULL DEFAULT 0,
+    answered_on_time    bigint NOT NULL DEFAULT 0,
+    answered_late       bigint NOT NULL DEFAULT 0,
+    declined            bigint NOT NULL DEFAULT 0,
+    extended            bigint NOT NULL DEFAULT 0,
+    redirected          bigint NOT NULL DEFAULT 0,
+    redirected_in_time  bigint NOT NULL DEFAULT 0,
+    rated               bigint NOT NULL DEFAULT 0,
+    rating_sum          bigint NOT NULL DEFAULT 0,
+    rating_1            bigint NOT NULL DEFAULT 0,
+    rating_2            bigint NOT NULL DEFAULT 0,
+    rating_3            bigint NOT NULL DEFAULT 0,
+    rating_4            bigint NOT NULL DEFAULT 0,
+    rating_5            bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (month, topic_code, territory_code, agency_code, channel, applicant_type, result)
+);
+
+-- Add (sign 1) or take off (sign -1) one fact's measures in its cell.
+CREATE FUNCTION analytics.bump(f analytics.appeal_fact, sign integer) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    m analytics.measures := analytics.measures_of(f);
+BEGIN
+    INSERT INTO analytics.monthly AS c (
+        month, topic_code, territory_code, agency_code, channel, applicant_type, result,
+        received, registered, registered_on_time, answered, answered_on_time, answered_late,
+        declined, extended, redirected, redirected_in_time, rated, rating_sum,
+        rating_1, rating_2, rating_3, rating_4, rating_5)
+    VALUES (
+        date_trunc('month', f.received_on)::date, f.topic_code, f.territory_code, f.agency_code,
+        f.channel, f.applicant_type, f.result,
+        sign * m.received, sign * m.registered, sign * m.registered_on_time, sign * m.answered,
+        sign * m.answered_on_time, sign * m.answered_late, sign * m.declined, sign * m.extended,
+        sign * m.redirected, sign * m.redirected_in_time, sign * m.rated, sign * m.rating_sum,
+        sign * m.rating_1, sign * m.rating_2, sign * m.rating_3, sign * m.rating_4, sign * m.rating_5)
+    ON CONFLICT (month, topic_code, territory_code, agency_code, channel, applicant_type, result)
+    DO UPDATE SET
+        received = c.received + EXCLUDED.received,
+        registered = c.registered + EXCLUDED.registered,
+        registered_on_time = c.registered_on_time + EXCLUDED.registered_on_time,
+        answered = c.answered + EXCLUDED.answered,
+        answered_on_time = c.answered_on_time + EXCLUDED.answered_on_time,
+        answered_late = c.answered_late + EXCLUDED.answered_late,
+        declined = c.declined + EXCLUDED.declined,
+        extended = c.extended + EXCLUDED.extended,
+        redirected = c.redirected + EXCLUDED.redirected,
+        redirected_in_time = c.redirected_in_time + EXCLUDED.redirected_in_time,
+        rated = c.rated + EXCLUDED.rated,
+        rating_sum = c.rating_sum + EXCLUDED.rating_sum,
+        rating_1 = c.rating_1 + EXCLUDED.rating_1,
+        rating_2 = c.rating_2 + EXCLUDED.rating_2,
+        rating_3 = c.rating_3 + EXCLUDED.rating_3,
+        rating_4 = c.rating_4 + EXCLUDED.rating_4,
+        rating_5 = c.rating_5 + EXCLUDED.rating_5;
+END $$;
+
+CREATE FUNCTION analytics.fact_to_cube() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD IS NOT DISTINCT FROM NEW THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        PERFORM analytics.bump(OLD, -1);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        PERFORM analytics.bump(NEW, 1);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER fact_to_cube AFTER INSERT OR UPDATE OR DELETE ON analytics.appeal_fact
+    FOR EACH ROW EXECUTE FUNCTION analytics.fact_to_cube();
+
+CREATE FUNCTION analytics.local_day(at timestamptz) RETURNS date LANGUAGE sql STABLE AS $$
+    SELECT (at AT TIME ZONE (SELECT timezone FROM analytics.setting))::date
+$$;
+
+-- Portal and e-mailed appeals (the hub's own `E-MAIL` sender marks the moderated ones).
+CREATE FUNCTION analytics.appeal_to_fact() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO analytics.appeal_fact (
+            appeal_id, received_on, topic_code, territory_code, agency_code, channel, applicant_type,
+            state, register_by, registered_on, answer_by)
+        VALUES (
+            NEW.id, analytics.local_day(NEW.received_at), left(NEW.topic_code, 19),
+            left(NEW.territory_code, 8), coalesce(NEW.agency_code, ''),
+            CASE WHEN NEW.sender_id = 'E-MAIL' THEN 'e-mail' ELSE 'portal' END, NEW.applicant_type,
+            NEW.state, NEW.register_by, NEW.registered_on, NEW.answer_by);
+    ELSE
+        UPDATE analytics.appeal_fact
+           SET agency_code = coalesce(NEW.agency_code, ''), state = NEW.state,
+               register_by = NEW.register_by, registered_on = NEW.registered_on,
+               answer_by = NEW.answer_by
+         WHERE appeal_id = NEW.id;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER appeal_to_fact AFTER INSERT ON appeal
+    FOR EACH ROW EXECUTE FUNCTION analytics.appeal_to_fact();
+CREATE TRIGGER appeal_change_to_fact
+    AFTER UPDATE OF agency_code, state, register_by, registered_on, answer_by ON appeal
+    FOR EACH ROW WHEN (
+        (OLD.agency_code, OLD.state, OLD.register_by, OLD.registered_on, OLD.answer_by)
+        IS DISTINCT FROM (NEW.agency_code, NEW.state, NEW.register_by, NEW.registered_on, NEW.answer_by))
+    EXECUTE FUNCTION analytics.appeal_to_fact();
+
+-- Agency events: the result category (answered, closed), the answer's date, extensions and
+-- redirects (counted from events: a redirect starts the appeal's own counters afresh); a decline
+-- is «оставлено без ответа» unless the agency named a category itself.
+CREATE FUNCTION analytics.event_to_fact() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.type IN ('answered', 'closed') AND NEW.details ? 'result' THEN
+        UPDATE analytics.appeal_fact SET result = NEW.details->>'result' WHERE appeal_id = NEW.appeal_id;
+    END IF;
+    IF NEW.type = 'answered' THEN
+        UPDATE analytics.appeal_fact
+           SET answered_on = coalesce((NEW.details->>'answered_on')::date, analytics.local_day(NEW.at))
+         WHERE appeal_id = NEW.appeal_id;
+    ELSIF NEW.type = 'declined' THEN
+        UPDATE analytics.appeal_fact SET result = 'left-without-answer'
+         WHERE appeal_id = NEW.appeal_id AND result = '';
+    ELSIF NEW.type = 'extended' THEN
+        UPDATE analytics.appeal_fact SET extensions = extensions + 1 WHERE appeal_id = NEW.appeal_id;
+    ELSIF NEW.type = 'redirected' THEN
+        UPDATE analytics.appeal_fact
+           SET redirects = redirects + 1,
+               redirects_in_time = redirects_in_time
+                   + coalesce((NEW.details->>'within_legal_window')::boolean, true)::int
+         WHERE appeal_id = NEW.appeal_id;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER event_to_fact AFTER INSERT ON appeal_event
+    FOR EACH ROW WHEN (NEW.type IN ('answered', 'closed', 'declined', 'extended', 'redirected'))
+    EXECUTE FUNCTION analytics.event_to_fact();
+
+CREATE FUNCTION analytics.feedback_to_fact() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE analytics.appeal_fact SET rating = NEW.rating WHERE appeal_id = NEW.appeal_id;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER feedback_to_fact AFTER INSERT ON appeal_feedback
+    FOR EACH ROW EXECUTE FUNCTION analytics.feedback_to_fact();
+
+-- Appeals received otherwise (post, in person, e-mail to the agency, its website), known by the
+-- statuses their agency uploads: no topic, territory or applicant type.
+CREATE FUNCTION analytics.offline_to_fact() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO analytics.appeal_fact AS f (
+        appeal_id, received_on, topic_code, territory_code, agency_code, channel, applicant_type,
+        state, registered_on, answer_by, answered_on, result)
+    VALUES (
+        NEW.id, NEW.registered_on, '', '', NEW.agency_code, 'upload/' || NEW.channel, '', NEW.state,
+        NEW.registered_on, NEW.answer_by,
+        CASE WHEN NEW.state = 'answered' THEN analytics.local_day(NEW.state_at) END,
+        CASE WHEN NEW.state = 'declined' THEN 'left-without-answer' ELSE '' END)
+    ON CONFLICT (appeal_id) DO UPDATE SET
+        state = EXCLUDED.state, answer_by = EXCLUDED.answer_by,
+        answered_on = coalesce(f.answered_on, EXCLUDED.answered_on),
+        result = CASE WHEN f.result = '' THEN EXCLUDED.result ELSE f.result END;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER offline_to_fact AFTER INSERT OR UPDATE OF state, answer_by ON offline_appeal
+    FOR EACH ROW EXECUTE FUNCTION analytics.offline_to_fact();
+
+-- What the hub already holds, counted once now (the triggers count everything after).
+INSERT INTO analytics.appeal_fact (
+    appeal_id, received_on, topic_code, territory_code, agency_code, channel, applicant_type, result,
+    state, register_by, registered_on, answer_by, answered_on, extensions, redirects,
+    redirects_in_time, rating)
+SELECT a.id, analytics.local_day(a.received_at), left(a.topic_code, 19), left(a.territory_code, 8),
+       coalesce(a.agency_code, ''), CASE WHEN a.sender_id = 'E-MAIL' THEN 'e-mail' ELSE 'portal' END,
+       a.applicant_type,
+       CASE WHEN a.state = 'declined' THEN 'left-without-answer' ELSE '' END,
+       a.state, a.register_by, a.registered_on, a.answer_by,
+       (SELECT (e.details->>'answered_on')::date FROM appeal_event e
+         WHERE e.appeal_id = a.id AND e.type = 'answered' ORDER BY e.seq DESC LIMIT 1),
+       (SELECT count(*) FROM appeal_event e WHERE e.appeal_id = a.id AND e.type = 'extended'),
+       (SELECT count(*) FROM appeal_event e WHERE e.appeal_id = a.id AND e.type = 'redirected'),
+       (SELECT count(*) FROM appeal_event e WHERE e.appeal_id = a.id AND e.type = 'redirected'
+           AND coalesce((e.details->>'within_legal_window')::boolean, true)),
+       (SELECT f.rating FROM appeal_feedback f WHERE f.appeal_id = a.id)
+  FROM appeal a;
+INSERT INTO analytics.appeal_fact (
+    appeal_id, received_on, topic_code, territory_code, agency_code, channel, applicant_type, result,
+    state, registered_on, answer_by, answered_on)
+SELECT o.id, o.registered_on, '', '', o.agency_code, 'upload/' || o.channel, '',
+       CASE WHEN o.state = 'declined' THEN 'left-without-answer' ELSE '' END, o.state,
+       o.registered_on, o.answer_by,
+       CASE WHEN o.state = 'answered' THEN analytics.local_day(o.state_at) END
+  FROM offline_appeal o;
+
+-- --- version 1 of the views for BI -------------------------------------------------------------
+
+CREATE VIEW analytics.v1_classifier AS SELECT code, name, level FROM analytics.classifier;
+CREATE VIEW analytics.v1_territory AS SELECT code_prefix, name, level FROM analytics.territory;
+
+-- The cube with names: one row per month × question × territory × agency × channel × applicant
+-- type × result; sum any measure over any of them.
+CREATE VIEW analytics.v1_monthly AS
+SELECT c.month, left(c.topic_code, 4) AS section_code, left(c.topic_code, 9) AS theme_code,
+       left(c.topic_code, 14) AS topic_code, c.topic_code AS question_code,
+       (SELECT k.name FROM analytics.classifier k WHERE k.code = left(c.topic_code, 4)) AS section_name,
+       left(c.territory_code, 2) AS region_code, c.territory_code,
+       (SELECT t.name FROM analytics.territory t
+         WHERE t.level = 'municipality' AND c.territory_code LIKE t.code_prefix || '%'
+         ORDER BY length(t.code_prefix) DESC LIMIT 1) AS municipality_name,
+       c.agency_code, (SELECT a.name FROM agency a WHERE a.code = c.agency_code) AS agency_name,
+       c.channel, c.applicant_type, c.result,
+       c.received, c.registered, c.registered_on_time, c.answered, c.answered_on_time,
+       c.answered_late, c.declined, c.extended, c.redirected, c.redirected_in_time, c.rated,
+       c.rating_sum, c.rating_1, c.rating_2, c.rating_3, c.rating_4, c.rating_5
+  FROM analytics.monthly c
+ WHERE c.received <> 0;
+
+-- The role BI tools log in with (or are granted): these views and nothing else.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'analytics_reader') THEN
+        CREATE ROLE analytics_reader NOLOGIN;
+    END IF;
+END $$;
+GRANT USAGE ON SCHEMA analytics TO analytics_reader;
+GRANT SELECT ON analytics.v1_classifier, analytics.v1_territory, analytics.v1_monthly TO analytics_reader;
