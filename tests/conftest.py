@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Collection, Iterator
@@ -133,6 +135,7 @@ def broker_url() -> str:
 # --- the hub in-process (integration tests) -------------------------------------------------
 
 OPERATOR_TOKEN = "operator-token-for-tests"
+ANALYST_TOKEN = "analyst-token-for-tests"
 # An agency that (also) authenticates by the client certificate a TLS terminator vouches for.
 CERT_AGENCY = "MINZDRAV-21"
 CLIENT_CERT_SHA256 = "5e" * 32
@@ -194,6 +197,7 @@ def settings(database_url: str, dev_pki, tmp_path_factory: pytest.TempPathFactor
         data_dir=tmp_path_factory.mktemp("var"),
         trust_anchors=dev_pki.trust_anchors,
         operator_tokens_sha256=[hash_secret(OPERATOR_TOKEN)],
+        analyst_tokens_sha256=[hash_secret(ANALYST_TOKEN)],
         trust_client_cert_header=True,
     )
 
@@ -293,3 +297,26 @@ def smtp(smtp_session):
     """A plain SMTP server on loopback that records what it accepts; emptied for each test."""
     smtp_session.handler.reset()
     return smtp_session
+
+
+# --- the CLI, run as operators and analysts run it --------------------------------------------
+
+
+@pytest.fixture
+def cli(database_url: str, tmp_path: Path):
+    """Run ``appeals-gateway ARGS`` with the test database in its own process; returns (exit code,
+    stdout, stderr). Shared by the CLI tests of every tier (moved here from tests/integration/faces)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "DATABASE_URL": database_url,
+            "GATEWAY_DATA_DIR": str(tmp_path / "var"),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "gateway.faces.cli.main", *args],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        return done.returncode, done.stdout, done.stderr
+
+    return run

@@ -154,3 +154,21 @@ def csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
+
+
+# --- the period's overview (the HTML report and the workbook) --------------------------------------
+
+OVERVIEW = {
+    "topics_over_time": (Dimension.MONTH, Dimension.SECTION),
+    "sections": (Dimension.SECTION,),
+    "municipalities": (Dimension.MUNICIPALITY,),
+    "agencies": (Dimension.AGENCY,),
+    "results": (Dimension.RESULT,),
+    "channels": (Dimension.CHANNEL,),
+    "applicant_types": (Dimension.APPLICANT_TYPE,),
+}
+
+
+def overview(hub: Hub, period: Period) -> dict[str, Report]:
+    """The reports a period's overview is made of, by name (the same as ``report`` gives one by one)."""
+    return {name: report(hub, period, by) for name, by in OVERVIEW.items()}

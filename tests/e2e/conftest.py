@@ -36,6 +36,7 @@ def hub_url(settings, session_hub, hub_log: Path) -> Iterator[str]:
         "GATEWAY_DATA_DIR": str(settings.data_dir),
         "GATEWAY_TRUST_ANCHORS": str(settings.trust_anchors),
         "GATEWAY_OPERATOR_TOKENS_SHA256": json.dumps(settings.operator_tokens_sha256),
+        "GATEWAY_ANALYST_TOKENS_SHA256": json.dumps(settings.analyst_tokens_sha256),
         "GATEWAY_TRUST_CLIENT_CERT_HEADER": "true",
     }
     log_path = hub_log
