@@ -6,7 +6,7 @@ import json
 import re
 
 from gateway.faces.cli.demo import run_demo
-from tests.conftest import OPERATOR_TOKEN
+from tests.conftest import ANALYST_TOKEN, OPERATOR_TOKEN
 
 
 def test_the_demo_plays_an_appeals_life_from_push_to_rating(
@@ -14,7 +14,9 @@ def test_the_demo_plays_an_appeals_life_from_push_to_rating(
 ):
     (tmp_path / "pki").symlink_to(dev_pki.agency_key.parent)
     (tmp_path / "dev").mkdir()
-    (tmp_path / "dev" / "tokens.json").write_text(json.dumps({**registry[1], "operator": OPERATOR_TOKEN}))
+    (tmp_path / "dev" / "tokens.json").write_text(
+        json.dumps({**registry[1], "operator": OPERATOR_TOKEN, "analyst": ANALYST_TOKEN})
+    )
 
     run_demo(hub_url, tmp_path, cabinet_url="http://127.0.0.1:9")  # no cabinet here: that step is skipped
 
@@ -28,6 +30,10 @@ def test_the_demo_plays_an_appeals_life_from_push_to_rating(
     assert "leased a feedback notice" in out and "rating 5" in out
     assert re.search(r"leased withdrawal .* \(appeal", out)
     assert "Demo complete." in out
+    month = re.search(r"written: (\S+report-(\d{4}-\d{2})\.html)", out)
+    assert month and "<svg" in (tmp_path / "reports" / f"report-{month[2]}.html").read_text()
+    assert (tmp_path / "reports" / f"report-{month[2]}.xlsx").read_bytes()[:2] == b"PK"
+    assert f"{month[2]}: received 4, answered 1, rated 1 (average 5.0)" in out
     with hub.pool.connection() as conn:
         states = conn.execute("SELECT state, count(*) AS n FROM appeal GROUP BY state").fetchall()
         feedback = conn.execute("SELECT rating FROM appeal_feedback").fetchall()
