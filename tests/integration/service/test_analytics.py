@@ -96,3 +96,29 @@ def test_a_bad_reference_file_changes_nothing(hub, tmp_path):
     bad.write_text("code,name\n0005,ЖКХ\n5,not a code\n", encoding="utf-8")
     with pytest.raises(Rejection):
         analytics.load_reference(hub, classifier=bad, territories=None, actor="tests")
+
+
+def test_bi_tools_read_the_v1_views_and_nothing_else(hub, portal, dev_pki, database_url):
+    """A login granted ``analytics_reader`` (what Superset or Metabase connect as) sees the views,
+    not the appeals."""
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+
+    make_appeals(hub, portal, dev_pki)
+    login = f"bi_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE analytics_reader").format(sql.Identifier(login)))
+    try:
+        with psycopg.connect(database_url, user=login, autocommit=True) as bi:
+            received = bi.execute("SELECT sum(received) FROM analytics.v1_monthly").fetchone()[0]
+            assert received == 6
+            named = bi.execute("SELECT DISTINCT section_name FROM analytics.v1_monthly ORDER BY 1").fetchall()
+            assert ("Жилищно-коммунальная сфера",) in named
+            for forbidden in ("SELECT * FROM appeal", "SELECT * FROM analytics.appeal_fact"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    bi.execute(forbidden)
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(login)))
