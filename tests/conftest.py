@@ -146,7 +146,7 @@ APPEAL_TABLES = (
     "audit_record, audit_chain_head, intake_rejection, request_refusal, outbox_message, delivery_attempt, "
     "appeal_answer, appeal_feedback"
     ", offline_appeal, offline_appeal_status, agency_registration_number, agency_activity"
-    ", analytics.appeal_fact, analytics.monthly"
+    ", analytics.appeal_fact, analytics.monthly, analytics.monthly_place, analytics.monthly_agency"
 )
 # The agency whose answers are signed with the dev PKI's agency certificate (registered for it).
 ANSWERING_AGENCY = "ADM-CHEBOKSARY"

@@ -9,6 +9,7 @@ territory codes, so each is matched against the reference prefixes once, not onc
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -24,7 +25,42 @@ from gateway.domain.analytics import (
 )
 
 _CUBE_MEASURES = [m for m in MEASURES if m != "open_overdue"]
-_RAW = ("topic_code", "territory_code", "agency_code", "channel", "applicant_type", "result")
+
+
+@dataclass(frozen=True, slots=True)
+class Cube:
+    """One of the cube's tables: what it keeps of the facts' columns (each an expression over
+    ``analytics.appeal_fact``, so the partial months' facts read exactly as its rows do)."""
+
+    table: str
+    columns: dict[str, str]
+
+
+FULL = Cube(
+    "monthly",
+    {c: c for c in ("topic_code", "territory_code", "agency_code", "channel", "applicant_type", "result")},
+)
+PLACE = Cube("monthly_place", {"topic_code": "topic_code", "territory_code": "left(territory_code, 5)"})
+AGENCY = Cube("monthly_agency", {c: c for c in ("agency_code", "channel", "applicant_type", "result")})
+PLACE_DIGITS = 5  # the territory digits monthly_place keeps
+_COLUMN = {Dimension.AGENCY: "agency_code", Dimension.CHANNEL: "channel",
+           Dimension.APPLICANT_TYPE: "applicant_type", Dimension.RESULT: "result"}  # fmt: skip
+
+
+def choose_cube(conn: Connection, dims: Iterable[Dimension]) -> Cube:
+    """The smallest table that keeps every dimension asked for. Territories are named by reference
+    prefixes; the place rollup keeps 5 digits, so it serves them while no prefix is longer."""
+    needed = {"topic_code" if d in TOPIC_LEVELS else "territory_code" if d in TERRITORY_LEVELS
+              else _COLUMN.get(d) for d in dims} - {None}  # fmt: skip
+    if needed <= PLACE.columns.keys():
+        if "territory_code" not in needed:
+            return PLACE
+        longest = conn.execute("SELECT coalesce(max(length(code_prefix)), 0) AS n FROM analytics.territory")
+        if longest.fetchone()["n"] <= PLACE_DIGITS:
+            return PLACE
+    if needed <= AGENCY.columns.keys():
+        return AGENCY
+    return FULL
 
 
 def _raw_key(dim: Dimension) -> sql.Composable:
@@ -39,14 +75,18 @@ def _raw_key(dim: Dimension) -> sql.Composable:
     return sql.Identifier(column)
 
 
-def _source(period: Period, today: date) -> tuple[sql.Composable, dict[str, Any]]:
+def _source(cube: Cube, period: Period, today: date) -> tuple[sql.Composable, dict[str, Any]]:
     """Rows of (dimensions, measures) from the cube's whole months, the edges' facts and the open
     appeals past due, all received in the period."""
     first, stop = period.whole_months()
     cube_measures = sql.SQL(", ").join(sql.Identifier(m) for m in _CUBE_MEASURES)
     fact_measures = sql.SQL(", ").join(sql.SQL("(m).{}").format(sql.Identifier(m)) for m in _CUBE_MEASURES)
     zeros = sql.SQL(", ").join(sql.SQL("0") for _ in _CUBE_MEASURES)
-    raw = sql.SQL(", ").join(sql.Identifier(c) for c in _RAW)
+    raw = sql.SQL(", ").join(sql.Identifier(c) for c in cube.columns)
+    # The facts' columns as the cube keeps them (sql.SQL: fixed expressions of this module).
+    as_kept = sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(sql.SQL(expr), sql.Identifier(c)) for c, expr in cube.columns.items()
+    )
     params: dict[str, Any] = {"first": first, "stop": stop, "start": period.start, "end": period.end}
     edges = period.edges()
     edge_filter = sql.SQL(" OR ").join(
@@ -61,20 +101,20 @@ def _source(period: Period, today: date) -> tuple[sql.Composable, dict[str, Any]
     query = sql.SQL(
         """
         SELECT month, {raw}, {cube_measures}, 0 AS open_overdue
-          FROM analytics.monthly WHERE month >= %(first)s AND month < %(stop)s
+          FROM analytics.{table} WHERE month >= %(first)s AND month < %(stop)s
         UNION ALL
-        SELECT date_trunc('month', received_on)::date, {raw}, {fact_measures}, 0
+        SELECT date_trunc('month', received_on)::date, {as_kept}, {fact_measures}, 0
           FROM (SELECT f.*, analytics.measures_of(f) AS m FROM analytics.appeal_fact f
                  WHERE {edge_filter}) AS edge
         UNION ALL
-        SELECT date_trunc('month', received_on)::date, {raw}, {zeros}, 1
+        SELECT date_trunc('month', received_on)::date, {as_kept}, {zeros}, 1
           FROM analytics.appeal_fact
          WHERE answered_on IS NULL AND state NOT IN ('declined', 'closed', 'withdrawn', 'answered')
            AND answer_by < %(today)s AND received_on >= %(start)s AND received_on < %(end)s
         """
     ).format(
-        raw=raw, cube_measures=cube_measures, fact_measures=fact_measures, zeros=zeros,
-        edge_filter=edge_filter if edges else sql.SQL("false"),
+        raw=raw, table=sql.Identifier(cube.table), as_kept=as_kept, cube_measures=cube_measures,
+        fact_measures=fact_measures, zeros=zeros, edge_filter=edge_filter if edges else sql.SQL("false"),
     )  # fmt: skip
     return query, params
 
@@ -85,7 +125,7 @@ def report_rows(
     """Counts grouped by ``by``: each row has ``<dim>`` and ``<dim>_name`` per dimension, then
     the measures; largest ``received`` first."""
     dims = list(by)
-    source, params = _source(period, today)
+    source, params = _source(choose_cube(conn, dims), period, today)
     keys = [sql.SQL("{} AS {}").format(_raw_key(d), sql.Identifier("k_" + d.value)) for d in dims]
     sums = sql.SQL(", ").join(sql.SQL("sum({0})::bigint AS {0}").format(sql.Identifier(m)) for m in MEASURES)
     grouped = sql.SQL("SELECT {keys}, {sums} FROM ({source}) AS src GROUP BY {n}").format(
@@ -140,11 +180,12 @@ def _named(dim: Dimension, key: sql.Identifier) -> tuple[sql.Composable, sql.Com
 def open_data_counts(conn: Connection, months: list[date]) -> list[dict[str, Any]]:
     """Appeals received per month × topic section × municipality (named by reference prefix), from
     the cube alone: open data is published by whole months."""
-    return conn.execute(
+    cube = choose_cube(conn, (Dimension.SECTION, Dimension.MUNICIPALITY))
+    query = sql.SQL(
         """
         WITH g AS (
             SELECT month, left(topic_code, 4) AS section, territory_code, sum(received)::bigint AS n
-              FROM analytics.monthly
+              FROM analytics.{table}
              WHERE month = ANY(%(months)s) AND topic_code <> ''
              GROUP BY 1, 2, 3 HAVING sum(received) <> 0
         )
@@ -155,9 +196,9 @@ def open_data_counts(conn: Connection, months: list[date]) -> list[dict[str, Any
                    AS municipality,
                sum(n)::bigint AS n
           FROM g GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-        """,
-        {"months": months},
-    ).fetchall()
+        """
+    ).format(table=sql.Identifier(cube.table))
+    return conn.execute(query, {"months": months}).fetchall()
 
 
 def names(conn: Connection) -> dict[str, dict[str, str]]:

@@ -23,19 +23,28 @@ from tests.answered import agency_today
 CUBE_MEASURES = [m for m in MEASURES if m != "open_overdue"]
 
 
+CUBES = {  # each table's key, and how the facts' columns read as it keeps them
+    "monthly": ("topic_code, territory_code, agency_code, channel, applicant_type, result", "f.*"),
+    "monthly_place": ("topic_code, territory_code", "topic_code, left(territory_code, 5) AS territory_code"),
+    "monthly_agency": ("agency_code, channel, applicant_type, result", "f.*"),
+}
+
+
 def _cube_is_the_facts_summed(hub) -> None:
-    """Every cell of the cube equals the sum of its facts' measures: the incremental deltas never
-    drift from a full recount."""
+    """Every cell of the cube and of its rollups equals the sum of its facts' measures: the
+    incremental deltas never drift from a full recount."""
     sums = ", ".join(f"sum({m})::bigint AS {m}" for m in CUBE_MEASURES)
-    keys = "month, topic_code, territory_code, agency_code, channel, applicant_type, result"
     with hub.pool.connection() as conn:
-        cube = conn.execute(f"SELECT {keys}, {sums} FROM analytics.monthly WHERE received <> 0 "
-                            f"GROUP BY {keys} ORDER BY {keys}").fetchall()  # fmt: skip
-        recount = conn.execute(
-            f"SELECT {keys}, {sums} FROM (SELECT date_trunc('month', received_on)::date AS month, f.*, "
-            f"(analytics.measures_of(f)).* FROM analytics.appeal_fact f) x GROUP BY {keys} ORDER BY {keys}"
-        ).fetchall()
-    assert cube == recount and cube
+        for table, (key, kept) in CUBES.items():
+            keys = "month, " + key
+            cube = conn.execute(f"SELECT {keys}, {sums} FROM analytics.{table} WHERE received <> 0 "
+                                f"GROUP BY {keys} ORDER BY {keys}").fetchall()  # fmt: skip
+            recount = conn.execute(
+                f"SELECT {keys}, {sums} FROM (SELECT date_trunc('month', received_on)::date AS month, "
+                f"{kept}, (analytics.measures_of(f)).* FROM analytics.appeal_fact f) x "
+                f"GROUP BY {keys} ORDER BY {keys}"
+            ).fetchall()
+            assert cube == recount and cube, table
 
 
 def test_the_cube_follows_every_event_and_reports_count_it(hub, portal, dev_pki):

@@ -13,6 +13,8 @@
 --                measures off its old cell and adds the new ones to the new cell. Reports of whole
 --                months read only the cube; a period with a partial month reads the facts of those
 --                days (at most two partial months).
+--   monthly_place, monthly_agency   two rollups of the cube kept by the same trigger, for the
+--                common reports (topics × territories; agencies × channels × applicants × results).
 --   classifier, territory   the names of classifier entries and territories (reference tables,
 --                loaded from CSV by `appeals-gateway analytics load-reference`).
 --   v1_*         the views BI tools connect to (role analytics_reader): their shape is version 1;
@@ -142,11 +144,62 @@ CREATE TABLE analytics.monthly (
     PRIMARY KEY (month, topic_code, territory_code, agency_code, channel, applicant_type, result)
 );
 
--- Add (sign 1) or take off (sign -1) one fact's measures in its cell.
-CREATE FUNCTION analytics.bump(f analytics.appeal_fact, sign integer) RETURNS void
+-- Two rollups of the cube, kept by the same trigger, so the common reports read few rows: topics ×
+-- territories (the territory's first 5 digits: a municipal district or city) without the other
+-- dimensions, and agencies × channels × applicant types × results without topics and territories.
+-- (The full cube has about as many rows as there are appeals at 5 million: bench/RESULTS.md.)
+CREATE TABLE analytics.monthly_place (
+    month               date NOT NULL,
+    topic_code          text NOT NULL,
+    territory_code      text NOT NULL,
+    received            bigint NOT NULL DEFAULT 0,
+    registered          bigint NOT NULL DEFAULT 0,
+    registered_on_time  bigint NOT NULL DEFAULT 0,
+    answered            bigint NOT NULL DEFAULT 0,
+    answered_on_time    bigint NOT NULL DEFAULT 0,
+    answered_late       bigint NOT NULL DEFAULT 0,
+    declined            bigint NOT NULL DEFAULT 0,
+    extended            bigint NOT NULL DEFAULT 0,
+    redirected          bigint NOT NULL DEFAULT 0,
+    redirected_in_time  bigint NOT NULL DEFAULT 0,
+    rated               bigint NOT NULL DEFAULT 0,
+    rating_sum          bigint NOT NULL DEFAULT 0,
+    rating_1            bigint NOT NULL DEFAULT 0,
+    rating_2            bigint NOT NULL DEFAULT 0,
+    rating_3            bigint NOT NULL DEFAULT 0,
+    rating_4            bigint NOT NULL DEFAULT 0,
+    rating_5            bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (month, topic_code, territory_code)
+);
+CREATE TABLE analytics.monthly_agency (
+    month               date NOT NULL,
+    agency_code         text NOT NULL,
+    channel             text NOT NULL,
+    applicant_type      text NOT NULL,
+    result              text NOT NULL,
+    received            bigint NOT NULL DEFAULT 0,
+    registered          bigint NOT NULL DEFAULT 0,
+    registered_on_time  bigint NOT NULL DEFAULT 0,
+    answered            bigint NOT NULL DEFAULT 0,
+    answered_on_time    bigint NOT NULL DEFAULT 0,
+    answered_late       bigint NOT NULL DEFAULT 0,
+    declined            bigint NOT NULL DEFAULT 0,
+    extended            bigint NOT NULL DEFAULT 0,
+    redirected          bigint NOT NULL DEFAULT 0,
+    redirected_in_time  bigint NOT NULL DEFAULT 0,
+    rated               bigint NOT NULL DEFAULT 0,
+    rating_sum          bigint NOT NULL DEFAULT 0,
+    rating_1            bigint NOT NULL DEFAULT 0,
+    rating_2            bigint NOT NULL DEFAULT 0,
+    rating_3            bigint NOT NULL DEFAULT 0,
+    rating_4            bigint NOT NULL DEFAULT 0,
+    rating_5            bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (month, agency_code, channel, applicant_type, result)
+);
+
+-- Add the measures ``d`` to the fact's cell in each cube.
+CREATE FUNCTION analytics.add(f analytics.appeal_fact, d analytics.measures) RETURNS void
 LANGUAGE plpgsql AS $$
-DECLARE
-    m analytics.measures := analytics.measures_of(f);
 BEGIN
     INSERT INTO analytics.monthly AS c (
         month, topic_code, territory_code, agency_code, channel, applicant_type, result,
@@ -154,13 +207,69 @@ BEGIN
         declined, extended, redirected, redirected_in_time, rated, rating_sum,
         rating_1, rating_2, rating_3, rating_4, rating_5)
     VALUES (
-        date_trunc('month', f.received_on)::date, f.topic_code, f.territory_code, f.agency_code,
-        f.channel, f.applicant_type, f.result,
-        sign * m.received, sign * m.registered, sign * m.registered_on_time, sign * m.answered,
-        sign * m.answered_on_time, sign * m.answered_late, sign * m.declined, sign * m.extended,
-        sign * m.redirected, sign * m.redirected_in_time, sign * m.rated, sign * m.rating_sum,
-        sign * m.rating_1, sign * m.rating_2, sign * m.rating_3, sign * m.rating_4, sign * m.rating_5)
+        date_trunc('month', f.received_on)::date, f.topic_code, f.territory_code, f.agency_code, f.channel, f.applicant_type, f.result,
+        d.received, d.registered, d.registered_on_time, d.answered, d.answered_on_time, d.answered_late,
+        d.declined, d.extended, d.redirected, d.redirected_in_time, d.rated, d.rating_sum,
+        d.rating_1, d.rating_2, d.rating_3, d.rating_4, d.rating_5)
     ON CONFLICT (month, topic_code, territory_code, agency_code, channel, applicant_type, result)
+    DO UPDATE SET
+        received = c.received + EXCLUDED.received,
+        registered = c.registered + EXCLUDED.registered,
+        registered_on_time = c.registered_on_time + EXCLUDED.registered_on_time,
+        answered = c.answered + EXCLUDED.answered,
+        answered_on_time = c.answered_on_time + EXCLUDED.answered_on_time,
+        answered_late = c.answered_late + EXCLUDED.answered_late,
+        declined = c.declined + EXCLUDED.declined,
+        extended = c.extended + EXCLUDED.extended,
+        redirected = c.redirected + EXCLUDED.redirected,
+        redirected_in_time = c.redirected_in_time + EXCLUDED.redirected_in_time,
+        rated = c.rated + EXCLUDED.rated,
+        rating_sum = c.rating_sum + EXCLUDED.rating_sum,
+        rating_1 = c.rating_1 + EXCLUDED.rating_1,
+        rating_2 = c.rating_2 + EXCLUDED.rating_2,
+        rating_3 = c.rating_3 + EXCLUDED.rating_3,
+        rating_4 = c.rating_4 + EXCLUDED.rating_4,
+        rating_5 = c.rating_5 + EXCLUDED.rating_5;
+    INSERT INTO analytics.monthly_place AS c (
+        month, topic_code, territory_code,
+        received, registered, registered_on_time, answered, answered_on_time, answered_late,
+        declined, extended, redirected, redirected_in_time, rated, rating_sum,
+        rating_1, rating_2, rating_3, rating_4, rating_5)
+    VALUES (
+        date_trunc('month', f.received_on)::date, f.topic_code, left(f.territory_code, 5),
+        d.received, d.registered, d.registered_on_time, d.answered, d.answered_on_time, d.answered_late,
+        d.declined, d.extended, d.redirected, d.redirected_in_time, d.rated, d.rating_sum,
+        d.rating_1, d.rating_2, d.rating_3, d.rating_4, d.rating_5)
+    ON CONFLICT (month, topic_code, territory_code)
+    DO UPDATE SET
+        received = c.received + EXCLUDED.received,
+        registered = c.registered + EXCLUDED.registered,
+        registered_on_time = c.registered_on_time + EXCLUDED.registered_on_time,
+        answered = c.answered + EXCLUDED.answered,
+        answered_on_time = c.answered_on_time + EXCLUDED.answered_on_time,
+        answered_late = c.answered_late + EXCLUDED.answered_late,
+        declined = c.declined + EXCLUDED.declined,
+        extended = c.extended + EXCLUDED.extended,
+        redirected = c.redirected + EXCLUDED.redirected,
+        redirected_in_time = c.redirected_in_time + EXCLUDED.redirected_in_time,
+        rated = c.rated + EXCLUDED.rated,
+        rating_sum = c.rating_sum + EXCLUDED.rating_sum,
+        rating_1 = c.rating_1 + EXCLUDED.rating_1,
+        rating_2 = c.rating_2 + EXCLUDED.rating_2,
+        rating_3 = c.rating_3 + EXCLUDED.rating_3,
+        rating_4 = c.rating_4 + EXCLUDED.rating_4,
+        rating_5 = c.rating_5 + EXCLUDED.rating_5;
+    INSERT INTO analytics.monthly_agency AS c (
+        month, agency_code, channel, applicant_type, result,
+        received, registered, registered_on_time, answered, answered_on_time, answered_late,
+        declined, extended, redirected, redirected_in_time, rated, rating_sum,
+        rating_1, rating_2, rating_3, rating_4, rating_5)
+    VALUES (
+        date_trunc('month', f.received_on)::date, f.agency_code, f.channel, f.applicant_type, f.result,
+        d.received, d.registered, d.registered_on_time, d.answered, d.answered_on_time, d.answered_late,
+        d.declined, d.extended, d.redirected, d.redirected_in_time, d.rated, d.rating_sum,
+        d.rating_1, d.rating_2, d.rating_3, d.rating_4, d.rating_5)
+    ON CONFLICT (month, agency_code, channel, applicant_type, result)
     DO UPDATE SET
         received = c.received + EXCLUDED.received,
         registered = c.registered + EXCLUDED.registered,
@@ -181,16 +290,45 @@ BEGIN
         rating_5 = c.rating_5 + EXCLUDED.rating_5;
 END $$;
 
+-- ``n`` minus ``o``, either NULL for nothing (a fact that goes, or comes).
+CREATE FUNCTION analytics.minus(n analytics.measures, o analytics.measures) RETURNS analytics.measures
+LANGUAGE sql IMMUTABLE AS $f$
+    SELECT ROW(coalesce(n.received, 0) - coalesce(o.received, 0),
+        coalesce(n.registered, 0) - coalesce(o.registered, 0),
+        coalesce(n.registered_on_time, 0) - coalesce(o.registered_on_time, 0),
+        coalesce(n.answered, 0) - coalesce(o.answered, 0),
+        coalesce(n.answered_on_time, 0) - coalesce(o.answered_on_time, 0),
+        coalesce(n.answered_late, 0) - coalesce(o.answered_late, 0),
+        coalesce(n.declined, 0) - coalesce(o.declined, 0),
+        coalesce(n.extended, 0) - coalesce(o.extended, 0),
+        coalesce(n.redirected, 0) - coalesce(o.redirected, 0),
+        coalesce(n.redirected_in_time, 0) - coalesce(o.redirected_in_time, 0),
+        coalesce(n.rated, 0) - coalesce(o.rated, 0),
+        coalesce(n.rating_sum, 0) - coalesce(o.rating_sum, 0),
+        coalesce(n.rating_1, 0) - coalesce(o.rating_1, 0),
+        coalesce(n.rating_2, 0) - coalesce(o.rating_2, 0),
+        coalesce(n.rating_3, 0) - coalesce(o.rating_3, 0),
+        coalesce(n.rating_4, 0) - coalesce(o.rating_4, 0),
+        coalesce(n.rating_5, 0) - coalesce(o.rating_5, 0))::analytics.measures
+$f$;
+
 CREATE FUNCTION analytics.fact_to_cube() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'UPDATE' AND OLD IS NOT DISTINCT FROM NEW THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        PERFORM analytics.bump(OLD, -1);
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM analytics.bump(NEW, 1);
+    IF TG_OP = 'INSERT' THEN
+        PERFORM analytics.add(NEW, analytics.measures_of(NEW));
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM analytics.add(OLD, analytics.minus(NULL::analytics.measures, analytics.measures_of(OLD)));
+    ELSIF OLD IS DISTINCT FROM NEW THEN
+        IF (OLD.received_on, OLD.topic_code, OLD.territory_code, OLD.agency_code, OLD.channel,
+            OLD.applicant_type, OLD.result) IS NOT DISTINCT FROM
+           (NEW.received_on, NEW.topic_code, NEW.territory_code, NEW.agency_code, NEW.channel,
+            NEW.applicant_type, NEW.result) THEN
+            -- the same cell (most events): one upsert of the difference per cube
+            PERFORM analytics.add(NEW, analytics.minus(analytics.measures_of(NEW), analytics.measures_of(OLD)));
+        ELSE
+            PERFORM analytics.add(OLD, analytics.minus(NULL::analytics.measures, analytics.measures_of(OLD)));
+            PERFORM analytics.add(NEW, analytics.measures_of(NEW));
+        END IF;
     END IF;
     RETURN NULL;
 END $$;
