@@ -178,6 +178,9 @@ class Settings(BaseSettings):
     analyst_tokens_sha256: list[str] = Field(
         default_factory=list, description="SHA-256 hex of analysts' tokens (/analytics/v1)"
     )
+    analytics_fold_seconds: float = Field(
+        default=10.0, description="the relay folds the analytics deltas into the cube this often (0: never)"
+    )
     open_data_threshold: int = Field(
         default=5,
         ge=2,

@@ -147,6 +147,7 @@ APPEAL_TABLES = (
     "appeal_answer, appeal_feedback"
     ", offline_appeal, offline_appeal_status, agency_registration_number, agency_activity"
     ", analytics.appeal_fact, analytics.monthly, analytics.monthly_place, analytics.monthly_agency"
+    ", analytics.cube_delta"
 )
 # The agency whose answers are signed with the dev PKI's agency certificate (registered for it).
 ANSWERING_AGENCY = "ADM-CHEBOKSARY"

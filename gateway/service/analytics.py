@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import structlog
 from psycopg import Connection
 
 from gateway.adapters.db import analytics as analytics_db
@@ -33,6 +35,8 @@ from gateway.domain.analytics import (
 from gateway.domain.errors import Code, Rejection
 from gateway.service.hub import Hub
 
+log = structlog.get_logger(__name__)
+
 
 def _today(conn: Connection) -> date:
     """The region's today (the analytics time zone), for what is overdue as of now."""
@@ -40,7 +44,37 @@ def _today(conn: Connection) -> date:
     return datetime.now(UTC).astimezone(ZoneInfo(zone)).date()
 
 
+def fold(hub: Hub) -> int:
+    """Bring the cube up to the last committed event (see migration 0020); returns the deltas folded.
+
+    Every report and open-data table folds first, so it counts everything committed before it
+    was asked; the relay also folds on a timer, so the log a report folds stays short.
+    """
+    with hub.pool.connection() as conn, conn.transaction():
+        return analytics_db.fold(conn)
+
+
+class PeriodicFold:
+    """The relay's timer: fold every ``every`` seconds until ``stop``; a failed fold (the database
+    away) is logged and tried again next time — the deltas wait in their table."""
+
+    def __init__(self, hub: Hub, every: float, stop: threading.Event) -> None:
+        self.hub, self.every, self.stop = hub, every, stop
+
+    def run(self) -> None:
+        while not self.stop.wait(self.every):
+            try:
+                folded = fold(self.hub)
+            except Exception as exc:
+                log.warning("analytics fold failed; trying again", error=type(exc).__name__)
+                continue
+            if folded:
+                log.info("analytics deltas folded", deltas=folded)
+
+
 def report(hub: Hub, period: Period, by: tuple[Dimension, ...]) -> Report:
+    fold(hub)
+
     def read(conn: Connection) -> list[dict[str, Any]]:
         return analytics_db.report_rows(conn, period, by, _today(conn))
 
@@ -101,6 +135,7 @@ def open_data(hub: Hub, period: Period) -> OpenData:
     def read(conn: Connection) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
         return analytics_db.open_data_counts(conn, months), analytics_db.names(conn)
 
+    fold(hub)
     rows, names = db_read(hub.pool, read)
     by_month: dict[str, dict[tuple[str, str], int]] = {}
     for r in rows:
@@ -171,4 +206,5 @@ OVERVIEW = {
 
 def overview(hub: Hub, period: Period) -> dict[str, Report]:
     """The reports a period's overview is made of, by name (the same as ``report`` gives one by one)."""
+    fold(hub)
     return {name: report(hub, period, by) for name, by in OVERVIEW.items()}

@@ -119,6 +119,11 @@ def _source(cube: Cube, period: Period, today: date) -> tuple[sql.Composable, di
     return query, params
 
 
+def fold(conn: Connection) -> int:
+    """Add the deltas logged since the last fold into the cube and its rollups (one statement)."""
+    return conn.execute("SELECT analytics.fold() AS n").fetchone()["n"]
+
+
 def report_rows(
     conn: Connection, period: Period, by: Iterable[Dimension], today: date
 ) -> list[dict[str, Any]]:

@@ -34,7 +34,9 @@ def _cube_is_the_facts_summed(hub) -> None:
     """Every cell of the cube and of its rollups equals the sum of its facts' measures: the
     incremental deltas never drift from a full recount."""
     sums = ", ".join(f"sum({m})::bigint AS {m}" for m in CUBE_MEASURES)
+    analytics.fold(hub)
     with hub.pool.connection() as conn:
+        assert conn.execute("SELECT count(*) AS n FROM analytics.cube_delta").fetchone()["n"] == 0
         for table, (key, kept) in CUBES.items():
             keys = "month, " + key
             cube = conn.execute(f"SELECT {keys}, {sums} FROM analytics.{table} WHERE received <> 0 "
@@ -116,6 +118,7 @@ def test_bi_tools_read_the_v1_views_and_nothing_else(hub, portal, dev_pki, datab
     from psycopg import sql
 
     make_appeals(hub, portal, dev_pki)
+    analytics.fold(hub)  # as the relay does on its timer: the views show the folded cube
     login = f"bi_test_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(database_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE analytics_reader").format(sql.Identifier(login)))
@@ -131,3 +134,24 @@ def test_bi_tools_read_the_v1_views_and_nothing_else(hub, portal, dev_pki, datab
     finally:
         with psycopg.connect(database_url, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(login)))
+
+
+def test_the_relays_timer_folds_the_deltas_as_they_come(hub, portal, dev_pki):
+    import threading
+    import time
+
+    stop = threading.Event()
+    timer = threading.Thread(target=analytics.PeriodicFold(hub, 0.05, stop).run)
+    timer.start()
+    try:
+        make_appeals(hub, portal, dev_pki)
+        deadline = time.monotonic() + 10
+        with hub.pool.connection() as conn:
+            while conn.execute("SELECT count(*) AS n FROM analytics.cube_delta").fetchone()["n"]:
+                assert time.monotonic() < deadline, "the deltas were never folded"
+                time.sleep(0.05)
+            received = conn.execute("SELECT sum(received) AS n FROM analytics.monthly").fetchone()["n"]
+    finally:
+        stop.set()
+        timer.join()
+    assert received == 6
