@@ -105,7 +105,7 @@ def _source(cube: Cube, period: Period, today: date) -> tuple[sql.Composable, di
         UNION ALL
         SELECT date_trunc('month', received_on)::date, {as_kept}, {fact_measures}, 0
           FROM (SELECT f.*, analytics.measures_of(f) AS m FROM analytics.appeal_fact f
-                 WHERE {edge_filter}) AS edge
+                 WHERE {edge_filter} OFFSET 0) AS edge  -- OFFSET 0: one call per fact, not per field
         UNION ALL
         SELECT date_trunc('month', received_on)::date, {as_kept}, {zeros}, 1
           FROM analytics.appeal_fact
