@@ -516,11 +516,14 @@ SELECT c.month, left(c.topic_code, 4) AS section_code, left(c.topic_code, 9) AS 
  WHERE c.received <> 0;
 
 -- The role BI tools log in with (or are granted): these views and nothing else.
+-- Roles belong to the whole cluster: another database's migration may be making it right now.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'analytics_reader') THEN
         CREATE ROLE analytics_reader NOLOGIN;
     END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;
 END $$;
 GRANT USAGE ON SCHEMA analytics TO analytics_reader;
 GRANT SELECT ON analytics.v1_classifier, analytics.v1_territory, analytics.v1_monthly TO analytics_reader;
