@@ -490,7 +490,7 @@ SELECT o.id, o.registered_on, '', '', o.agency_code, 'upload/' || o.channel, '',
        CASE WHEN o.state = 'answered' THEN analytics.local_day(o.state_at) END
   FROM offline_appeal o;
 
-SELECT analytics.fold();
+DO $$ BEGIN PERFORM analytics.fold(); END $$;
 
 -- --- version 1 of the views for BI -------------------------------------------------------------
 
