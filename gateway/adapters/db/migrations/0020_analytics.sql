@@ -346,23 +346,33 @@ LANGUAGE sql IMMUTABLE AS $f$
 $f$;
 
 CREATE FUNCTION analytics.fact_to_cube() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    mo analytics.measures;  -- what the fact counted before (NULL: it did not exist)
+    mn analytics.measures;  -- what it counts now (NULL: it is gone)
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM analytics.add(NEW, analytics.measures_of(NEW));
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM analytics.add(OLD, analytics.minus(NULL::analytics.measures, analytics.measures_of(OLD)));
-    ELSIF OLD IS DISTINCT FROM NEW THEN
-        IF (OLD.received_on, OLD.topic_code, OLD.territory_code, OLD.agency_code, OLD.channel,
-            OLD.applicant_type, OLD.result) IS NOT DISTINCT FROM
-           (NEW.received_on, NEW.topic_code, NEW.territory_code, NEW.agency_code, NEW.channel,
+    IF TG_OP = 'UPDATE' AND OLD IS NOT DISTINCT FROM NEW THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        mo := analytics.measures_of(OLD);
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        mn := analytics.measures_of(NEW);
+    END IF;
+    IF TG_OP = 'UPDATE' AND (OLD.received_on, OLD.topic_code, OLD.territory_code, OLD.agency_code,
+            OLD.channel, OLD.applicant_type, OLD.result) IS NOT DISTINCT FROM
+            (NEW.received_on, NEW.topic_code, NEW.territory_code, NEW.agency_code, NEW.channel,
             NEW.applicant_type, NEW.result) THEN
-            -- the same cell (most events): one delta of the difference, if the counts moved at all
-            IF analytics.measures_of(NEW) IS DISTINCT FROM analytics.measures_of(OLD) THEN
-                PERFORM analytics.add(NEW, analytics.minus(analytics.measures_of(NEW), analytics.measures_of(OLD)));
-            END IF;
-        ELSE
-            PERFORM analytics.add(OLD, analytics.minus(NULL::analytics.measures, analytics.measures_of(OLD)));
-            PERFORM analytics.add(NEW, analytics.measures_of(NEW));
+        -- the same cell (most events): one delta of the difference, if the counts moved at all
+        IF mn IS DISTINCT FROM mo THEN
+            PERFORM analytics.add(NEW, analytics.minus(mn, mo));
+        END IF;
+    ELSE
+        IF mo IS NOT NULL THEN
+            PERFORM analytics.add(OLD, analytics.minus(NULL, mo));
+        END IF;
+        IF mn IS NOT NULL THEN
+            PERFORM analytics.add(NEW, mn);
         END IF;
     END IF;
     RETURN NULL;
