@@ -14,18 +14,19 @@
 --                cube_delta; analytics.fold() adds the deltas up into the cube, before every report
 --                and on the relay's timer. Reports of whole months read only the cube; a period
 --                with a partial month reads the facts of those days (at most two partial months).
---   monthly_place, monthly_agency   two rollups of the cube kept by the same trigger, for the
+--   monthly_place, monthly_agency   two rollups of the cube, folded from the same deltas, for the
 --                common reports (topics × territories; agencies × channels × applicants × results).
 --   classifier, territory   the names of classifier entries and territories (reference tables,
---                loaded from CSV by `appeals-gateway analytics load-reference`).
+--                loaded from CSV by `appeals-gateway report load-reference`).
 --   v1_*         the views BI tools connect to (role analytics_reader): their shape is version 1;
 --                a change of shape is a new v2_* set beside them.
 --
 -- Cost on intake (bench/analytics.py): one fact insert and one delta row per appeal; a fact update
 -- and one or two delta rows per agency event that changes a count. Updating the cube itself in
--- the writer's transaction was measured first: three upserts per change, ~0.1 ms each, and a busy
--- cell's row locked until the writer commits; the append-only log costs a fraction of that and
--- locks nothing that another writer needs.
+-- the writer's transaction was measured first: three upserts per change (+1.83 ms per appeal
+-- inserted and moved twice), and a busy cell's row locked until the writer commits; the
+-- append-only log added 0.68 ms on the same run's quiet phase and locks nothing another writer
+-- needs (bench/RESULTS.md).
 
 CREATE SCHEMA analytics;
 
