@@ -25,7 +25,7 @@
 -- and one or two delta rows per agency event that changes a count. Updating the cube itself in
 -- the writer's transaction was measured first: three upserts per change (+1.83 ms per appeal
 -- inserted and moved twice), and a busy cell's row locked until the writer commits; the
--- append-only log added 0.68 ms on the same run's quiet phase and locks nothing another writer
+-- append-only log added 0.68 ms in a comparable run, and it locks nothing another writer
 -- needs (bench/RESULTS.md).
 
 CREATE SCHEMA analytics;
