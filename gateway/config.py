@@ -219,6 +219,19 @@ class Settings(BaseSettings):
         default=2, ge=0, description="an appeal due today or within this many days counts as at risk"
     )
 
+    # --- analytics (docs/analytics.md) ---
+    analyst_tokens_sha256: list[str] = Field(
+        default_factory=list, description="SHA-256 hex of analysts' tokens (/analytics/v1)"
+    )
+    analytics_fold_seconds: float = Field(
+        default=10.0, description="the relay folds the analytics deltas into the cube this often (0: never)"
+    )
+    open_data_threshold: int = Field(
+        default=5,
+        ge=2,
+        description="open data hides a count below this (and enough others to keep it hidden)",
+    )
+
     # --- logs (gateway/adapters/logs.py) ---
     log_level: Annotated[
         Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(str.upper)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Collection, Iterator
@@ -133,6 +135,7 @@ def broker_url() -> str:
 # --- the hub in-process (integration tests) -------------------------------------------------
 
 OPERATOR_TOKEN = "operator-token-for-tests"
+ANALYST_TOKEN = "analyst-token-for-tests"
 # An agency that (also) authenticates by the client certificate a TLS terminator vouches for.
 CERT_AGENCY = "MINZDRAV-21"
 CLIENT_CERT_SHA256 = "5e" * 32
@@ -143,6 +146,8 @@ APPEAL_TABLES = (
     "audit_record, audit_chain_head, intake_rejection, request_refusal, outbox_message, delivery_attempt, "
     "appeal_answer, appeal_feedback"
     ", offline_appeal, offline_appeal_status, agency_registration_number, agency_activity"
+    ", analytics.appeal_fact, analytics.monthly, analytics.monthly_place, analytics.monthly_agency"
+    ", analytics.cube_delta"
 )
 # The agency whose answers are signed with the dev PKI's agency certificate (registered for it).
 ANSWERING_AGENCY = "ADM-CHEBOKSARY"
@@ -228,6 +233,7 @@ def settings(database_url: str, dev_pki, trust_anchor_bundle, tmp_path_factory: 
         data_dir=tmp_path_factory.mktemp("var"),
         trust_anchors=trust_anchor_bundle,
         operator_tokens_sha256=[hash_secret(OPERATOR_TOKEN)],
+        analyst_tokens_sha256=[hash_secret(ANALYST_TOKEN)],
         trust_client_cert_header=True,
     )
 
@@ -364,3 +370,26 @@ def scanning_hub(hub, clamd):
     import dataclasses
 
     return dataclasses.replace(hub, settings=hub.settings.model_copy(update={"clamd_address": clamd.socket}))
+
+
+# --- the CLI, run as operators and analysts run it --------------------------------------------
+
+
+@pytest.fixture
+def cli(database_url: str, tmp_path: Path):
+    """Run ``appeals-gateway ARGS`` with the test database in its own process; returns (exit code,
+    stdout, stderr). Shared by the CLI tests of every tier (moved here from tests/integration/faces)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "DATABASE_URL": database_url,
+            "GATEWAY_DATA_DIR": str(tmp_path / "var"),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "gateway.faces.cli.main", *args],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        return done.returncode, done.stdout, done.stderr
+
+    return run

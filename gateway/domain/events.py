@@ -67,6 +67,24 @@ class DeclineGround(StrEnum):
     STATE_SECRET = "state-secret"  # noqa: S105 (a legal ground, not a password): an answer would disclose a secret protected by law (art. 11 p.6)
 
 
+class ResultCategory(StrEnum):
+    """How the appeal was resolved, in the result categories of the federal reporting on appeals
+    (ССТУ.РФ, «Результаты рассмотрения»): the agency names one on ``answered`` or ``closed``.
+
+    The same list serves ``BY-300Z`` agencies: Law 300-З and the seeds give Belarus no reporting
+    list of its own, so the region counts both jurisdictions in one set of categories.
+    """
+
+    SUPPORTED = "supported"  # поддержано
+    SUPPORTED_MEASURES_TAKEN = "supported-measures-taken"  # поддержано, в т.ч. меры приняты
+    EXPLAINED = "explained"  # разъяснено
+    NOT_SUPPORTED = "not-supported"  # не поддержано
+    ANSWER_GIVEN = "answer-given"  # дан ответ автору
+    LEFT_WITHOUT_ANSWER = "left-without-answer"  # оставлено без ответа автору
+    FORWARDED_BY_COMPETENCE = "forwarded-by-competence"  # направлено по компетенции
+    TERM_EXTENDED = "term-extended"  # продлён срок рассмотрения
+
+
 @dataclass(frozen=True, slots=True)
 class Registered:
     """The agency registered the appeal under its own number on its own date."""
@@ -118,6 +136,7 @@ class Answered:
     event_id: str
     answer: bytes = field(repr=False)
     parts: Mapping[str, AttachmentPart] = field(default_factory=dict, repr=False)
+    result: ResultCategory | None = None  # optional: EDMS written before the categories omit it
     type = EventType.ANSWERED
 
     @property
@@ -139,6 +158,7 @@ class Declined:
 @dataclass(frozen=True, slots=True)
 class Closed:
     event_id: str
+    result: ResultCategory | None = None
     type = EventType.CLOSED
 
 
@@ -152,10 +172,18 @@ def details(event: AgencyEvent) -> dict[str, Any]:
     signed document, and a repeat of the event is the same answer exactly when the digest is.
     """
     if isinstance(event, Answered):
-        return {"answer_sha256": event.answer_sha256}
+        found = {"answer_sha256": event.answer_sha256}
+        return found | {"result": event.result.value} if event.result else found
     fields = asdict(event)
     fields.pop("event_id")
-    return {k: v.isoformat() if isinstance(v, date) else v for k, v in fields.items() if v is not None}
+    return {k: _plain(v) for k, v in fields.items() if v is not None}
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value: dates as ISO text, categories and grounds as their codes."""
+    if isinstance(value, date):
+        return value.isoformat()
+    return value.value if isinstance(value, StrEnum) else value
 
 
 def check_event_id(event_id: str | None) -> str:
@@ -229,13 +257,25 @@ def _earlier_appeal(value: str | None, ground: DeclineGround) -> str | None:
         raise Rejection(Code.INVALID_REQUEST, "earlier_appeal_id must be a UUID", pointer) from None
 
 
+def check_result(value: str | None) -> ResultCategory | None:
+    """The optional result category: absent (or empty) for old clients, one of the list when given."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return ResultCategory(value)
+    except ValueError:
+        known = ", ".join(r.value for r in ResultCategory)
+        raise Rejection(Code.INVALID_REQUEST, f"result must be one of: {known}", "/result") from None
+
+
 _PARSERS: dict[EventType, Callable[[str, Mapping[str, str | None]], AgencyEvent]] = {
     EventType.REGISTERED: _registered,
     EventType.ASSIGNED: lambda e, f: Assigned(e, _text(f, "executor", 200)),
     EventType.EXTENDED: lambda e, f: Extended(e, _date(f, "new_due_date"), _text(f, "reason")),
     EventType.REDIRECTED: lambda e, f: Redirected(e, _text(f, "target_agency", 64), _text(f, "reason")),
     EventType.DECLINED: _declined,
-    EventType.CLOSED: lambda e, _f: Closed(e),
+    EventType.CLOSED: lambda e, f: Closed(e, check_result(f.get("result"))),
 }
 
 
@@ -267,7 +307,7 @@ def parse_event(
                 "a multipart/form-data body, over SOAP as Answered/AnswerDocument",
                 ANSWER_POINTER,
             )
-        return Answered(event_id, bytes(answer), dict(parts or {}))
+        return Answered(event_id, bytes(answer), dict(parts or {}), check_result(fields.get("result")))
     if answer is not None or parts:
         raise Rejection(
             Code.INVALID_REQUEST, "only an answered event carries a signed answer and attachments", "/type"

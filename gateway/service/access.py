@@ -65,3 +65,14 @@ def authenticate_operator(hub: Hub, bearer: str | None) -> str:
             if hmac.compare_digest(digest, allowed):
                 return "operator:" + digest[:8]
     raise Rejection(Code.UNAUTHENTICATED, "valid operator credentials are required")
+
+
+def authenticate_analyst(hub: Hub, bearer: str | None) -> str:
+    """Analysts hold their own tokens (``GATEWAY_ANALYST_TOKENS_SHA256``): an agency's or an
+    operator's token opens no report, and an analyst's opens nothing else."""
+    if bearer:
+        digest = hash_secret(bearer)
+        for allowed in hub.settings.analyst_tokens_sha256:
+            if hmac.compare_digest(digest, allowed):
+                return "analyst:" + digest[:8]
+    raise Rejection(Code.UNAUTHENTICATED, "valid analyst credentials are required")

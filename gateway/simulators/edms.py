@@ -51,7 +51,12 @@ class AnsweringEdms:
     face's own way)."""
 
     def send_answer(
-        self, appeal_id: str, event_id: str, answer: bytes, files: Mapping[str, bytes] | None = None
+        self,
+        appeal_id: str,
+        event_id: str,
+        answer: bytes,
+        files: Mapping[str, bytes] | None = None,
+        result: str | None = None,
     ) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -63,9 +68,12 @@ class AnsweringEdms:
         key_pem: bytes,
         cert_pem: bytes,
         files: Mapping[str, bytes] | None = None,
+        result: str | None = None,
     ) -> dict[str, Any]:
-        """Sign ``document`` with the agency's key and send it with its attachments' bytes."""
-        return self.send_answer(appeal_id, event_id, signed_answer(document, key_pem, cert_pem), files)
+        """Sign ``document`` with the agency's key and send it with its attachments' bytes (and the
+        result category, when given)."""
+        signed = signed_answer(document, key_pem, cert_pem)
+        return self.send_answer(appeal_id, event_id, signed, files, result)
 
 
 @dataclass
@@ -138,12 +146,18 @@ class Edms(AnsweringEdms):
         return _checked(self.client.post("/sed/v1/statuses/access-code", json=body, headers=self._auth))
 
     def send_answer(
-        self, appeal_id: str, event_id: str, answer: bytes, files: Mapping[str, bytes] | None = None
+        self,
+        appeal_id: str,
+        event_id: str,
+        answer: bytes,
+        files: Mapping[str, bytes] | None = None,
+        result: str | None = None,
     ) -> dict[str, Any]:
         """An ``answered`` event with the signed ``answer`` as given and ``files`` (ContentId → bytes)
         as its attachment parts: multipart/form-data, each attachment streamed as its own part."""
+        event = {"event_id": event_id, "type": "answered", **({"result": result} if result else {})}
         parts: dict[str, Any] = {
-            "event": (None, json.dumps({"event_id": event_id, "type": "answered"}), "application/json"),
+            "event": (None, json.dumps(event), "application/json"),
             "answer": ("answer.xml", answer, "application/xml"),
         }
         parts.update({cid: (cid, data, "application/octet-stream") for cid, data in (files or {}).items()})

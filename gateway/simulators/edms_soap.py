@@ -163,7 +163,12 @@ class SoapEdms(AnsweringEdms):
         return {"registration_number": result.RegistrationNumber, "access_code": result.AccessCode}
 
     def send_answer(
-        self, appeal_id: str, event_id: str, answer: bytes, files: Mapping[str, bytes] | None = None
+        self,
+        appeal_id: str,
+        event_id: str,
+        answer: bytes,
+        files: Mapping[str, bytes] | None = None,
+        result: str | None = None,
     ) -> dict[str, Any]:
         """An ``Answered`` event: the signed ``answer`` and ``files`` (ContentId → bytes), inline."""
         attachments = [{"ContentId": cid, "Content": data} for cid, data in (files or {}).items()]
@@ -171,6 +176,7 @@ class SoapEdms(AnsweringEdms):
             "EventId": event_id,
             "AnswerDocument": answer,
             "Attachments": {"Attachment": attachments} if attachments else None,
+            "Result": result,
         }
         receipt = self._call("SendEvent", AppealId=appeal_id, Event={"Answered": choice})
         return _plain(serialize_object(receipt, dict))

@@ -37,6 +37,7 @@ def hub_url(settings, session_hub, hub_log: Path, clamd_server) -> Iterator[str]
         "GATEWAY_DATA_DIR": str(settings.data_dir),
         "GATEWAY_TRUST_ANCHORS": str(settings.trust_anchors),
         "GATEWAY_OPERATOR_TOKENS_SHA256": json.dumps(settings.operator_tokens_sha256),
+        "GATEWAY_ANALYST_TOKENS_SHA256": json.dumps(settings.analyst_tokens_sha256),
         "GATEWAY_TRUST_CLIENT_CERT_HEADER": "true",
         "GATEWAY_CLAMD_ADDRESS": clamd_server.socket,
         "GATEWAY_CLAMD_TIMEOUT_SECONDS": "5",

@@ -7,7 +7,7 @@ import re
 
 from gateway.config import get_settings
 from gateway.faces.cli.demo import run_demo
-from tests.conftest import OPERATOR_TOKEN
+from tests.conftest import ANALYST_TOKEN, OPERATOR_TOKEN
 
 
 def test_the_demo_plays_an_appeals_life_from_push_to_rating(
@@ -15,7 +15,9 @@ def test_the_demo_plays_an_appeals_life_from_push_to_rating(
 ):
     (tmp_path / "pki").symlink_to(dev_pki.agency_key.parent)
     (tmp_path / "dev").mkdir()
-    (tmp_path / "dev" / "tokens.json").write_text(json.dumps({**registry[1], "operator": OPERATOR_TOKEN}))
+    (tmp_path / "dev" / "tokens.json").write_text(
+        json.dumps({**registry[1], "operator": OPERATOR_TOKEN, "analyst": ANALYST_TOKEN})
+    )
 
     monkeypatch.setenv("DATABASE_URL", settings.database_url)  # the poller's step files into it
     get_settings.cache_clear()
@@ -48,6 +50,13 @@ def test_the_demo_plays_an_appeals_life_from_push_to_rating(
     assert re.search(r"registered as ОГ-\d{4}/Э-\w{4}, answered: state answered", out)
     assert "no dev SMTP server or SMSC under var/dev (make run starts them): skipped" in out
     assert "Demo complete." in out
+    month = re.search(r"written: (\S+report-(\d{4}-\d{2})\.html)", out)
+    assert month and "<svg" in (tmp_path / "reports" / f"report-{month[2]}.html").read_text()
+    assert (tmp_path / "reports" / f"report-{month[2]}.xlsx").read_bytes()[:2] == b"PK"
+    # received: six pushes taken (new, legal entity, unrouted, GOST, collective, repeated; the GOST one
+    # only where the engine is), the paper appeal, the e-mailed one; answered: the first and the e-mailed
+    received = 8 if gost_engine else 7
+    assert f"{month[2]}: received {received}, answered 2, rated 1 (average 5.0)" in out
     with hub.pool.connection() as conn:
         states = conn.execute("SELECT state, count(*) AS n FROM appeal GROUP BY state").fetchall()
         feedback = conn.execute("SELECT rating FROM appeal_feedback").fetchall()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import PROJECT_ROOT
-from tests.conftest import OPERATOR_TOKEN
+from tests.conftest import ANALYST_TOKEN, OPERATOR_TOKEN
 from tests.docs_blocks import pages, script, shell_blocks
 
 PAGES = [page for page in pages() if shell_blocks(page)]
@@ -38,11 +38,12 @@ def test_a_block_run_by_another_test_names_one_that_exists():
 def reader_dir(tmp_path: Path, dev_pki, registry) -> Path:
     """A directory laid out as a checkout after `make run`."""
     (tmp_path / ".venv").symlink_to(PROJECT_ROOT / ".venv")
-    (tmp_path / "schemas").symlink_to(PROJECT_ROOT / "schemas")
+    for part in ("schemas", "deploy"):
+        (tmp_path / part).symlink_to(PROJECT_ROOT / part)
     (tmp_path / "var").mkdir()
     (tmp_path / "var" / "pki").symlink_to(dev_pki.agency_key.parent)
     (tmp_path / "var" / "dev").mkdir()
-    tokens = {**registry[1], "operator": OPERATOR_TOKEN}
+    tokens = {**registry[1], "operator": OPERATOR_TOKEN, "analyst": ANALYST_TOKEN}
     (tmp_path / "var" / "dev" / "tokens.json").write_text(json.dumps(tokens))
     return tmp_path
 

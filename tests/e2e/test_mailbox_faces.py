@@ -346,6 +346,30 @@ def test_bad_events_are_refused_with_the_field_at_fault(
     )
 
 
+def test_answered_and_closed_carry_the_result_category_when_given(client, hub, portal, edms, signer):
+    appeal_id = _registered(client, portal, edms, "ОГ-R1")
+    document = sample_answer(appeal_id, "ОГ-R1")
+    refused = _refusal(lambda: edms.answer(appeal_id, "ans-1", document, *signer, result="splendid"))
+    assert refused == ("invalid-request", "/result")
+    edms.answer(appeal_id, "ans-1", document, *signer, result="explained")
+    edms.send_event(appeal_id, "closed", "close-1", result="supported-measures-taken")
+    with hub.pool.connection() as conn:
+        stored = conn.execute(
+            "SELECT type, details->>'result' AS result FROM appeal_event WHERE appeal_id = %s "
+            "AND type IN ('answered', 'closed') ORDER BY seq",
+            (appeal_id,),
+        ).fetchall()
+    assert [(r["type"], r["result"]) for r in stored] == [
+        ("answered", "explained"), ("closed", "supported-measures-taken"),
+    ]  # fmt: skip
+
+
+def test_old_clients_answer_and_close_without_a_result_category(client, hub, portal, edms, signer):
+    appeal_id = _registered(client, portal, edms, "ОГ-R2")
+    edms.answer(appeal_id, "ans-1", sample_answer(appeal_id, "ОГ-R2"), *signer)
+    assert edms.send_event(appeal_id, "closed", "close-1")["state"] == "closed"
+
+
 @pytest.mark.parametrize(
     ("limit", "lease_seconds", "pointer"),
     [(0, None, "/limit"), (100_000, None, "/limit"), (10, 100_000, "/lease_seconds")],

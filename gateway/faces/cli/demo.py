@@ -219,6 +219,7 @@ def run_demo(url: str, data_dir: Path, cabinet_url: str, portal_suite: str = "rs
         _emailed_appeals(client, data_dir, tokens, pki)
     _cabinet_view(url, cabinet_url, receipt["appeal_id"])
     _channels_view(url, data_dir, tokens["operator"], before)
+    _analyst_report(url, data_dir, tokens.get("analyst"))
     typer.secho("\nDemo complete.", fg=typer.colors.GREEN)
 
 
@@ -373,6 +374,33 @@ def _collective_and_repeated(client: httpx.Client, portal: Portal, edms: Edms, f
         repeat["appeal_id"], "declined", str(uuid.uuid4()), ground="repeated", earlier_appeal_id=first_id
     )
     typer.echo(f"  declined as repeated: state {declined['state']}, event #{declined['seq']}")
+
+
+def _analyst_report(url: str, data_dir: Path, token: str | None) -> None:
+    """The region's analyst takes this month's report of what the demo just did (docs/analytics.md)."""
+    _step("The region's analyst takes this month's report: HTML with charts and an XLSX workbook")
+    if token is None:
+        typer.echo("  no analyst token in var/dev/tokens.json (restart `make run` to make one): skipped")
+        return
+    month = date.today().strftime("%Y-%m")
+    out = data_dir / "reports"
+    out.mkdir(parents=True, exist_ok=True)
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=url, timeout=60, headers=auth) as client:
+        html = client.get("/analytics/v1/report.html", params={"period": month})
+        xlsx = client.get("/analytics/v1/overview", params={"period": month, "format": "xlsx"})
+        by_agency = client.get("/analytics/v1/reports", params={"period": month, "by": "agency"})
+    for response in (html, xlsx, by_agency):
+        response.raise_for_status()
+    total = by_agency.json()["total"]
+    (out / f"report-{month}.html").write_text(html.text, encoding="utf-8")
+    (out / f"report-{month}.xlsx").write_bytes(xlsx.content)
+    typer.echo(
+        f"  {month}: received {total['received']}, answered {total['answered']}, "
+        f"rated {total['rated']} (average {total['average_rating']})"
+    )
+    typer.echo(f"  written: {out / f'report-{month}.html'}")
+    typer.echo(f"  written: {out / f'report-{month}.xlsx'}")
 
 
 def _cabinet_view(url: str, cabinet_url: str, appeal_id: str) -> None:

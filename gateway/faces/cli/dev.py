@@ -15,16 +15,19 @@ from gateway.adapters.xmlsec import gost
 from gateway.adapters.xmlsec.suites import GOST
 from gateway.config import PROJECT_ROOT, Settings
 from gateway.faces.cli.dev_companions import MAKE_RUN_CABINET_URL
+from gateway.service.analytics import load_reference
 from gateway.service.hub import open_hub
 from gateway.service.registry import hash_secret, load_registry
 
 EXAMPLE_REGISTRY = PROJECT_ROOT / "deploy" / "agencies.example.yaml"
+SAMPLE_CLASSIFIER = PROJECT_ROOT / "deploy" / "analytics" / "classifier.sample.csv"
+SAMPLE_TERRITORIES = PROJECT_ROOT / "deploy" / "analytics" / "territories.sample.csv"
 
 
 def _dev_tokens(path: Path, agency_codes: list[str]) -> dict[str, str]:
     """Random tokens, made once and kept (0600) so restarts keep working credentials."""
     tokens: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    for code in [*agency_codes, "operator"]:
+    for code in [*agency_codes, "operator", "analyst"]:
         tokens.setdefault(code, secrets.token_urlsafe(24))
     path.write_text(json.dumps(tokens, indent=2))
     path.chmod(0o600)
@@ -60,9 +63,11 @@ def prepare_dev_environment(settings: Settings, *, base_url: str, cabinet_port: 
     registry_path, tokens = write_dev_registry(settings.data_dir / "dev")
     os.environ["GATEWAY_TRUST_ANCHORS"] = str(pki.trust_anchors)
     os.environ["GATEWAY_OPERATOR_TOKENS_SHA256"] = json.dumps([hash_secret(tokens["operator"])])
+    os.environ["GATEWAY_ANALYST_TOKENS_SHA256"] = json.dumps([hash_secret(tokens["analyst"])])
     hub = open_hub(settings)
     try:
         load_registry(hub, registry_path, actor="dev-setup")
+        load_reference(hub, classifier=SAMPLE_CLASSIFIER, territories=SAMPLE_TERRITORIES, actor="dev-setup")
     finally:
         hub.close()
     lines = [
@@ -73,6 +78,7 @@ def prepare_dev_environment(settings: Settings, *, base_url: str, cabinet_port: 
         f"  registry:       {registry_path}",
         f"  tokens:         {settings.data_dir / 'dev' / 'tokens.json'}",
         f"  operator token: {tokens['operator']}",
+        f"  analyst token:  {tokens['analyst']}",
         f"  try it:         appeals-gateway demo --url {base_url}{_cabinet_option(settings, cabinet_port)}",
     ]
     typer.echo("\n".join(lines))

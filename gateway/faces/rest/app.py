@@ -19,6 +19,7 @@ from gateway.config import Settings, get_settings
 from gateway.faces.boundary import CheckedRequest, check_parameters
 from gateway.faces.rest import health, portal, public
 from gateway.faces.rest import metrics as metrics_face
+from gateway.faces.rest.analytics import AnalyticsController, open_data
 from gateway.faces.rest.ops import OpsController
 from gateway.faces.rest.problems import exception_handler, record_refusal
 from gateway.faces.rest.request_log import RequestLog
@@ -61,6 +62,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             soap.call,
             OpsController,
             public.status_handler(settings.status_lookups_per_minute),
+            AnalyticsController,
+            open_data,
         ],
         dependencies={"hub": Provide(_provide_hub, sync_to_thread=False)},
         # Every string a route takes is held to the text rule before its handler runs.

@@ -5,7 +5,12 @@ from __future__ import annotations
 from litestar import Request
 
 from gateway.faces.rest.request_log import note
-from gateway.service.access import authenticate_agency, authenticate_operator, authenticate_portal
+from gateway.service.access import (
+    authenticate_agency,
+    authenticate_analyst,
+    authenticate_operator,
+    authenticate_portal,
+)
 from gateway.service.hub import Hub
 
 
@@ -40,3 +45,9 @@ def calling_operator(request: Request, hub: Hub) -> str:
     operator = authenticate_operator(hub, bearer_token(request))
     note(caller=operator)
     return operator
+
+
+def calling_analyst(request: Request, hub: Hub) -> str:
+    analyst = authenticate_analyst(hub, bearer_token(request))
+    note(caller=analyst)
+    return analyst

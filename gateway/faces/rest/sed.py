@@ -73,6 +73,7 @@ class EventBody:
     ground: str | None = None
     comment: str | None = None
     earlier_appeal_id: str | None = None  # declined, ground repeated: the appeal it repeats
+    result: str | None = None  # answered, closed: the result category (optional; docs/analytics.md)
 
 
 def _message_json(m: mailbox.LeasedMessage) -> dict[str, Any]:
@@ -143,7 +144,7 @@ class EventOperation(Operation):
         answered = Schema(
             type=OpenAPIType.OBJECT,
             properties={
-                EVENT_PART: _string('the event as JSON: {"event_id": …, "type": "answered"}'),
+                EVENT_PART: _string('the event as JSON: {"event_id": …, "type": "answered", "result": …?}'),
                 ANSWER_PART: Schema(
                     type=OpenAPIType.STRING,
                     format=OpenAPIFormat.BINARY,

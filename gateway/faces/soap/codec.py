@@ -173,8 +173,9 @@ def _answered(choice: etree._Element, max_inline: int) -> domain_events.AgencyEv
         digest = hashlib.sha256(content).hexdigest()
         parts[content_id] = IncomingAttachment(content_id, io.BytesIO(content), len(content), digest)
     event_id = _text(choice, "EventId", "/event_id")
+    fields = {"result": _text(choice, "Result", "/result")}
     return domain_events.parse_event(
-        event_id, domain_events.EventType.ANSWERED, {}, answer=answer, parts=parts
+        event_id, domain_events.EventType.ANSWERED, fields, answer=answer, parts=parts
     )
 
 

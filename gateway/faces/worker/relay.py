@@ -71,6 +71,7 @@ def serve_relay(hub: Hub, settings: Settings, stop: threading.Event) -> None:
     log.info("relay: publishing due deliveries to %s", app.conf.task_default_queue)
     poller = start_mail_poller(hub, settings, stop)
     releaser = start_hold_releaser(hub, settings, stop)
+    folder = start_analytics_folder(hub, settings, stop)
     try:
         run_relay(hub, broker.TaskPublisher(app), settings, stop)
     finally:
@@ -78,6 +79,8 @@ def serve_relay(hub: Hub, settings: Settings, stop: threading.Event) -> None:
             poller.join(timeout=settings.mail_timeout_seconds)
         if releaser is not None:
             releaser.join(timeout=settings.clamd_timeout_seconds)
+        if folder is not None:
+            folder.join(timeout=30)
 
 
 def start_hold_releaser(hub: Hub, settings: Settings, stop: threading.Event) -> threading.Thread | None:
@@ -119,4 +122,19 @@ def start_mail_poller(hub: Hub, settings: Settings, stop: threading.Event) -> th
     thread.start()
     count, every = len(settings.mail_mailboxes), settings.mail_poll_seconds
     log.info("relay: polling %d mailbox(es) every %s s", count, every)
+    return thread
+
+
+def start_analytics_folder(hub: Hub, settings: Settings, stop: threading.Event) -> threading.Thread | None:
+    """Fold the analytics deltas into the cube on a timer, in a thread of this process (as the
+    mail poller, and for the same reasons): reports fold before they read anyway, this keeps the
+    log they fold short and the BI views current. Several relays may fold: one at a time (the
+    fold's advisory lock)."""
+    if settings.analytics_fold_seconds <= 0:
+        return None
+    from gateway.service.analytics import PeriodicFold
+
+    thread = threading.Thread(target=PeriodicFold(hub, settings.analytics_fold_seconds, stop).run,
+                              name="analytics-fold", daemon=True)  # fmt: skip
+    thread.start()
     return thread

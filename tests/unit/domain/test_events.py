@@ -21,6 +21,7 @@ from gateway.domain.events import (
     Extended,
     Redirected,
     Registered,
+    ResultCategory,
     check_answer,
     check_dates,
     details,
@@ -48,6 +49,8 @@ def _reg(number: str, on: str = "2026-11-25") -> dict[str, str]:
          Redirected("e", "MINSTROY-21", "не наш")),
         ("declined", {"ground": "repeated"}, Declined("e", DeclineGround.REPEATED)),
         ("closed", {}, Closed("e")),
+        ("closed", {"result": " explained "}, Closed("e", ResultCategory.EXPLAINED)),
+        ("closed", {"result": ""}, Closed("e")),
     ],
 )  # fmt: skip
 def test_each_event_type_parses(type_, fields, expected):
@@ -60,6 +63,18 @@ def test_details_are_json_ready_and_leave_out_the_event_id_and_empty_fields():
         "registered_on": "2026-11-25",
     }
     assert details(Declined("e", DeclineGround.ANONYMOUS)) == {"ground": "anonymous"}
+    assert details(Closed("e", ResultCategory.NOT_SUPPORTED)) == {"result": "not-supported"}
+
+
+def test_the_result_category_rides_on_an_answer_and_is_optional_for_old_clients():
+    with_result = parse_event("e", "answered", {"result": "supported-measures-taken"}, answer=SIGNED)
+    assert with_result.result is ResultCategory.SUPPORTED_MEASURES_TAKEN
+    assert details(with_result)["result"] == "supported-measures-taken"
+    old_client = parse_event("e", "answered", {}, answer=SIGNED)
+    assert old_client.result is None and "result" not in details(old_client)
+    with pytest.raises(Rejection) as refused:
+        parse_event("e", "answered", {"result": "great"}, answer=SIGNED)
+    assert refused.value.pointer == "/result"
 
 
 @pytest.mark.parametrize(
@@ -77,6 +92,7 @@ def test_details_are_json_ready_and_leave_out_the_event_id_and_empty_fields():
         ("e", "redirected", {"reason": "x"}, "/target_agency"),
         ("e", "declined", {"ground": "boredom"}, "/ground"),
         ("e", "assigned", {"executor": "x" * 201}, "/executor"),
+        ("e", "closed", {"result": "resolved-somehow"}, "/result"),
     ],
 )  # fmt: skip
 def test_bad_events_name_the_field_at_fault(event_id, type_, fields, pointer):
