@@ -17,7 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from gateway.adapters.logs import configure_logging
 from gateway.config import Settings, get_settings
 from gateway.faces.boundary import CheckedRequest, check_parameters
-from gateway.faces.rest import health, portal, public
+from gateway.faces.rest import contract, health, portal, public
 from gateway.faces.rest import metrics as metrics_face
 from gateway.faces.rest.ops import OpsController
 from gateway.faces.rest.problems import exception_handler, record_refusal
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=OpenAPIConfig(title="Appeals Gateway", version="1", path="/schema"),
         logging_config=None,  # configure_logging owns logging: JSON lines, no personal data
     )
+    contract.complete(app.openapi_schema)  # built now, before the first request serves it
     # Outside routing, so requests no route matched get their request id and access line too.
     app.asgi_handler = RequestLog(app.asgi_handler)
     return app

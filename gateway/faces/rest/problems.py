@@ -43,12 +43,22 @@ class Problem:
     pointer: str | None = None
 
 
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+
+
 def _validation_pointer(exc: ValidationException) -> str | None:
+    """The field at fault: Litestar names the body ``data`` and a missing field only in its message."""
     extra = exc.extra if isinstance(exc.extra, list) else []
     for item in extra:
-        if isinstance(item, dict) and item.get("key"):
-            # "records[3].at" → "/records/3/at": the pointers the domain's own refusals use
-            return "/" + re.sub(r"\[([0-9]+)\]", r".\1", str(item["key"])).replace(".", "/")
+        if not isinstance(item, dict) or not item.get("key"):
+            continue
+        key = str(item["key"])
+        # "records[3].at" → "/records/3/at": the pointers the domain's own refusals use
+        pointer = "" if key == "data" else "/" + re.sub(r"\[([0-9]+)\]", r".\1", key).replace(".", "/")
+        missing = _MISSING_FIELD.search(str(item.get("message", "")))
+        if missing:
+            pointer += "/" + missing.group(1)
+        return pointer or None
     return None
 
 

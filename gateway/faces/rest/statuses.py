@@ -14,6 +14,7 @@ from litestar import post
 from litestar.di import Provide
 
 from gateway.domain.status_upload import parse_records
+from gateway.faces.rest import contract
 from gateway.faces.rest.auth import calling_agency
 from gateway.service import status_upload
 from gateway.service.hub import Hub
@@ -46,6 +47,8 @@ class StatusesBody:
     description="One transaction: a refused record (`pointer` `/records/{i}/{field}`) leaves the whole batch "
     "unstored. The first record of a number returns the appeal's access code, once. `reason` is shown "
     "to anyone with the number and the code: it must hold no personal data.",
+    security=contract.AS_AGENCY,
+    responses=contract.answers(contract.StatusesResult, 401, 409, 422),
 )
 async def upload_statuses(hub: Hub, agency: str, data: StatusesBody) -> dict[str, Any]:
     records = parse_records([asdict(record) for record in data.records])
@@ -70,6 +73,8 @@ class AccessCodeBody:
     dependencies={"agency": Provide(calling_agency, sync_to_thread=True)},
     tags=["EDMS (REST)"],
     summary="Issue a new access code for an appeal the agency uploaded; the old code stops working",
+    security=contract.AS_AGENCY,
+    responses=contract.answers(contract.AccessCode, 401, 404),
 )
 async def reissue_access_code(hub: Hub, agency: str, data: AccessCodeBody) -> dict[str, str]:
     number, code = await anyio.to_thread.run_sync(
