@@ -72,3 +72,7 @@ def test_lookups_are_rate_limited(client):
     assert 429 in statuses
     limited = client.get("/public/v1/status", params={"number": "x", "code": "y"})
     assert (limited.status_code, limited.json()["code"]) == (429, "too-many-requests")
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert limited.headers["RateLimit-Remaining"] == "0"
+    assert int(limited.headers["RateLimit-Limit"]) > 0
+    assert limited.headers["Retry-After"] == str(max(int(limited.headers["RateLimit-Reset"]), 1))

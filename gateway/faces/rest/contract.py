@@ -137,6 +137,19 @@ def answers(
     return spec
 
 
+def _header(description: str, type_: OpenAPIType = OpenAPIType.INTEGER) -> OpenAPIHeader:
+    return OpenAPIHeader(schema=OpenAPISchema(type=type_), description=description)
+
+
+# The IETF httpapi draft's names (draft 07), as Litestar's limiter writes them.
+_RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": _header("Requests allowed in the window"),
+    "RateLimit-Remaining": _header("Requests left in the window (0 on a refusal)"),
+    "RateLimit-Reset": _header("Seconds until the window resets"),
+    "RateLimit-Policy": _header("The quota and its window, e.g. `30; w=60`", OpenAPIType.STRING),
+}
+
+
 def complete(openapi: OpenAPI) -> OpenAPI:
     """What the handlers cannot say: the security schemes, ``Retry-After`` on 429 and 503, binary
     bodies as binary."""
@@ -155,6 +168,8 @@ def complete(openapi: OpenAPI) -> OpenAPI:
                     continue
                 if status in ("429", "503"):
                     response.headers = {**(response.headers or {}), "Retry-After": retry_after}
+                if status == "429":
+                    response.headers = {**(response.headers or {}), **_RATE_LIMIT_HEADERS}
                 for media in (response.content or {}).values():
                     schema = media.schema
                     if _is_plain_string(schema) and status.startswith("2"):

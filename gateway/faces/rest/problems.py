@@ -87,7 +87,7 @@ def describe(exc: Exception) -> Problem:
     return Problem(500, INTERNAL_ERROR, "the hub failed; the request was not applied")
 
 
-def problem_response(p: Problem, **extra: Any) -> Response:
+def problem_response(p: Problem, headers: dict[str, str] | None = None, **extra: Any) -> Response:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + p.code,
         "title": p.code.replace("-", " "),
@@ -98,10 +98,25 @@ def problem_response(p: Problem, **extra: Any) -> Response:
     if p.pointer:
         body["pointer"] = p.pointer
     body.update(extra)
-    headers = {"WWW-Authenticate": "Bearer"} if p.status == 401 else None
+    headers = dict(headers or {})
+    if p.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     if p.status == 503:
-        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    return Response(body, status_code=p.status, media_type=PROBLEM_JSON, headers=headers)
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return Response(body, status_code=p.status, media_type=PROBLEM_JSON, headers=headers or None)
+
+
+def _limit_headers(exc: Exception) -> dict[str, str]:
+    """A rate limiter's refusal keeps its ``RateLimit-*`` headers (Litestar's limiter writes the IETF
+    draft's ``RateLimit-Limit``, ``-Remaining``, ``-Reset`` and ``-Policy``, which proxies such as
+    Envoy and Kong also send) and gains ``Retry-After`` (RFC 9110), the one header every HTTP client
+    library already heeds: the seconds until the window resets, at least one."""
+    if not isinstance(exc, HTTPException) or exc.status_code != 429:
+        return {}
+    limits = {k: v for k, v in (exc.headers or {}).items() if k.lower().startswith("ratelimit")}
+    reset = next((v for k, v in limits.items() if k.lower() == "ratelimit-reset"), "")
+    retry_after = max(int(reset), 1) if reset.isdigit() else 60
+    return {**limits, "Retry-After": str(retry_after)}
 
 
 def exception_handler(_: Request, exc: Exception) -> Response:
@@ -110,7 +125,7 @@ def exception_handler(_: Request, exc: Exception) -> Response:
         log.warning("database unavailable: %s", type(exc).__name__)
     elif p.status >= 500:
         log.error("unhandled %s", type(exc).__name__, exc_info=exc)
-    return problem_response(p)
+    return problem_response(p, _limit_headers(exc))
 
 
 async def record_refusal(exc: Exception, scope: Scope) -> None:
