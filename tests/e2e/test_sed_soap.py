@@ -21,6 +21,7 @@ from lxml import etree
 from zeep.wsse.username import UsernameToken
 
 from gateway.config import PROJECT_ROOT
+from gateway.domain.error_messages import MESSAGES
 from gateway.domain.model import ApplicantType
 from gateway.faces.soap.operations import MAX_INLINE_ATTACHMENT_BYTES
 from gateway.faces.soap.security import PASSWORD_DIGEST, PASSWORD_TEXT, WSSE
@@ -93,7 +94,11 @@ def _fault(response: httpx.Response) -> tuple[str, str, str | None]:
     assert fault.findtext("faultstring")
     error = fault.find(f"detail/{{{NS}}}Error")
     SCHEMA.assertValid(error)
-    return fault.findtext("faultcode"), error.findtext(f"{{{NS}}}Code"), error.findtext(f"{{{NS}}}Pointer")
+    code = error.findtext(f"{{{NS}}}Code")
+    # What the code means, in Russian then English, for the EDMS's operators.
+    descriptions = [(d.get("lang"), d.text) for d in error.findall(f"{{{NS}}}Description")]
+    assert descriptions == list(zip(("ru", "en"), MESSAGES[code], strict=True)), descriptions
+    return fault.findtext("faultcode"), code, error.findtext(f"{{{NS}}}Pointer")
 
 
 def _refusals(hub) -> list[tuple[str, str, int]]:

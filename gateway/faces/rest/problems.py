@@ -21,6 +21,7 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.types import Scope
 
 from gateway.adapters.db.outage import RETRY_AFTER_SECONDS, is_outage
+from gateway.domain.error_messages import INTERNAL_ERROR
 from gateway.domain.errors import Code, Rejection
 from gateway.faces.rest.request_log import CLIENT_ABORTED_STATUS, ClientAborted
 from gateway.service import refusals
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "urn:appeals-gateway:problem:"
-INTERNAL_ERROR = "internal-error"
 CLIENT_ABORTED = "client-aborted"  # never sent (the client is gone): the access line's status says it
 # Calls that record their own refusals, as (method, path).
 SELF_RECORDING = frozenset({("POST", "/portal/v1/appeals")})
