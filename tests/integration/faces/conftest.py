@@ -13,11 +13,12 @@ import pytest
 def cli(database_url: str, tmp_path: Path):
     """Run ``appeals-gateway ARGS`` with the test database; returns (exit code, stdout, stderr)."""
 
-    def run(*args: str) -> tuple[int, str, str]:
+    def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
         env = {
             "PATH": "/usr/bin:/bin",
             "DATABASE_URL": database_url,
             "GATEWAY_DATA_DIR": str(tmp_path / "var"),
+            **(env or {}),
         }
         done = subprocess.run(
             [sys.executable, "-m", "gateway.faces.cli.main", *args],
