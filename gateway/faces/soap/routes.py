@@ -17,6 +17,7 @@ from litestar import Request, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from lxml import etree
 
+from gateway.adapters import metrics
 from gateway.adapters.db.outage import RETRY_AFTER_SECONDS, is_outage
 from gateway.adapters.xmlsec.envelope import validate
 from gateway.adapters.xmlsec.parsing import parse_hardened
@@ -98,6 +99,7 @@ async def call(request: Request, hub: Hub) -> Response[bytes]:
 
 
 def _fault(fault: faults.Fault, headers: dict[str, str] | None = None) -> Response[bytes]:
+    metrics.soap_fault(fault.code)
     body = soapenv.write(faults.element(fault))
     return Response(body, status_code=faults.HTTP_STATUS, media_type=soapenv.MEDIA_TYPE, headers=headers)
 
