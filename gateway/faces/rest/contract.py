@@ -121,15 +121,27 @@ def _problem(status: int) -> ResponseSpec:
 
 
 def answers(
-    body: Any, *problems: int, status: int = 200, also: tuple[int, ...] = (), media_type: str | None = None
+    body: Any,
+    *problems: int,
+    status: int = 200,
+    also: tuple[int, ...] = (),
+    media_type: str | None = None,
+    example: dict[str, Any] | None = None,
 ) -> dict[int, ResponseSpec]:
     """An operation's answers: its 2xx ``body`` under ``status`` (and each status of ``also``: a
     repeat answered 200 where the first call is 201), and one problem document per refusal status.
     Every operation may also answer 503 (its database away) and, being checked by
     :mod:`gateway.faces.boundary`, 400 (a parameter breaking the text rule)."""
     media = media_type or "application/json"
+    examples = [Example(summary="as the demo gets it", value=example)] if example else None
     spec: dict[int, ResponseSpec] = {
-        s: ResponseSpec(data_container=body, generate_examples=False, description="Done", media_type=media)
+        s: ResponseSpec(
+            data_container=body,
+            generate_examples=False,
+            description="Done" if s == status else "The same request again: the first answer",
+            media_type=media,
+            examples=examples,
+        )
         for s in (status, *also)
     }
     for p in sorted({400, 503, *problems}):
@@ -465,3 +477,74 @@ class EnvelopeOperation(Operation):
                 "multipart/form-data": OpenAPIMediaType(schema=multipart),
             },
         )
+
+
+# --- examples, as the demo (`appeals-gateway demo`) sees them ------------------------------------
+
+APPEAL_ID = "5d0c1f0e-8a47-4c1b-9f5e-2b7d3c9a6e01"
+MESSAGE_ID = "0b6f3a52-1c9d-4e8f-a2d4-7e5b9c1f3a10"
+LEASE_TOKEN = "9e2d7c41-5a3b-4f6e-8d1c-0a9b8c7d6e21"  # noqa: S105 (an example id, no secret)
+
+
+def body_example(value: dict[str, Any]) -> list[Example]:
+    return [Example(summary="as the demo sends it", value=value)]
+
+
+PORTAL_RECEIPT = {
+    "appeal_id": APPEAL_ID,
+    "received_at": "2026-03-02T07:15:04.118+00:00",
+    "routed_to": "ADM-CHEBOKSARY",
+    "duplicate": False,
+}
+ACK = {"lease_token": LEASE_TOKEN, "accepted": True}
+ACK_RESULT = {"message_id": MESSAGE_ID, "status": "acknowledged"}
+BATCH_ACK = {
+    "acks": [
+        {"message_id": MESSAGE_ID, "lease_token": LEASE_TOKEN, "accepted": False,
+         "reason": "Не относится к компетенции органа"}
+    ]
+}  # fmt: skip
+BATCH_RESULT = {"results": [{"message_id": MESSAGE_ID, "status": "refused"}]}
+STATISTICS = {"pending": 3, "leased": 1, "refused": 0, "oldest_pending_age_s": 42.5}
+EVENT = {
+    "event_id": "reg-2026-000123",
+    "type": "registered",
+    "registration_number": "ОГ-2026-000123",
+    "registered_on": "2026-03-02",
+}
+EVENT_RECEIPT = {
+    "appeal_id": APPEAL_ID,
+    "event_id": "reg-2026-000123",
+    "seq": 1,
+    "type": "registered",
+    "recorded_at": "2026-03-02T07:20:11.502+00:00",
+    "state": "registered",
+    "repeated": False,
+}
+STATUSES = {
+    "records": [
+        {"registration_number": "П-2026-000457", "registered_on": "2026-03-02", "channel": "post",
+         "state": "registered", "at": "2026-03-02T10:15:00+03:00"}
+    ]
+}  # fmt: skip
+STATUSES_RESULT = {
+    "records": [{"registration_number": "П-2026-000457", "outcome": "created", "access_code": "BYCBV2Q9S9"}]
+}
+ACCESS_CODE_REQUEST = {"registration_number": "П-2026-000457"}
+ACCESS_CODE = {"registration_number": "П-2026-000457", "access_code": "K7M2Q9X4TB"}
+WITHDRAWAL = {"withdrawal_id": "w-1", "reason": "Вопрос решён"}
+WITHDRAWAL_RECEIPT = {
+    "appeal_id": APPEAL_ID,
+    "withdrawal_id": "w-1",
+    "state": "withdrawn",
+    "at": "2026-03-03T09:00:00+00:00",
+    "repeated": False,
+}
+FEEDBACK = {"feedback_id": "f-1", "rating": 5, "comment": "Спасибо за ответ"}
+FEEDBACK_RECEIPT = {
+    "appeal_id": APPEAL_ID,
+    "feedback_id": "f-1",
+    "state": "answered",
+    "at": "2026-03-20T12:00:00+00:00",
+    "repeated": False,
+}

@@ -4,12 +4,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import anyio
 from litestar import Request, Response, get, post
 from litestar.di import Provide
+from litestar.params import Body
 from litestar.response import Stream
 
 from gateway.domain.applicant_requests import parse_feedback, parse_withdrawal
@@ -51,7 +52,9 @@ async def _read_upload(request: Request, hub: Hub) -> Upload:
     tags=["Portal"],
     security=contract.PUBLIC,  # the portal's signature on the envelope is its credential
     operation_class=contract.EnvelopeOperation,
-    responses=contract.answers(contract.PortalReceipt, 409, 413, 415, 422, status=201, also=(200,)),
+    responses=contract.answers(
+        contract.PortalReceipt, 409, 413, 415, 422, status=201, also=(200,), example=contract.PORTAL_RECEIPT
+    ),
 )
 async def push_appeal(request: Request, hub: Hub) -> Response[dict[str, Any]]:
     """201 with a receipt for a new appeal; 200 with the same receipt for a repeat of the same bytes."""
@@ -105,10 +108,22 @@ def _receipt(receipt: applicant_requests.RequestReceipt, id_name: str) -> Respon
     summary="The applicant withdraws the appeal",
     tags=["Portal"],
     security=contract.AS_PORTAL,
-    responses=contract.answers(contract.WithdrawalReceipt, 401, 404, 409, 422, status=201, also=(200,)),
+    responses=contract.answers(
+        contract.WithdrawalReceipt,
+        401,
+        404,
+        409,
+        422,
+        status=201,
+        also=(200,),
+        example=contract.WITHDRAWAL_RECEIPT,
+    ),
 )
 async def withdraw(
-    hub: Hub, portal: str, appeal_id: UUID, data: contract.WithdrawalBody
+    hub: Hub,
+    portal: str,
+    appeal_id: UUID,
+    data: Annotated[contract.WithdrawalBody, Body(examples=contract.body_example(contract.WITHDRAWAL))],
 ) -> Response[dict[str, Any]]:
     """201 when withdrawn now, 200 for a repeat of the same ``withdrawal_id``; 409
     ``illegal-transition`` once the appeal is answered, declined, closed or withdrawn otherwise."""
@@ -123,10 +138,22 @@ async def withdraw(
     summary="The applicant rates the agency's answer (1 to 5, with an optional comment)",
     tags=["Portal"],
     security=contract.AS_PORTAL,
-    responses=contract.answers(contract.FeedbackReceipt, 401, 404, 409, 422, status=201, also=(200,)),
+    responses=contract.answers(
+        contract.FeedbackReceipt,
+        401,
+        404,
+        409,
+        422,
+        status=201,
+        also=(200,),
+        example=contract.FEEDBACK_RECEIPT,
+    ),
 )
 async def give_feedback(
-    hub: Hub, portal: str, appeal_id: UUID, data: contract.FeedbackBody
+    hub: Hub,
+    portal: str,
+    appeal_id: UUID,
+    data: Annotated[contract.FeedbackBody, Body(examples=contract.body_example(contract.FEEDBACK))],
 ) -> Response[dict[str, Any]]:
     """201 when stored now, 200 for a repeat of the same ``feedback_id``; 409 ``not-answered``
     before the answer, ``feedback-already-given`` for a second rating of the same answer."""

@@ -7,7 +7,7 @@ import base64
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import anyio
@@ -15,7 +15,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
-from litestar.params import Parameter
+from litestar.params import Body, Parameter
 from litestar.response import Stream
 
 from gateway.domain import events as domain_events
@@ -157,7 +157,9 @@ class EventOperation(Operation):
         self.request_body = RequestBody(
             required=True,
             content={
-                "application/json": OpenAPIMediaType(schema=json_event),
+                "application/json": OpenAPIMediaType(
+                    schema=json_event, examples={"registered": contract.body_example(contract.EVENT)[0]}
+                ),
                 "multipart/form-data": OpenAPIMediaType(schema=answered),
             },
         )
@@ -189,9 +191,15 @@ class SedController(Controller):
         status_code=200,
         summary="Acknowledge (or refuse) one message",
         description=LEASE_RULE,
-        responses=contract.answers(contract.AckResult, 401, 404, 409),
+        responses=contract.answers(contract.AckResult, 401, 404, 409, example=contract.ACK_RESULT),
     )
-    async def ack(self, hub: Hub, agency: str, message_id: UUID, data: AckBody) -> dict[str, str]:
+    async def ack(
+        self,
+        hub: Hub,
+        agency: str,
+        message_id: UUID,
+        data: Annotated[AckBody, Body(examples=contract.body_example(contract.ACK))],
+    ) -> dict[str, str]:
         ack = mailbox.Ack(message_id, data.lease_token, data.accepted, data.reason)
         result = await anyio.to_thread.run_sync(mailbox.acknowledge_one, hub, agency, ack)
         return {"message_id": str(result.message_id), "status": result.outcome.value}
@@ -201,9 +209,14 @@ class SedController(Controller):
         status_code=200,
         summary="Acknowledge (or refuse) a batch; one result each",
         description=LEASE_RULE,
-        responses=contract.answers(contract.AckResults, 401),
+        responses=contract.answers(contract.AckResults, 401, example=contract.BATCH_RESULT),
     )
-    async def ack_batch(self, hub: Hub, agency: str, data: BatchAckBody) -> dict[str, Any]:
+    async def ack_batch(
+        self,
+        hub: Hub,
+        agency: str,
+        data: Annotated[BatchAckBody, Body(examples=contract.body_example(contract.BATCH_ACK))],
+    ) -> dict[str, Any]:
         acks = []
         for i, item in enumerate(data.acks):
             if item.message_id is None:
@@ -215,7 +228,7 @@ class SedController(Controller):
     @get(
         "/statistics",
         summary="Pending, leased and refused messages, and the oldest pending age",
-        responses=contract.answers(contract.MailboxStatistics, 401),
+        responses=contract.answers(contract.MailboxStatistics, 401, example=contract.STATISTICS),
     )
     async def statistics(self, hub: Hub, agency: str) -> dict[str, Any]:
         stats = await anyio.to_thread.run_sync(mailbox.statistics, hub, agency)
@@ -252,7 +265,16 @@ class SedController(Controller):
         "`event` (its JSON), the part `answer` (the signed answer) and one part per attachment, named by "
         "its ContentId.",
         responses=contract.answers(
-            contract.EventReceipt, 401, 404, 409, 413, 415, 422, status=201, also=(200,)
+            contract.EventReceipt,
+            401,
+            404,
+            409,
+            413,
+            415,
+            422,
+            status=201,
+            also=(200,),
+            example=contract.EVENT_RECEIPT,
         ),
     )
     async def event(
