@@ -337,7 +337,8 @@ class AccessCode:
 
 @dataclass
 class PublicStatus:
-    """The appeal's public state: no personal data, no executors, no internal ids."""
+    """The appeal's public state: no personal data, no executors, no internal ids (the agency, the
+    due dates, the registrations and the posted answer's tracking number when there are)."""
 
     registration_number: str
     registered_on: date

@@ -13,7 +13,13 @@ from gateway.service import health
 from gateway.service.hub import Hub
 
 
-@get("/health/live", summary="The process is up", tags=["Health"], security=contract.PUBLIC)
+@get(
+    "/health/live",
+    summary="The process is up",
+    tags=["Health"],
+    security=contract.PUBLIC,
+    responses={200: ResponseSpec(contract.Live, generate_examples=False, description="Live")},
+)
 async def live() -> dict[str, str]:
     return {"status": "live"}
 

@@ -54,7 +54,7 @@ def status_handler(lookups_per_minute: int) -> HTTPRouteHandler:
         summary="Status of an appeal by registration number and access code",
         tags=["Public"],
         security=contract.PUBLIC,
-        responses=contract.answers(dict[str, Any], 404, 429),
+        responses=contract.answers(contract.PublicStatus, 404, 429),
     )
     async def status_lookup(
         hub: Hub,
