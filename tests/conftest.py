@@ -380,11 +380,12 @@ def cli(database_url: str, tmp_path: Path):
     """Run ``appeals-gateway ARGS`` with the test database in its own process; returns (exit code,
     stdout, stderr). Shared by the CLI tests of every tier (moved here from tests/integration/faces)."""
 
-    def run(*args: str) -> tuple[int, str, str]:
+    def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
         env = {
             "PATH": "/usr/bin:/bin",
             "DATABASE_URL": database_url,
             "GATEWAY_DATA_DIR": str(tmp_path / "var"),
+            **(env or {}),
         }
         done = subprocess.run(
             [sys.executable, "-m", "gateway.faces.cli.main", *args],

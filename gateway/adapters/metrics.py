@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -108,6 +109,19 @@ _CLIENT_ABORTS = Counter(
     "off), by face; logged with status 499, never counted as the hub's failure",
     ["face"],
 )
+_HTTP = Histogram(
+    PREFIX + "http_request_duration_seconds",
+    "HTTP requests by face, route (the path template; unmatched: no route), method and status; the "
+    "count is the request rate, status 5xx the hub's errors",
+    ["face", "route", "method", "status"],
+    buckets=_CALL,
+)
+_SOAP_FAULTS = Counter(
+    PREFIX + "soap_faults",
+    "SOAP Faults answered, by their stable code (internal-error: the hub's own failure)",
+    ["code"],
+)
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Series that exist from the start, so rate() sees their first increase.
 for _duplicate in ("false", "true"):
     _INTAKE_ACCEPTED.labels(_duplicate)
@@ -140,6 +154,18 @@ def held_appeal(outcome: str) -> None:
 
 def client_aborted(face: str) -> None:
     _CLIENT_ABORTS.labels(face).inc()
+
+
+def http_request(face: str, route: str | None, method: str, status: int, seconds: float) -> None:
+    """One answered request. Labels stay bounded whatever a client sends: the route is the matched
+    template (or ``unmatched``), the method one of HTTP's own (or ``other``)."""
+    _HTTP.labels(face, route or "unmatched", method if method in _METHODS else "other", str(status)).observe(
+        seconds
+    )
+
+
+def soap_fault(code: str) -> None:
+    _SOAP_FAULTS.labels(code).inc()
 
 
 @contextmanager
@@ -232,6 +258,39 @@ DELIVERY_STATUSES = ("pending", "retrying", "in-flight", "dead")
 ATTEMPT_OUTCOMES = ("delivered", "retry", "dead", "lost", "bounced")
 ATTEMPTS_WINDOW_SECONDS = 300  # named in the family: appeals_gateway_delivery_attempts_last_5m
 DEADLINES = ("register", "answer")
+
+
+class BrokerCollector(Collector):
+    """The delivery queues' depth and consumers, asked of the broker once per scrape (a passive
+    declare per queue). A broker away is ``appeals_gateway_broker_up 0``, never a failed scrape."""
+
+    def __init__(self, read: Callable[[], Any]) -> None:
+        self._read = read  # → adapters.broker_status.BrokerStatus
+
+    def collect(self) -> Iterator[Metric]:
+        status = self._read()
+        up = GaugeMetricFamily(
+            PREFIX + "broker_up", "1 if this scrape reached the delivery broker (a filesystem one always)"
+        )
+        up.add_metric([], 1 if status.reachable else 0)
+        yield up
+        depth = GaugeMetricFamily(
+            PREFIX + "broker_queue_messages",
+            "Messages waiting in each delivery queue (no series: the queue does not exist yet)",
+            labels=["queue"],
+        )
+        consumers = GaugeMetricFamily(
+            PREFIX + "broker_queue_consumers",
+            "Consumers (worker processes' channels) of each delivery queue",
+            labels=["queue"],
+        )
+        for queue in status.queues:
+            if queue.messages is not None:
+                depth.add_metric([queue.name], queue.messages)
+            if queue.consumers is not None:
+                consumers.add_metric([queue.name], queue.consumers)
+        yield depth
+        yield consumers
 
 
 class StateCollector(Collector):
@@ -389,9 +448,9 @@ class _Scrape(Collector):
             yield from source.collect()
 
 
-def render(state: StateCollector, accept: str | None) -> tuple[bytes, str]:
+def render(state: StateCollector, accept: str | None, *more: Collector) -> tuple[bytes, str]:
     """The exposition body and its content type, in the format the scraper asked for (``Accept``:
     OpenMetrics for Prometheus, the classic text format otherwise)."""
     instruments: Collector = MultiProcessCollector(None) if multiprocess() else REGISTRY
     encoder, content_type = choose_encoder(accept or "")
-    return encoder(_Scrape(instruments, state)), content_type
+    return encoder(_Scrape(instruments, state, *more)), content_type

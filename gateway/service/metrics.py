@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.adapters import metrics
+from gateway.adapters import broker_status, metrics
 from gateway.adapters.db import metrics as metrics_db
 from gateway.adapters.db import monitoring as monitoring_db
 from gateway.domain.lifecycle import Transition, sources
@@ -29,7 +29,8 @@ STATEMENT_TIMEOUT = "5s"
 
 def exposition(hub: Hub, accept: str | None) -> tuple[bytes, str]:
     """The body of ``/metrics`` and its content type."""
-    return metrics.render(metrics.StateCollector(lambda: hub_state(hub)), accept)
+    broker = metrics.BrokerCollector(lambda: broker_status.status(hub.settings, ping_workers=False))
+    return metrics.render(metrics.StateCollector(lambda: hub_state(hub)), accept, broker)
 
 
 def hub_state(hub: Hub) -> metrics.HubState:

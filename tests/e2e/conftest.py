@@ -26,10 +26,10 @@ def hub_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("hub") / "hub.log"
 
 
-@pytest.fixture(scope="session")
-def hub_url(settings, session_hub, hub_log: Path, clamd_server) -> Iterator[str]:
-    """Base URL of a hub process serving the test database (registry already loaded), scanning
-    every pushed attachment through the test clamd (``tests/clamd.py``)."""
+@contextlib.contextmanager
+def serving(settings, log_path: Path, clamd_socket: str) -> Iterator[str]:
+    """A hub process (uvicorn, the app factory) on a free port, serving the test database and
+    scanning every pushed attachment through the test clamd (``tests/clamd.py``); its base URL."""
     port = _free_port()
     env = {
         **os.environ,
@@ -39,10 +39,9 @@ def hub_url(settings, session_hub, hub_log: Path, clamd_server) -> Iterator[str]
         "GATEWAY_OPERATOR_TOKENS_SHA256": json.dumps(settings.operator_tokens_sha256),
         "GATEWAY_ANALYST_TOKENS_SHA256": json.dumps(settings.analyst_tokens_sha256),
         "GATEWAY_TRUST_CLIENT_CERT_HEADER": "true",
-        "GATEWAY_CLAMD_ADDRESS": clamd_server.socket,
+        "GATEWAY_CLAMD_ADDRESS": clamd_socket,
         "GATEWAY_CLAMD_TIMEOUT_SECONDS": "5",
     }
-    log_path = hub_log
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "gateway.faces.rest.app:create_app",
@@ -60,9 +59,18 @@ def hub_url(settings, session_hub, hub_log: Path, clamd_server) -> Iterator[str]
                     proc.kill()
                     pytest.fail(f"the hub did not start:\n{log_path.read_text()}")
                 time.sleep(0.2)
+        try:
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def hub_url(settings, session_hub, hub_log: Path, clamd_server) -> Iterator[str]:
+    """Base URL of a hub process serving the test database (registry already loaded)."""
+    with serving(settings, hub_log, clamd_server.socket) as url:
         yield url
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture

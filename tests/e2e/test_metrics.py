@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -39,6 +40,8 @@ from tests.conftest import _free_port
 from tests.e2e import alerting
 from tests.e2e.pushing import push_samples
 
+# The metrics hub's delivery queue: its own, so the broker families have a queue to report on.
+METRICS_QUEUE = f"deliveries-metrics-{uuid.uuid4().hex[:8]}"
 PULLING = "ADM-CHEBOKSARY"  # the sample appeal's topic and territory route here
 NOT_PULLING = "MINZDRAV-21"
 NOT_PULLING_TOPIC = "0003.0009.0001.0001"  # routes to MINZDRAV-21
@@ -77,6 +80,7 @@ def metrics_url(
         "GATEWAY_HUB_CERTIFICATE": str(certificates["hub"]),
         "GATEWAY_OPERATOR_TOKENS_SHA256": json.dumps(settings.operator_tokens_sha256),
         "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
+        "GATEWAY_DELIVERY_QUEUE": METRICS_QUEUE,
     }
     log_path = tmp_path_factory.mktemp("metrics-hub") / "hub.log"
     with log_path.open("wb") as log:
@@ -96,6 +100,41 @@ def metrics_url(
         yield url
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def broker_queues(broker_url) -> Iterator[str]:
+    """The metrics hub's delivery queues, declared as the worker declares them, deleted after."""
+    from kombu import Connection
+
+    from gateway.adapters.broker import dead_letter_queue, delivery_queue
+
+    with Connection(broker_url) as conn:
+        channel = conn.default_channel
+        queues = [delivery_queue(broker_url, METRICS_QUEUE), dead_letter_queue(METRICS_QUEUE)]
+        for queue in queues:
+            queue.bind(channel).declare()
+        yield METRICS_QUEUE
+        for queue in queues:
+            queue.bind(channel).delete()
+
+
+def test_http_requests_per_route_soap_faults_by_code_and_queue_depth_are_exported(client, broker_queues):
+    before = alerting.scrape(client)
+    route = "/sed/v1/messages"
+    count = "appeals_gateway_http_request_duration_seconds_count"
+    seen = before.value(count, face="sed", route=route, method="GET", status="401") or 0
+    assert client.get(route).status_code == 401
+    faults = before.value("appeals_gateway_soap_faults_total", code="malformed-xml") or 0
+    assert client.post("/sed/soap/v1", content=b"<no").status_code == 500
+    assert client.get("/no/such/path").status_code == 404
+    after = alerting.scrape(client)
+    assert after.value(count, face="sed", route=route, method="GET", status="401") == seen + 1
+    assert after.value(count, face="other", route="unmatched", method="GET", status="404") >= 1
+    assert after.value("appeals_gateway_soap_faults_total", code="malformed-xml") == faults + 1
+    assert after.value("appeals_gateway_broker_up") == 1
+    assert after.value("appeals_gateway_broker_queue_messages", queue=broker_queues) == 0
+    assert after.value("appeals_gateway_broker_queue_consumers", queue=broker_queues + ".dead") == 0
 
 
 def _answers(url: str) -> bool:
@@ -281,10 +320,11 @@ def test_the_rules_pass_promtools_checks_and_unit_tests() -> None:
         assert run.returncode == 0, run.stdout + run.stderr
 
 
-def test_rules_and_dashboard_use_only_what_the_hub_exports(client, tmp_path) -> None:
+def test_rules_and_dashboard_use_only_what_the_hub_exports(client, broker_queues, tmp_path) -> None:
     # A family that has never counted anything is not exported in multiprocess mode: count one.
     refused = client.post("/portal/v1/appeals", content=b"<no", headers={"Content-Type": "application/xml"})
     assert refused.status_code == 400
+    assert client.post("/sed/soap/v1", content=b"<no").status_code == 500  # a SOAP fault
     exported = alerting.scrape(client).names
     rules_text = alerting.RULES.read_text(encoding="utf-8")
     dashboard = json.loads(alerting.DASHBOARD.read_text(encoding="utf-8"))

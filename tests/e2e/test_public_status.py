@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import httpx
+import jsonschema
 import pytest
 
 from gateway.simulators.edms import Edms
@@ -15,6 +16,14 @@ from tests.e2e.pushing import push_samples
 def client(hub_url, hub):
     with httpx.Client(base_url=hub_url, timeout=30) as c:
         yield c
+
+
+def _assert_as_documented(client, path: str, body: dict) -> None:
+    """The answer is what the OpenAPI document says a 200 of ``path`` is (schemathesis never gets one:
+    it knows no number and code)."""
+    document = client.get("/schema/openapi.json").json()
+    schema = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    jsonschema.Draft202012Validator({**schema, "components": document["components"]}).validate(body)
 
 
 def _registered_with_code(client, hub, portal, registry, number: str) -> tuple[str, str]:
@@ -44,6 +53,7 @@ def test_the_code_from_the_cabinet_shows_the_status_without_personal_data(client
     assert body["agency"]["code"] == "ADM-CHEBOKSARY"
     assert body["answer_by"] is not None
     assert [(h["seq"], h["type"]) for h in body["history"]] == [(1, "registered"), (2, "assigned")]
+    _assert_as_documented(client, "/public/v1/status", body)
     text = response.text
     for personal in ("Петрова", "Анна", "applicant@example.org", "+7900", "Примерная", "Иванов", code):
         assert personal not in text
@@ -72,3 +82,7 @@ def test_lookups_are_rate_limited(client):
     assert 429 in statuses
     limited = client.get("/public/v1/status", params={"number": "x", "code": "y"})
     assert (limited.status_code, limited.json()["code"]) == (429, "too-many-requests")
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert limited.headers["RateLimit-Remaining"] == "0"
+    assert int(limited.headers["RateLimit-Limit"]) > 0
+    assert limited.headers["Retry-After"] == str(max(int(limited.headers["RateLimit-Reset"]), 1))

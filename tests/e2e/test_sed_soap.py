@@ -21,6 +21,7 @@ from lxml import etree
 from zeep.wsse.username import UsernameToken
 
 from gateway.config import PROJECT_ROOT
+from gateway.domain.error_messages import MESSAGES
 from gateway.domain.model import ApplicantType
 from gateway.faces.soap.operations import MAX_INLINE_ATTACHMENT_BYTES
 from gateway.faces.soap.security import PASSWORD_DIGEST, PASSWORD_TEXT, WSSE
@@ -78,7 +79,7 @@ def _call(client: httpx.Client, body: bytes, headers: dict[str, str] | None = No
 def _payload(response: httpx.Response) -> etree._Element:
     """The one element in the Body of a successful call, checked against the published schema."""
     assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/xml")
+    assert response.headers["content-type"] == "text/xml; charset=utf-8"  # one charset: WCF refuses two
     (payload,) = etree.fromstring(response.content).find(f"{{{SOAP}}}Body")
     SCHEMA.assertValid(payload)
     return payload
@@ -87,13 +88,17 @@ def _payload(response: httpx.Response) -> etree._Element:
 def _fault(response: httpx.Response) -> tuple[str, str, str | None]:
     """(faultcode, stable code, pointer) of a Fault, which SOAP 1.1 sends with HTTP 500."""
     assert response.status_code == 500, response.text
-    assert response.headers["content-type"].startswith("text/xml")
+    assert response.headers["content-type"] == "text/xml; charset=utf-8"  # one charset: WCF refuses two
     fault = etree.fromstring(response.content).find(f"{{{SOAP}}}Body/{{{SOAP}}}Fault")
     assert fault is not None, response.text
     assert fault.findtext("faultstring")
     error = fault.find(f"detail/{{{NS}}}Error")
     SCHEMA.assertValid(error)
-    return fault.findtext("faultcode"), error.findtext(f"{{{NS}}}Code"), error.findtext(f"{{{NS}}}Pointer")
+    code = error.findtext(f"{{{NS}}}Code")
+    # What the code means, in Russian then English, for the EDMS's operators.
+    descriptions = [(d.get("lang"), d.text) for d in error.findall(f"{{{NS}}}Description")]
+    assert descriptions == list(zip(("ru", "en"), MESSAGES[code], strict=True)), descriptions
+    return fault.findtext("faultcode"), code, error.findtext(f"{{{NS}}}Pointer")
 
 
 def _refusals(hub) -> list[tuple[str, str, int]]:
@@ -124,12 +129,15 @@ def test_zeep_builds_a_client_from_the_published_wsdl(hub_url, hub):
 
 
 def test_the_schema_is_served_beside_the_wsdl(client, hub_url):
-    wsdl = etree.fromstring(client.get(ENDPOINT + "?wsdl").content)
+    contract = client.get(ENDPOINT + "?wsdl")
+    assert contract.headers["content-type"] == "text/xml; charset=utf-8"
+    wsdl = etree.fromstring(contract.content)
     (schema_import,) = wsdl.iter("{http://www.w3.org/2001/XMLSchema}import")
     location = schema_import.get("schemaLocation")
     assert location == f"{hub_url}{ENDPOINT}?xsd=sed-service-1.xsd"
     served = client.get(location)
     assert served.status_code == 200
+    assert served.headers["content-type"] == "text/xml; charset=utf-8"
     assert served.content == (PROJECT_ROOT / "schemas" / "sed-service-1.xsd").read_bytes()
     assert client.get(ENDPOINT, params={"xsd": "../config.py"}).status_code == 404
 

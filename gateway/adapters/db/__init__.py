@@ -28,6 +28,15 @@ from gateway.config import Settings
 
 log = logging.getLogger(__name__)
 
+with contextlib.suppress(ImportError):  # platformdirs comes with pgserver (the embedded database)
+    from platformdirs import RuntimeDirWarning
+
+    # pgserver asks platformdirs for a runtime folder on import, on start and on stop; platformdirs
+    # warns once per cause (XDG_RUNTIME_DIR unset, /run/user/<uid> missing or not the caller's: every
+    # container, CI and root shell) and falls back to a folder under /tmp, which serves. Left alone,
+    # the warning was a JSON line on the stderr of every CLI command run on the embedded database.
+    warnings.filterwarnings("ignore", category=RuntimeDirWarning)
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 

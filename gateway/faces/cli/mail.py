@@ -14,6 +14,8 @@ from uuid import UUID
 
 import typer
 
+from gateway.faces.cli.output import AS_JSON, emit_json
+from gateway.faces.cli.output import table as _table
 from gateway.faces.cli.session import hub_session
 
 app = typer.Typer(help="Incoming e-mail: poll the configured IMAP mailboxes.", no_args_is_help=True)
@@ -61,13 +63,16 @@ def list_mail(
         str | None, typer.Option(help="waiting, quarantined, registered or rejected (default: the first two)")
     ] = None,
     limit: Annotated[int, typer.Option(help="at most this many")] = 100,
+    as_json: AS_JSON = False,
 ) -> None:
     """E-mails waiting for a decision and quarantined ones, oldest first."""
-    from gateway.faces.cli.ops import _table
     from gateway.service import incoming_mail
 
     with hub_session() as hub:
         rows = incoming_mail.queue(hub, state, limit)
+    if as_json:
+        emit_json({"messages": rows})
+        return
     _table(
         ["id", "filed", "state", "labels", "from", "subject", "att", "reason"],
         [
@@ -80,12 +85,15 @@ def list_mail(
 
 
 @moderation.command()
-def show(mail_id: UUID) -> None:
+def show(mail_id: UUID, as_json: AS_JSON = False) -> None:
     """One e-mail: its headers, text, attachments, labels and what was decided."""
     from gateway.service import incoming_mail
 
     with hub_session() as hub:
         row = incoming_mail.show(hub, mail_id)
+    if as_json:
+        emit_json(row)
+        return
     filed = f"{row['filed_at']:%Y-%m-%d %H:%M}"
     typer.secho(f"{row['id']}  {row['state']}  (mailbox {row['mailbox']}, filed {filed})", bold=True)
     if row["quarantine_reason"]:

@@ -1,4 +1,5 @@
-"""``appeals-gateway ops``: what operators look at and the fixes they make, as tables in a terminal.
+"""``appeals-gateway ops``: what operators look at and the fixes they make, as tables in a terminal
+(through rich) or, with ``--json``, as one JSON document for scripts.
 
 The same views as ``/ops/v1`` (one service behind both); the CLI reads the database directly, so
 it works when the HTTP hub is down. Actions are audited as ``operator:cli``.
@@ -16,6 +17,8 @@ from uuid import UUID
 import typer
 
 from gateway.faces.cli.deliveries import owner
+from gateway.faces.cli.output import AS_JSON, emit_json
+from gateway.faces.cli.output import table as _table
 from gateway.faces.cli.session import hub_session
 
 app = typer.Typer(help="Operators' views of the hub, and their fixes.", no_args_is_help=True)
@@ -41,21 +44,16 @@ def _since(at: datetime | None) -> str:
     return "never" if at is None else _age((datetime.now(UTC) - at).total_seconds()) + " ago"
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> None:
-    cells = [[str(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    typer.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-    for row in cells:
-        typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-
-
-def _overview() -> None:
+def _overview(as_json: bool = False) -> None:
     from gateway.service import monitoring
 
     with hub_session() as hub:
         mailboxes = monitoring.mailboxes(hub)
         deliveries = monitoring.deliveries(hub, limit=1)
         broker = monitoring.broker(hub)
+    if as_json:
+        emit_json({"mailboxes": mailboxes, "deliveries": deliveries.by_connector, "broker": broker})
+        return
     typer.secho(f"Mailboxes ({datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC)", bold=True)
     _table(
         ["agency", "mode", "pending", "oldest", "leased", "redelivered", "refused", "last pull", "last ack"],
@@ -98,10 +96,11 @@ def queues(
     watch: Annotated[
         float | None, typer.Option("--watch", help="redraw every N seconds until Ctrl-C", min=0.5)
     ] = None,
+    as_json: AS_JSON = False,
 ) -> None:
     """Every agency's mailbox, open deliveries per connector, and the broker's queues and workers."""
-    if watch is None:
-        _overview()
+    if watch is None or as_json:  # JSON is one snapshot: a script polls at its own pace
+        _overview(as_json)
         return
     try:
         while True:
@@ -116,6 +115,7 @@ def queues(
 def deliveries(
     connector: Annotated[str | None, typer.Option(help="only this connector's (cabinet, sed-push)")] = None,
     limit: Annotated[int, typer.Option(help="at most this many stuck deliveries")] = 50,
+    as_json: AS_JSON = False,
 ) -> None:
     """Deliveries stuck retrying or dead: attempts, last error, next attempt.
 
@@ -125,6 +125,11 @@ def deliveries(
 
     with hub_session() as hub:
         view = monitoring.deliveries(hub, connector=connector, limit=limit)
+    if as_json:
+        emit_json(
+            {"connectors": view.by_connector, "stuck": view.stuck, "undelivered_sms": view.undelivered_sms}
+        )
+        return
     if view.undelivered_sms:
         typer.secho("SMS the handset did not get (delivery receipts)", bold=True)
         _table(
@@ -150,12 +155,16 @@ def deliveries(
 @app.command()
 def timeline(
     ref: Annotated[str, typer.Argument(help="hub appeal id, portal appeal id or registration number")],
+    as_json: AS_JSON = False,
 ) -> None:
     """An appeal's whole story: events, audit trail, mailbox messages and deliveries."""
     from gateway.service import monitoring
 
     with hub_session() as hub:
         found = monitoring.timeline(hub, ref)
+    if as_json:
+        emit_json({"appeals": found})
+        return
     for story in found:
         a = story["appeal"]
         typer.secho(f"Appeal {a['id']}  ({a['state']})", bold=True)
@@ -196,32 +205,45 @@ def _details(details: dict[str, Any]) -> str:
 
 
 @app.command()
-def release(message_id: Annotated[UUID, typer.Argument(help="the leased mailbox message")]) -> None:
+def release(
+    message_id: Annotated[UUID, typer.Argument(help="the leased mailbox message")], as_json: AS_JSON = False
+) -> None:
     """Release a lease: the message is pending again now, and the old lease token stops working."""
     from gateway.service.mailbox import release_lease
 
     with hub_session() as hub:
         appeal_id = release_lease(hub, ACTOR, message_id)
+    if as_json:
+        emit_json({"message_id": message_id, "appeal_id": appeal_id, "status": "pending"})
+        return
     typer.echo(f"released {message_id} (appeal {appeal_id}): pending again")
 
 
 @app.command()
-def requeue(message_id: Annotated[UUID, typer.Argument(help="the refused mailbox message")]) -> None:
+def requeue(
+    message_id: Annotated[UUID, typer.Argument(help="the refused mailbox message")], as_json: AS_JSON = False
+) -> None:
     """Offer a message the agency's EDMS refused again, after the cause was fixed."""
     from gateway.service.mailbox import requeue_refused
 
     with hub_session() as hub:
         appeal_id = requeue_refused(hub, ACTOR, message_id)
+    if as_json:
+        emit_json({"message_id": message_id, "appeal_id": appeal_id, "status": "pending"})
+        return
     typer.echo(f"requeued {message_id} (appeal {appeal_id}): pending again")
 
 
 @app.command()
-def feedback() -> None:
+def feedback(as_json: AS_JSON = False) -> None:
     """How applicants rated each agency's answers: count, mean, and how many gave each rating."""
     from gateway.service.applicant_requests import feedback_summary
 
     with hub_session() as hub:
         summaries = feedback_summary(hub)
+    if as_json:
+        emit_json({"agencies": summaries})
+        return
     if not summaries:
         typer.echo("no feedback yet")
         return
@@ -266,9 +288,10 @@ def _post_row(row: dict[str, Any]) -> list[Any]:
 def post_list(
     state: Annotated[str, typer.Option(help="pending (to post) or dispatched (posted)")] = "pending",
     output: Annotated[
-        str, typer.Option("--format", help="table (to read) or csv (to print labels from)")
+        str, typer.Option("--format", help="table (to read), csv (to print labels from) or json")
     ] = "table",
     limit: Annotated[int, typer.Option(help="at most this many")] = 500,
+    as_json: AS_JSON = False,
 ) -> None:
     """Answered appeals whose applicants asked for the answer by post, oldest answer first.
 
@@ -277,10 +300,13 @@ def post_list(
     """
     from gateway.service.postal_answers import DISPATCHED, answers_to_post
 
-    if output not in ("table", "csv"):
-        raise typer.BadParameter("table or csv", param_hint="--format")
+    if output not in ("table", "csv", "json"):
+        raise typer.BadParameter("table, csv or json", param_hint="--format")
     with hub_session() as hub:
         rows = answers_to_post(hub, state, limit)
+    if as_json or output == "json":
+        emit_json({"answers": rows})
+        return
     headers = _POST_COLUMNS + (["dispatched on", "tracking number"] if state == DISPATCHED else [])
     if output == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
@@ -298,10 +324,14 @@ def post_dispatch(
     appeal_id: Annotated[UUID, typer.Argument(help="the appeal whose answer was posted")],
     on: Annotated[str, typer.Option("--on", help="the day it was posted (YYYY-MM-DD)")],
     tracking: Annotated[str, typer.Option("--tracking", help="Почта России's 14 digits or S10 number")],
+    as_json: AS_JSON = False,
 ) -> None:
     """Mark the answer posted: the cabinet and the public lookup show the date and tracking number."""
     from gateway.service.postal_answers import dispatch
 
     with hub_session() as hub:
         posted = dispatch(hub, ACTOR, appeal_id, on, tracking)
+    if as_json:
+        emit_json(posted)
+        return
     typer.echo(f"dispatched {appeal_id} on {posted.dispatched_on}, tracking {posted.tracking_number}")

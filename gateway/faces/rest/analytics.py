@@ -11,11 +11,12 @@ from litestar.di import Provide
 from gateway.domain.analytics import parse_dimensions, parse_period
 from gateway.domain.errors import Code, Rejection
 from gateway.faces.reports import exports
+from gateway.faces.rest import contract
 from gateway.faces.rest.auth import calling_analyst
 from gateway.service import analytics
 from gateway.service.hub import Hub
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX = contract.XLSX
 CSV = "text/csv; charset=utf-8"
 FORMATS = ("json", "csv", "xlsx")
 
@@ -35,6 +36,7 @@ def _download(body: str | bytes, media_type: str, name: str) -> Response[Any]:
 class AnalyticsController(Controller):
     path = "/analytics/v1"
     tags = ["Analytics"]
+    security = contract.AS_ANALYST
     dependencies = {"analyst": Provide(calling_analyst, sync_to_thread=True)}
 
     @get(
@@ -43,6 +45,7 @@ class AnalyticsController(Controller):
         description="`period`: 2026-11-25, 2026-11, 2026-Q4, 2026 or 2026-01-01..2026-03-15; `by`: "
         "section, theme, topic, question, region, municipality, agency, channel, applicant_type, result, "
         "month (comma-separated); `format`: json, csv or xlsx.",
+        responses=contract.answers(dict[str, Any], 401),
     )
     async def report(self, hub: Hub, analyst: str, period: str, by: str, format: str = "json") -> Any:
         fmt = _format(format)
@@ -55,7 +58,11 @@ class AnalyticsController(Controller):
             return _download(exports.to_xlsx({"report": result}), XLSX, name + ".xlsx")
         return exports.to_json(result)
 
-    @get("/overview", summary="The period's overview: every report of the HTML report (json or xlsx)")
+    @get(
+        "/overview",
+        summary="The period's overview: every report of the HTML report (json or xlsx)",
+        responses=contract.answers(dict[str, Any], 401),
+    )
     async def overview(self, hub: Hub, analyst: str, period: str, format: str = "json") -> Any:
         fmt = _format(format)
         chosen = parse_period(period)
@@ -68,7 +75,11 @@ class AnalyticsController(Controller):
             )
         return {name: exports.to_json(r) for name, r in reports.items()}
 
-    @get("/report.html", summary="The period's report as one self-contained HTML page with SVG charts")
+    @get(
+        "/report.html",
+        summary="The period's report as one self-contained HTML page with SVG charts",
+        responses=contract.answers(str, 401, media_type="text/html"),
+    )
     async def html(self, hub: Hub, analyst: str, period: str) -> Response[str]:
         chosen = parse_period(period)
         reports = await anyio.to_thread.run_sync(analytics.overview, hub, chosen)
@@ -81,6 +92,8 @@ class AnalyticsController(Controller):
     description="`period`: whole months (2026-11, 2026-Q4, 2026, or FROM..TO from a 1st to a month's "
     "end); `format`: json or csv. A hidden count is null; row and column totals are exact.",
     tags=["Public"],
+    security=contract.PUBLIC,
+    responses=contract.answers(dict[str, Any]),
 )
 async def open_data(hub: Hub, period: str, format: str = "json") -> Any:
     if format not in ("json", "csv"):

@@ -17,9 +17,10 @@ from litestar.openapi import OpenAPIConfig
 from gateway.adapters.logs import configure_logging
 from gateway.config import Settings, get_settings
 from gateway.faces.boundary import CheckedRequest, check_parameters
-from gateway.faces.rest import health, portal, public
+from gateway.faces.rest import contract, health, portal, public
 from gateway.faces.rest import metrics as metrics_face
 from gateway.faces.rest.analytics import AnalyticsController, open_data
+from gateway.faces.rest.docs import OfflineSwagger
 from gateway.faces.rest.ops import OpsController
 from gateway.faces.rest.problems import exception_handler, record_refusal
 from gateway.faces.rest.request_log import RequestLog
@@ -27,6 +28,8 @@ from gateway.faces.rest.sed import SedController
 from gateway.faces.rest.statuses import reissue_access_code, upload_statuses
 from gateway.faces.soap import routes as soap
 from gateway.service.hub import Hub, open_hub
+
+SCHEMA_PATH = "/schema"
 
 
 def _provide_hub(state: State) -> Hub:
@@ -73,9 +76,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         after_exception=[record_refusal],
         lifespan=[lifespan],
         stores={public.STORE: public.SweptMemoryStore()},
-        openapi_config=OpenAPIConfig(title="Appeals Gateway", version="1", path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="Appeals Gateway",
+            version="1",
+            path=SCHEMA_PATH,
+            render_plugins=[OfflineSwagger(SCHEMA_PATH)],  # no CDN: a closed network reads it too
+        ),
         logging_config=None,  # configure_logging owns logging: JSON lines, no personal data
     )
+    contract.complete(app.openapi_schema)  # built now, before the first request serves it
     # Outside routing, so requests no route matched get their request id and access line too.
     app.asgi_handler = RequestLog(app.asgi_handler)
     return app

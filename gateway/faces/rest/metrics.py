@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import anyio
 from litestar import Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 
+from gateway.faces.rest import contract
 from gateway.service import metrics
 from gateway.service.hub import Hub
 
@@ -18,6 +20,13 @@ from gateway.service.hub import Hub
     media_type="text/plain",
     summary="Prometheus metrics (expose to the monitoring network only)",
     tags=["Health"],
+    security=contract.PUBLIC,
+    responses={
+        200: ResponseSpec(
+            str, generate_examples=False, description="The text exposition format", media_type="text/plain"
+        ),
+        503: contract.answers(str, 503)[503],
+    },
 )
 async def scrape(request: Request, hub: Hub) -> Response[bytes]:
     body, content_type = await anyio.to_thread.run_sync(

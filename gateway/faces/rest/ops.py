@@ -13,6 +13,7 @@ from litestar.di import Provide
 from litestar.params import Parameter
 
 from gateway.domain.errors import Code, Rejection
+from gateway.faces.rest import contract
 from gateway.faces.rest.auth import calling_operator
 from gateway.service import (
     applicant_requests,
@@ -80,9 +81,14 @@ def _mail_json(row: dict[str, Any]) -> dict[str, Any]:
 class OpsController(Controller):
     path = "/ops/v1"
     tags = ["Operators"]
+    security = contract.AS_OPERATOR
     dependencies = {"operator": Provide(calling_operator, sync_to_thread=True)}
 
-    @get("/manual-routing", summary="Appeals no rule could route, oldest first")
+    @get(
+        "/manual-routing",
+        summary="Appeals no rule could route, oldest first",
+        responses=contract.answers(contract.AppealRows, 401),
+    )
     async def manual_routing_queue(
         self, hub: Hub, operator: str, limit: int = Parameter(default=100, ge=1, le=1000)
     ) -> dict[str, Any]:
@@ -93,7 +99,12 @@ class OpsController(Controller):
             ]
         }
 
-    @post("/appeals/{appeal_id:uuid}/assign", status_code=200, summary="Route an unrouted appeal")
+    @post(
+        "/appeals/{appeal_id:uuid}/assign",
+        status_code=200,
+        summary="Route an unrouted appeal",
+        responses=contract.answers(contract.Assigned, 401, 404, 409, 422),
+    )
     async def assign(self, hub: Hub, operator: str, appeal_id: UUID, data: AssignBody) -> dict[str, str]:
         message_id = await anyio.to_thread.run_sync(
             manual_routing.assign, hub, operator, appeal_id, data.agency_code
@@ -104,12 +115,20 @@ class OpsController(Controller):
             "mailbox_message": str(message_id),
         }
 
-    @get("/feedback", summary="How applicants rated each agency's answers")
+    @get(
+        "/feedback",
+        summary="How applicants rated each agency's answers",
+        responses=contract.answers(contract.AgencyRows, 401),
+    )
     async def feedback(self, hub: Hub, operator: str) -> dict[str, Any]:
         summaries = await anyio.to_thread.run_sync(applicant_requests.feedback_summary, hub)
         return {"agencies": [asdict(s) for s in summaries]}
 
-    @get("/mailboxes", summary="Every agency's mailbox: pending, leased, redelivered, refused, last pull")
+    @get(
+        "/mailboxes",
+        summary="Every agency's mailbox: pending, leased, redelivered, refused, last pull",
+        responses=contract.answers(contract.AgencyRows, 401),
+    )
     async def mailboxes(self, hub: Hub, operator: str) -> dict[str, Any]:
         views = await anyio.to_thread.run_sync(monitoring.mailboxes, hub)
         return {"agencies": [asdict(v) for v in views]}
@@ -118,6 +137,7 @@ class OpsController(Controller):
         "/deliveries",
         summary="Open deliveries per connector; retrying and dead ones with their errors; SMS the handset "
         "did not get, by their delivery receipts",
+        responses=contract.answers(contract.DeliveriesView, 401),
     )
     async def deliveries(
         self,
@@ -131,43 +151,77 @@ class OpsController(Controller):
         )
         return {"connectors": view.by_connector, "stuck": view.stuck, "undelivered_sms": view.undelivered_sms}
 
-    @post("/deliveries/{outbox_id:int}/replay", status_code=200, summary="Send a dead delivery again")
+    @post(
+        "/deliveries/{outbox_id:int}/replay",
+        status_code=200,
+        summary="Send a dead delivery again",
+        responses=contract.answers(contract.Replayed, 401, 404, 409),
+    )
     async def replay(self, hub: Hub, operator: str, outbox_id: int) -> dict[str, Any]:
         revived = await anyio.to_thread.run_sync(lambda: delivery.replay(hub, operator, ids=[outbox_id]))
         if not revived:
             raise Rejection(Code.ILLEGAL_TRANSITION, "no dead delivery with this id", "/outbox_id")
         return {"replayed": [row["id"] for row in revived]}
 
-    @get("/broker", summary="Delivery queue depths and consumers, and the workers alive")
+    @get(
+        "/broker",
+        summary="Delivery queue depths and consumers, and the workers alive",
+        responses=contract.answers(dict[str, Any], 401),
+    )
     async def broker(self, hub: Hub, operator: str) -> dict[str, Any]:
         return asdict(await anyio.to_thread.run_sync(monitoring.broker, hub))
 
     @post(
-        "/messages/{message_id:uuid}/release", status_code=200, summary="Release a lease: pending again now"
+        "/messages/{message_id:uuid}/release",
+        status_code=200,
+        summary="Release a lease: pending again now",
+        responses=contract.answers(contract.MessageState, 401, 404, 409),
     )
     async def release(self, hub: Hub, operator: str, message_id: UUID) -> dict[str, str]:
         appeal_id = await anyio.to_thread.run_sync(mailbox.release_lease, hub, operator, message_id)
         return {"message_id": str(message_id), "appeal_id": str(appeal_id), "status": "pending"}
 
-    @post("/messages/{message_id:uuid}/requeue", status_code=200, summary="Offer a refused message again")
+    @post(
+        "/messages/{message_id:uuid}/requeue",
+        status_code=200,
+        summary="Offer a refused message again",
+        responses=contract.answers(contract.MessageState, 401, 404, 409),
+    )
     async def requeue(self, hub: Hub, operator: str, message_id: UUID) -> dict[str, str]:
         appeal_id = await anyio.to_thread.run_sync(mailbox.requeue_refused, hub, operator, message_id)
         return {"message_id": str(message_id), "appeal_id": str(appeal_id), "status": "pending"}
 
-    @get("/timeline", summary="An appeal's story by hub id, portal id or registration number")
+    @get(
+        "/timeline",
+        summary="An appeal's story by hub id, portal id or registration number",
+        responses=contract.answers(contract.AppealRows, 401, 404),
+    )
     async def timeline(self, hub: Hub, operator: str, ref: str) -> dict[str, Any]:
         return {"appeals": await anyio.to_thread.run_sync(monitoring.timeline, hub, ref)}
 
-    @get("/held-appeals", summary="Appeals held from their agency until their attachments are scanned")
+    @get(
+        "/held-appeals",
+        summary="Appeals held from their agency until their attachments are scanned",
+        responses=contract.answers(contract.HeldAppeals, 401),
+    )
     async def held_appeals(self, hub: Hub, operator: str) -> dict[str, Any]:
         rows = await anyio.to_thread.run_sync(holds.listing, hub)
         return {"held": [{k: _plain(v) for k, v in row.items()} for row in rows]}
 
-    @post("/held-appeals/release", status_code=200, summary="Scan held appeals now; release the clean ones")
+    @post(
+        "/held-appeals/release",
+        status_code=200,
+        summary="Scan held appeals now; release the clean ones",
+        responses=contract.answers(contract.HeldReleased, 401),
+    )
     async def release_held(self, hub: Hub, operator: str) -> dict[str, int]:
         return (await anyio.to_thread.run_sync(holds.release, hub)).as_dict()
 
-    @get("/incoming-mail", summary="E-mailed appeals waiting for moderation, and quarantined mail")
+    @get(
+        "/incoming-mail",
+        summary="E-mailed appeals waiting for moderation, and quarantined mail",
+        responses=contract.answers(contract.MessageRows, 401),
+    )
     async def incoming_mail_queue(
         self,
         hub: Hub,
@@ -178,13 +232,18 @@ class OpsController(Controller):
         rows = await anyio.to_thread.run_sync(incoming_mail.queue, hub, mail_state, limit)
         return {"messages": [_mail_json(r) for r in rows]}
 
-    @get("/incoming-mail/{mail_id:uuid}", summary="One e-mail: headers, text, attachments, decision")
+    @get(
+        "/incoming-mail/{mail_id:uuid}",
+        summary="One e-mail: headers, text, attachments, decision",
+        responses=contract.answers(dict[str, Any], 401, 404),
+    )
     async def incoming_mail_show(self, hub: Hub, operator: str, mail_id: UUID) -> dict[str, Any]:
         return _mail_json(await anyio.to_thread.run_sync(incoming_mail.show, hub, mail_id))
 
     @post(
         "/incoming-mail/{mail_id:uuid}/register", status_code=200,
         summary="Register an e-mail as an appeal (channel e-mail) in the chosen agency's mailbox",
+        responses=contract.answers(contract.MailRegistered, 401, 404, 409, 422),
     )  # fmt: skip
     async def incoming_mail_register(
         self, hub: Hub, operator: str, mail_id: UUID, data: RegisterMailBody
@@ -193,7 +252,12 @@ class OpsController(Controller):
         appeal_id = await anyio.to_thread.run_sync(incoming_mail.register, hub, operator, mail_id, reg)
         return {"incoming_mail": str(mail_id), "appeal_id": str(appeal_id), "routed_to": data.agency_code}
 
-    @post("/incoming-mail/{mail_id:uuid}/reject", status_code=200, summary="Reject an e-mail with a reason")
+    @post(
+        "/incoming-mail/{mail_id:uuid}/reject",
+        status_code=200,
+        summary="Reject an e-mail with a reason",
+        responses=contract.answers(contract.MailRejected, 401, 404, 409),
+    )
     async def incoming_mail_reject(
         self, hub: Hub, operator: str, mail_id: UUID, data: RejectMailBody
     ) -> dict[str, str]:
@@ -202,7 +266,11 @@ class OpsController(Controller):
         )
         return {"incoming_mail": str(mail_id), "state": "rejected", "reason": data.reason}
 
-    @get("/postal-answers", summary="Answers to send by post (ReplyPreference=post): pending or dispatched")
+    @get(
+        "/postal-answers",
+        summary="Answers to send by post (ReplyPreference=post): pending or dispatched",
+        responses=contract.answers(contract.AnswerRows, 401),
+    )
     async def postal_answers_list(
         self,
         hub: Hub,
@@ -216,6 +284,7 @@ class OpsController(Controller):
     @post(
         "/postal-answers/{appeal_id:uuid}/dispatch", status_code=200,
         summary="Mark a posted answer dispatched, with its date and tracking number",
+        responses=contract.answers(contract.PostalDispatch, 401, 404, 409),
     )  # fmt: skip
     async def postal_answer_dispatch(
         self, hub: Hub, operator: str, appeal_id: UUID, data: DispatchBody

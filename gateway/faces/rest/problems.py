@@ -21,6 +21,7 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.types import Scope
 
 from gateway.adapters.db.outage import RETRY_AFTER_SECONDS, is_outage
+from gateway.domain.error_messages import INTERNAL_ERROR
 from gateway.domain.errors import Code, Rejection
 from gateway.faces.rest.request_log import CLIENT_ABORTED_STATUS, ClientAborted
 from gateway.service import refusals
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "urn:appeals-gateway:problem:"
-INTERNAL_ERROR = "internal-error"
 CLIENT_ABORTED = "client-aborted"  # never sent (the client is gone): the access line's status says it
 # Calls that record their own refusals, as (method, path).
 SELF_RECORDING = frozenset({("POST", "/portal/v1/appeals")})
@@ -43,12 +43,22 @@ class Problem:
     pointer: str | None = None
 
 
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+
+
 def _validation_pointer(exc: ValidationException) -> str | None:
+    """The field at fault: Litestar names the body ``data`` and a missing field only in its message."""
     extra = exc.extra if isinstance(exc.extra, list) else []
     for item in extra:
-        if isinstance(item, dict) and item.get("key"):
-            # "records[3].at" → "/records/3/at": the pointers the domain's own refusals use
-            return "/" + re.sub(r"\[([0-9]+)\]", r".\1", str(item["key"])).replace(".", "/")
+        if not isinstance(item, dict) or not item.get("key"):
+            continue
+        key = str(item["key"])
+        # "records[3].at" → "/records/3/at": the pointers the domain's own refusals use
+        pointer = "" if key == "data" else "/" + re.sub(r"\[([0-9]+)\]", r".\1", key).replace(".", "/")
+        missing = _MISSING_FIELD.search(str(item.get("message", "")))
+        if missing:
+            pointer += "/" + missing.group(1)
+        return pointer or None
     return None
 
 
@@ -77,7 +87,7 @@ def describe(exc: Exception) -> Problem:
     return Problem(500, INTERNAL_ERROR, "the hub failed; the request was not applied")
 
 
-def problem_response(p: Problem, **extra: Any) -> Response:
+def problem_response(p: Problem, headers: dict[str, str] | None = None, **extra: Any) -> Response:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + p.code,
         "title": p.code.replace("-", " "),
@@ -88,10 +98,25 @@ def problem_response(p: Problem, **extra: Any) -> Response:
     if p.pointer:
         body["pointer"] = p.pointer
     body.update(extra)
-    headers = {"WWW-Authenticate": "Bearer"} if p.status == 401 else None
+    headers = dict(headers or {})
+    if p.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     if p.status == 503:
-        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    return Response(body, status_code=p.status, media_type=PROBLEM_JSON, headers=headers)
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return Response(body, status_code=p.status, media_type=PROBLEM_JSON, headers=headers or None)
+
+
+def _limit_headers(exc: Exception) -> dict[str, str]:
+    """A rate limiter's refusal keeps its ``RateLimit-*`` headers (Litestar's limiter writes the IETF
+    draft's ``RateLimit-Limit``, ``-Remaining``, ``-Reset`` and ``-Policy``, which proxies such as
+    Envoy and Kong also send) and gains ``Retry-After`` (RFC 9110), the one header every HTTP client
+    library already heeds: the seconds until the window resets, at least one."""
+    if not isinstance(exc, HTTPException) or exc.status_code != 429:
+        return {}
+    limits = {k: v for k, v in (exc.headers or {}).items() if k.lower().startswith("ratelimit")}
+    reset = next((v for k, v in limits.items() if k.lower() == "ratelimit-reset"), "")
+    retry_after = max(int(reset), 1) if reset.isdigit() else 60
+    return {**limits, "Retry-After": str(retry_after)}
 
 
 def exception_handler(_: Request, exc: Exception) -> Response:
@@ -100,7 +125,7 @@ def exception_handler(_: Request, exc: Exception) -> Response:
         log.warning("database unavailable: %s", type(exc).__name__)
     elif p.status >= 500:
         log.error("unhandled %s", type(exc).__name__, exc_info=exc)
-    return problem_response(p)
+    return problem_response(p, _limit_headers(exc))
 
 
 async def record_refusal(exc: Exception, scope: Scope) -> None:

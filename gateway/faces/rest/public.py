@@ -13,6 +13,7 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import Parameter
 from litestar.stores.memory import MemoryStore
 
+from gateway.faces.rest import contract
 from gateway.service import status
 from gateway.service.hub import Hub
 
@@ -52,6 +53,8 @@ def status_handler(lookups_per_minute: int) -> HTTPRouteHandler:
         middleware=[limit.middleware],
         summary="Status of an appeal by registration number and access code",
         tags=["Public"],
+        security=contract.PUBLIC,
+        responses=contract.answers(contract.PublicStatus, 404, 429),
     )
     async def status_lookup(
         hub: Hub,

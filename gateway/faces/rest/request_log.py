@@ -135,6 +135,11 @@ class RequestLog:
                         status = CLIENT_ABORTED_STATUS
                         metrics.client_aborted(face)
                         log.info("client aborted", method=scope["method"], received_bytes=body.received)
+                    if status is not None and status != CLIENT_ABORTED_STATUS:
+                        metrics.http_request(
+                            face, scope.get("path_template"), scope["method"], status,
+                            time.perf_counter() - started,
+                        )  # fmt: skip
                     appeal_id = scope.get("path_params", {}).get("appeal_id")
                     (log.debug if face in _PROBES else log.info)(
                         "request",

@@ -7,7 +7,7 @@ import base64
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import anyio
@@ -15,12 +15,13 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
-from litestar.params import Parameter
+from litestar.params import Body, Parameter
 from litestar.response import Stream
 
 from gateway.domain import events as domain_events
 from gateway.domain.errors import Code, Rejection
 from gateway.faces.boundary import json_document
+from gateway.faces.rest import contract
 from gateway.faces.rest.auth import calling_agency
 from gateway.faces.rest.download import attachment_stream
 from gateway.faces.rest.upload import read_body, read_parts
@@ -158,7 +159,9 @@ class EventOperation(Operation):
         self.request_body = RequestBody(
             required=True,
             content={
-                "application/json": OpenAPIMediaType(schema=json_event),
+                "application/json": OpenAPIMediaType(
+                    schema=json_event, examples={"registered": contract.body_example(contract.EVENT)[0]}
+                ),
                 "multipart/form-data": OpenAPIMediaType(schema=answered),
             },
         )
@@ -167,9 +170,14 @@ class EventOperation(Operation):
 class SedController(Controller):
     path = "/sed/v1"
     tags = ["EDMS (REST)"]
+    security = contract.AS_AGENCY
     dependencies = {"agency": Provide(calling_agency, sync_to_thread=True)}
 
-    @get("/messages", summary="Lease up to `limit` pending messages, oldest first")
+    @get(
+        "/messages",
+        summary="Lease up to `limit` pending messages, oldest first",
+        responses=contract.answers(contract.LeasedMessages, 401),
+    )
     async def lease(
         self,
         hub: Hub,
@@ -185,8 +193,15 @@ class SedController(Controller):
         status_code=200,
         summary="Acknowledge (or refuse) one message",
         description=LEASE_RULE,
+        responses=contract.answers(contract.AckResult, 401, 404, 409, example=contract.ACK_RESULT),
     )
-    async def ack(self, hub: Hub, agency: str, message_id: UUID, data: AckBody) -> dict[str, str]:
+    async def ack(
+        self,
+        hub: Hub,
+        agency: str,
+        message_id: UUID,
+        data: Annotated[AckBody, Body(examples=contract.body_example(contract.ACK))],
+    ) -> dict[str, str]:
         ack = mailbox.Ack(message_id, data.lease_token, data.accepted, data.reason)
         result = await anyio.to_thread.run_sync(mailbox.acknowledge_one, hub, agency, ack)
         return {"message_id": str(result.message_id), "status": result.outcome.value}
@@ -196,8 +211,14 @@ class SedController(Controller):
         status_code=200,
         summary="Acknowledge (or refuse) a batch; one result each",
         description=LEASE_RULE,
+        responses=contract.answers(contract.AckResults, 401, example=contract.BATCH_RESULT),
     )
-    async def ack_batch(self, hub: Hub, agency: str, data: BatchAckBody) -> dict[str, Any]:
+    async def ack_batch(
+        self,
+        hub: Hub,
+        agency: str,
+        data: Annotated[BatchAckBody, Body(examples=contract.body_example(contract.BATCH_ACK))],
+    ) -> dict[str, Any]:
         acks = []
         for i, item in enumerate(data.acks):
             if item.message_id is None:
@@ -206,7 +227,11 @@ class SedController(Controller):
         results = await anyio.to_thread.run_sync(mailbox.acknowledge, hub, agency, acks)
         return {"results": [{"message_id": str(r.message_id), "status": r.outcome.value} for r in results]}
 
-    @get("/statistics", summary="Pending, leased and refused messages, and the oldest pending age")
+    @get(
+        "/statistics",
+        summary="Pending, leased and refused messages, and the oldest pending age",
+        responses=contract.answers(contract.MailboxStatistics, 401, example=contract.STATISTICS),
+    )
     async def statistics(self, hub: Hub, agency: str) -> dict[str, Any]:
         stats = await anyio.to_thread.run_sync(mailbox.statistics, hub, agency)
         return {
@@ -216,11 +241,19 @@ class SedController(Controller):
             "oldest_pending_age_s": round(stats.oldest_pending_age_s, 3),
         }
 
-    @get("/feedback", summary="How applicants rated this agency's answers")
+    @get(
+        "/feedback",
+        summary="How applicants rated this agency's answers",
+        responses=contract.answers(contract.AgencyFeedback, 401),
+    )
     async def feedback(self, hub: Hub, agency: str) -> dict[str, Any]:
         return asdict(await anyio.to_thread.run_sync(applicant_requests.agency_feedback, hub, agency))
 
-    @get("/appeals/{appeal_id:uuid}/attachments/{n:int}", summary="Stream one attachment's bytes")
+    @get(
+        "/appeals/{appeal_id:uuid}/attachments/{n:int}",
+        summary="Stream one attachment's bytes",
+        responses=contract.answers(bytes, 401, 404, media_type="*/*"),
+    )
     async def attachment(self, hub: Hub, agency: str, appeal_id: UUID, n: int) -> Stream:
         found = await anyio.to_thread.run_sync(attachments.find, hub, agency, appeal_id, n)
         return attachment_stream(hub, found)
@@ -233,6 +266,18 @@ class SedController(Controller):
         description="JSON for every event but `answered`, which is `multipart/form-data`: the part "
         "`event` (its JSON), the part `answer` (the signed answer) and one part per attachment, named by "
         "its ContentId.",
+        responses=contract.answers(
+            contract.EventReceipt,
+            401,
+            404,
+            409,
+            413,
+            415,
+            422,
+            status=201,
+            also=(200,),
+            example=contract.EVENT_RECEIPT,
+        ),
     )
     async def event(
         self, request: Request, hub: Hub, agency: str, appeal_id: UUID

@@ -7,13 +7,15 @@ names the field at fault), the batch to the service layer, the results back as J
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 from litestar import post
 from litestar.di import Provide
+from litestar.params import Body
 
 from gateway.domain.status_upload import parse_records
+from gateway.faces.rest import contract
 from gateway.faces.rest.auth import calling_agency
 from gateway.service import status_upload
 from gateway.service.hub import Hub
@@ -46,8 +48,14 @@ class StatusesBody:
     description="One transaction: a refused record (`pointer` `/records/{i}/{field}`) leaves the whole batch "
     "unstored. The first record of a number returns the appeal's access code, once. `reason` is shown "
     "to anyone with the number and the code: it must hold no personal data.",
+    security=contract.AS_AGENCY,
+    responses=contract.answers(contract.StatusesResult, 401, 409, 422, example=contract.STATUSES_RESULT),
 )
-async def upload_statuses(hub: Hub, agency: str, data: StatusesBody) -> dict[str, Any]:
+async def upload_statuses(
+    hub: Hub,
+    agency: str,
+    data: Annotated[StatusesBody, Body(examples=contract.body_example(contract.STATUSES))],
+) -> dict[str, Any]:
     records = parse_records([asdict(record) for record in data.records])
     results = await anyio.to_thread.run_sync(status_upload.upload, hub, agency, records)
     return {
@@ -70,8 +78,14 @@ class AccessCodeBody:
     dependencies={"agency": Provide(calling_agency, sync_to_thread=True)},
     tags=["EDMS (REST)"],
     summary="Issue a new access code for an appeal the agency uploaded; the old code stops working",
+    security=contract.AS_AGENCY,
+    responses=contract.answers(contract.AccessCode, 401, 404, example=contract.ACCESS_CODE),
 )
-async def reissue_access_code(hub: Hub, agency: str, data: AccessCodeBody) -> dict[str, str]:
+async def reissue_access_code(
+    hub: Hub,
+    agency: str,
+    data: Annotated[AccessCodeBody, Body(examples=contract.body_example(contract.ACCESS_CODE_REQUEST))],
+) -> dict[str, str]:
     number, code = await anyio.to_thread.run_sync(
         status_upload.reissue_access_code, hub, agency, data.registration_number
     )

@@ -3,7 +3,8 @@
 Every fault goes out with HTTP 500, for ``soap:Client`` too: SOAP 1.1's HTTP binding says a fault
 is reported with 500 (WS-I Basic Profile R1126), and toolkits such as zeep read the Fault only then.
 So the status says nothing; ``detail/sed:Error/sed:Code`` says what was wrong, ``sed:Pointer``
-where, and ``faultstring`` explains it to a person without echoing the request's content.
+where, ``faultstring`` explains this case to a person without echoing the request's content, and
+``sed:Description`` (Russian, then English) says what the code means, for the EDMS's operators.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from gateway.domain.error_messages import INTERNAL_ERROR, describe
 from gateway.domain.errors import Code, Rejection
-from gateway.faces.rest.problems import INTERNAL_ERROR
 from gateway.faces.soap.codec import NS, q
 from gateway.faces.soap.soapenv import SOAP_ENV, EnvelopeRejection, FaultCode
 
@@ -52,4 +53,6 @@ def element(fault: Fault) -> etree._Element:
     etree.SubElement(error, q("Code")).text = fault.code
     if fault.pointer:
         etree.SubElement(error, q("Pointer")).text = fault.pointer
+    for lang, text in zip(("ru", "en"), describe(fault.code), strict=True):
+        etree.SubElement(error, q("Description"), lang=lang).text = text
     return node

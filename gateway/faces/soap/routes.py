@@ -14,12 +14,15 @@ import logging
 
 import anyio
 from litestar import Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from lxml import etree
 
+from gateway.adapters import metrics
 from gateway.adapters.db.outage import RETRY_AFTER_SECONDS, is_outage
 from gateway.adapters.xmlsec.envelope import validate
 from gateway.adapters.xmlsec.parsing import parse_hardened
 from gateway.domain.errors import Code, Rejection
+from gateway.faces.rest import contract as openapi
 from gateway.faces.rest.auth import bearer_token
 from gateway.faces.rest.request_log import ClientAborted, note
 from gateway.faces.rest.upload import read_xml
@@ -36,7 +39,13 @@ TAGS = ["EDMS (SOAP)"]
 _VARY = "Host, Forwarded, X-Forwarded-Proto, X-Forwarded-Host"
 
 
-@get(wsdl.ENDPOINT, tags=TAGS, summary="The WSDL (`?wsdl`) or the schema it imports (`?xsd=…`)")
+@get(
+    wsdl.ENDPOINT,
+    tags=TAGS,
+    summary="The WSDL (`?wsdl`) or the schema it imports (`?xsd=…`)",
+    security=openapi.PUBLIC,
+    responses=openapi.answers(bytes, 404, media_type="text/xml"),
+)
 async def contract(request: Request, hub: Hub, xsd: str | None = None) -> Response[bytes]:
     schemas_dir = hub.settings.schemas_dir
     if xsd is None:
@@ -49,7 +58,18 @@ async def contract(request: Request, hub: Hub, xsd: str | None = None) -> Respon
     return Response(body, media_type=soapenv.MEDIA_TYPE, headers={"Vary": _VARY})
 
 
-@post(wsdl.ENDPOINT, request_max_body_size=None, tags=TAGS, summary="Call an operation (SOAP 1.1)")
+@post(
+    wsdl.ENDPOINT,
+    request_max_body_size=None,
+    tags=TAGS,
+    status_code=200,
+    summary="Call an operation (SOAP 1.1; the WSDL is its contract)",
+    security=openapi.AS_AGENCY,  # or WS-Security UsernameToken in the envelope's header
+    responses={
+        200: ResponseSpec(bytes, generate_examples=False, description="The answer", media_type="text/xml"),
+        500: ResponseSpec(bytes, generate_examples=False, description="A SOAP Fault", media_type="text/xml"),
+    },
+)
 async def call(request: Request, hub: Hub) -> Response[bytes]:
     """200 with the operation's response, or 500 with a Fault (SOAP 1.1 reports every fault so);
     the database away is a ``soap:Server`` fault ``service-unavailable`` with ``Retry-After``."""
@@ -79,6 +99,7 @@ async def call(request: Request, hub: Hub) -> Response[bytes]:
 
 
 def _fault(fault: faults.Fault, headers: dict[str, str] | None = None) -> Response[bytes]:
+    metrics.soap_fault(fault.code)
     body = soapenv.write(faults.element(fault))
     return Response(body, status_code=faults.HTTP_STATUS, media_type=soapenv.MEDIA_TYPE, headers=headers)
 

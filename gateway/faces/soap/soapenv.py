@@ -17,7 +17,9 @@ from gateway.domain.errors import Code, Rejection
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
-MEDIA_TYPE = "text/xml; charset=utf-8"
+# SOAP 1.1 answers are text/xml in UTF-8. Litestar appends "; charset=utf-8" to every text/* media
+# type it is given, so the charset is not written here: strict clients (.NET's WCF) refuse two.
+MEDIA_TYPE = "text/xml"
 
 
 class FaultCode(StrEnum):

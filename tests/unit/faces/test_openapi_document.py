@@ -1,0 +1,67 @@
+"""What the published OpenAPI document promises every integrator, whatever the operation."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.config import Settings
+from gateway.domain.errors import Code
+from gateway.faces.rest.app import create_app
+
+
+@pytest.fixture(scope="module")
+def document() -> dict:
+    app = create_app(Settings(database_url="postgresql://nobody@127.0.0.1:1/none"))
+    return app.openapi_schema.to_schema()
+
+
+def _operations(document: dict):
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            yield method.upper(), path, operation
+
+
+def test_every_refusal_is_a_problem_document_with_the_codes_enumerated(document):
+    problem = document["components"]["schemas"]["ProblemDocument"]
+    assert problem["properties"]["code"] == {"$ref": "#/components/schemas/Code"}
+    assert set(document["components"]["schemas"]["Code"]["enum"]) == {c.value for c in Code}
+    for method, path, operation in _operations(document):
+        if (method, path) == ("POST", "/sed/soap/v1"):
+            continue  # SOAP answers faults as text/xml (SOAP 1.1), the WSDL being its contract
+        for status, response in operation["responses"].items():
+            if status.startswith(("4", "5")) and (method, path, status) != ("GET", "/health/ready", "503"):
+                schema = response["content"]["application/problem+json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ProblemDocument"}, (method, path, status)
+        assert "503" in operation["responses"] or (method, path) == ("GET", "/health/live"), (method, path)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "scheme"),
+    [
+        ("/sed/v1/", "agencyBearer"),
+        ("/ops/v1/", "operatorBearer"),
+        ("/portal/v1/appeals/", "portalBearer"),
+        ("/analytics/v1/", "analystBearer"),
+    ],
+)
+def test_each_face_names_its_bearer_scheme(document, prefix, scheme):
+    assert document["components"]["securitySchemes"][scheme] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": document["components"]["securitySchemes"][scheme]["description"],
+    }
+    faced = [(m, p, o) for m, p, o in _operations(document) if p.startswith(prefix)]
+    assert faced
+    for method, path, operation in faced:
+        assert operation["security"] == [{scheme: []}], (method, path)
+        assert "401" in operation["responses"], (method, path)
+
+
+def test_bodies_read_by_hand_are_described_and_downloads_are_binary(document):
+    push = document["paths"]["/portal/v1/appeals"]["post"]
+    assert set(push["requestBody"]["content"]) == {"application/xml", "multipart/form-data"}
+    assert "security" not in push  # the portal's signature on the envelope is the credential
+    download = document["paths"]["/sed/v1/appeals/{appeal_id}/attachments/{n}"]["get"]["responses"]["200"]
+    assert download["content"]["*/*"]["schema"] == {"type": "string", "format": "binary"}
+    lookup = document["paths"]["/public/v1/status"]["get"]["responses"]["429"]
+    assert "Retry-After" in lookup["headers"]
