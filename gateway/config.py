@@ -109,6 +109,12 @@ class Settings(BaseSettings):
         description="a published delivery no worker finished in this time is counted failed and retried",
     )
     relay_poll_seconds: float = Field(default=1.0, description="relay's poll when no notification wakes it")
+    delivery_claim_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="how long a worker's claim on a delivery attempt lasts: longer than any attempt "
+        "(the task's time limit is held within it); a worker killed mid-call holds it up this long",
+    )
     worker_concurrency: int = Field(default=2, description="delivery worker processes per `worker`")
 
     # --- incoming e-mail: the moderation queue (gateway/service/incoming_mail.py) ---

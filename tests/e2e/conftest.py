@@ -75,6 +75,8 @@ def worker_env(settings, broker_url) -> Iterator[dict[str, str]]:
         "GATEWAY_DELIVERY_RETRY_BASE_SECONDS": "0.2",
         "GATEWAY_DELIVERY_RETRY_CAP_SECONDS": "1",
         "GATEWAY_DELIVERY_TIMEOUT_SECONDS": "10",
+        # a killed worker's claim runs out soon (the task's time limit is held within it)
+        "GATEWAY_DELIVERY_CLAIM_SECONDS": "10",
         "GATEWAY_RELAY_POLL_SECONDS": "0.2",
         "GATEWAY_WORKER_CONCURRENCY": "2",
     }

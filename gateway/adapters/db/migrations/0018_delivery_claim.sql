@@ -1,0 +1,22 @@
+-- A delivery attempt no longer holds a transaction and the outbox row's lock while it calls the
+-- receiver (up to delivery_timeout_seconds, 30 s by default, per call). It takes a claim in one
+-- short transaction (claim_token, claimed_until), calls the receiver with no transaction open,
+-- and records the outcome in another, only while its claim is still its own.
+--
+-- A claim is a lease: a worker SIGKILLed mid-call leaves it behind, and once claimed_until has
+-- passed another task of the same attempt may take it, or the relay counts the attempt lost and
+-- schedules the next one (as for a task the broker lost). The Celery task's hard time limit is
+-- never longer than the claim (gateway/adapters/broker.py), so a running attempt is killed
+-- before anyone else may take its row; a late outcome of a claim taken over is dropped.
+--
+-- Before this, one delivery pinned one PostgreSQL connection "idle in transaction" for the
+-- length of the call; a slow cabinet with 2 workers × N nodes held as many transactions open,
+-- each one keeping VACUUM from cleaning behind it.
+
+ALTER TABLE outbox_message
+    ADD COLUMN claim_token    uuid,
+    ADD COLUMN claimed_until  timestamptz;
+
+-- The relay's look for claims that ran out without an outcome (their worker died).
+CREATE INDEX outbox_claimed ON outbox_message (claimed_until)
+    WHERE claimed_until IS NOT NULL AND delivered_at IS NULL AND dead_at IS NULL;
