@@ -6,6 +6,7 @@ the hub starts an embedded PostgreSQL (``pgserver``) under ``var/``; with one, i
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -14,6 +15,29 @@ from pydantic import AliasChoices, BaseModel, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# An installed wheel carries the top-level schemas/ and the example registry here (setup.py); a
+# source checkout has no such folder and reads them from PROJECT_ROOT.
+BUNDLED_DIR = Path(__file__).resolve().parent / "_bundled"
+INSTALLED = BUNDLED_DIR.is_dir()
+
+
+def bundled(name: str) -> Path:
+    """A file or folder of the repository's top level (``schemas``, ``deploy/…``), wherever the
+    hub runs from: the wheel's copy once installed, the source tree's otherwise."""
+    return (BUNDLED_DIR if INSTALLED else PROJECT_ROOT) / name
+
+
+SCHEMAS_DIR = bundled("schemas")
+
+
+def default_data_dir() -> Path:
+    """``var/`` of the source checkout (``make run``, tests); once installed, never under
+    site-packages: ``$XDG_DATA_HOME/appeals-gateway`` (``~/.local/share/appeals-gateway``).
+    Services set ``GATEWAY_DATA_DIR`` (systemd's StateDirectory, the image's volume)."""
+    if not INSTALLED:
+        return PROJECT_ROOT / "var"
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "appeals-gateway"
 
 
 class MailboxSettings(BaseModel):
@@ -50,8 +74,11 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(
         default=None, validation_alias=AliasChoices("BROKER_URL", "GATEWAY_BROKER_URL")
     )
-    data_dir: Path = PROJECT_ROOT / "var"
-    schemas_dir: Path = PROJECT_ROOT / "schemas"
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="embedded database, dev PKI and registry, embedded broker (never under site-packages)",
+    )
+    schemas_dir: Path = SCHEMAS_DIR
 
     trust_anchors: Path | None = Field(
         default=None, description="PEM bundle of the CAs whose certificates may sign portal envelopes"
