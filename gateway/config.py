@@ -89,6 +89,11 @@ class Settings(BaseSettings):
         default=False, description="honour X-Client-Cert-Sha256 set by a TLS terminator in front of the hub"
     )
     client_cert_header: str = "X-Client-Cert-Sha256"
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="addresses or networks (CIDR) of the proxies in front of the hub: only from them "
+        "are X-Forwarded-For and the client-certificate header believed",
+    )
     operator_tokens_sha256: list[str] = Field(
         default_factory=list, description="SHA-256 hex of operator tokens"
     )
@@ -106,7 +111,7 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = 10
     status_lookups_per_minute: int = Field(
-        default=30, description="public status lookups allowed per client address and hub process"
+        default=30, description="public status lookups per client address and minute, all nodes together"
     )
     registry_refresh_seconds: float = Field(
         default=5.0, description="how long a process may use its cached copy of senders and routing rules"

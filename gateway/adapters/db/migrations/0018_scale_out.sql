@@ -1,3 +1,7 @@
+-- What several hub nodes need to be correct together (issue 13): a delivery claim no longer
+-- held across the call, and a rate limit counted in one place for every node.
+--
+-- 1. Delivery claims.
 -- A delivery attempt no longer holds a transaction and the outbox row's lock while it calls the
 -- receiver (up to delivery_timeout_seconds, 30 s by default, per call). It takes a claim in one
 -- short transaction (claim_token, claimed_until), calls the receiver with no transaction open,
@@ -20,3 +24,18 @@ ALTER TABLE outbox_message
 -- The relay's look for claims that ran out without an outcome (their worker died).
 CREATE INDEX outbox_claimed ON outbox_message (claimed_until)
     WHERE claimed_until IS NOT NULL AND delivered_at IS NULL AND dead_at IS NULL;
+
+-- 2. The public status lookup's rate limit, shared by every hub node: one counter per client
+-- address (its SHA-256, not the address) and fixed window, incremented by one upsert per lookup,
+-- so N nodes allow the limit once, not N times. UNLOGGED: no WAL, not replicated, emptied by a
+-- crash or a failover; a counter that lives a minute need not outlive the server, and writing it
+-- costs no more than the lookup's own read. Windows older than two lengths are swept by the
+-- nodes (gateway/service/rate_limit.py).
+CREATE UNLOGGED TABLE rate_limit_window (
+    bucket        text NOT NULL,
+    client_key    bytea NOT NULL,
+    window_start  timestamptz NOT NULL,
+    hits          integer NOT NULL,
+    PRIMARY KEY (bucket, client_key, window_start)
+);
+CREATE INDEX rate_limit_window_start ON rate_limit_window (window_start);
