@@ -389,3 +389,39 @@ def test_a_task_that_arrives_before_the_relays_commit_waits_for_it(hub, portal, 
         relay.commit()
     worker.join(10)
     assert outcome == ["delivered"]
+
+
+@dataclass
+class SlowPublisher(RecordingPublisher):
+    """A broker that takes a moment to confirm, so two relays' runs overlap."""
+
+    def publish(self, outbox_id: int, attempt: int) -> None:
+        time.sleep(0.005)
+        super().publish(outbox_id, attempt)
+
+
+def test_two_relays_at_once_never_publish_one_message_twice(hub, portal) -> None:
+    """Relays on two nodes claim due rows with FOR UPDATE SKIP LOCKED: each row is published by
+    one of them, once, while both work the same backlog at the same time."""
+    from gateway.adapters.db import outbox as outbox_db
+
+    appeal_id = _registered_appeal(hub, portal)
+    with hub.pool.connection() as conn:
+        for i in range(59):
+            outbox_db.enqueue(conn, CABINET, appeal_id, 100 + i, f"test-relays:{i}", {"n": i})
+    relays = [SlowPublisher(), SlowPublisher()]
+    start = threading.Barrier(len(relays))
+
+    def relay(publisher: SlowPublisher) -> None:
+        start.wait()
+        while delivery.relay_once(hub, publisher, batch=5).published:
+            pass
+
+    threads = [threading.Thread(target=relay, args=(publisher,)) for publisher in relays]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    published = [outbox_id for publisher in relays for outbox_id, _ in publisher.published]
+    assert len(published) == len(set(published)) == 60
+    assert all(publisher.published for publisher in relays)  # both took part
