@@ -39,3 +39,19 @@ CREATE UNLOGGED TABLE rate_limit_window (
     PRIMARY KEY (bucket, client_key, window_start)
 );
 CREATE INDEX rate_limit_window_start ON rate_limit_window (window_start);
+
+-- 3. Periodic jobs (`appeals-gateway scheduled …`, run by a timer on every node): the first node
+-- to claim a job's period runs it, the others see the claim and do nothing. A claim not finished
+-- within its stale_after (its node died) may be taken again. The row is also the job's record:
+-- which node ran it, how it ended, and what it said.
+CREATE TABLE scheduled_run (
+    job           text NOT NULL,
+    period_start  timestamptz NOT NULL,
+    node          text NOT NULL,
+    started_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+    stale_at      timestamptz NOT NULL,
+    finished_at   timestamptz,
+    outcome       text CHECK (outcome IN ('ok', 'failed')),
+    summary       text,
+    PRIMARY KEY (job, period_start)
+);
