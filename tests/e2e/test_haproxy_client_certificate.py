@@ -92,7 +92,9 @@ def test_an_agency_is_known_by_its_certificate_through_the_proxy(balancer, agenc
     cert, key, fingerprint = agency_certificate
     with _client(ca, (cert, key)) as agency:
         pulled = agency.get(url + "/sed/v1/messages")
+        metrics = agency.get(url + "/metrics")
     assert pulled.status_code == 200, pulled.text
+    assert metrics.status_code == 404  # scraped on each node, not through the public face
     with _client(ca) as stranger:
         claimed = stranger.get(url + "/sed/v1/messages", headers={"X-Client-Cert-Sha256": fingerprint})
     assert (claimed.status_code, claimed.json()["code"]) == (401, "unauthenticated")  # HAProxy dropped it
