@@ -11,8 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from gateway.config import PROJECT_ROOT
 from gateway.service import intake
 from gateway.simulators.samples import sample_appeal
@@ -59,8 +57,3 @@ def test_the_guides_runnable_blocks_run(hub, portal, database_url, tmp_path: Pat
     assert "schema is current" in text and re.search(r"audit chain intact: [1-9]", text)  # not empty
     assert text.count("audit-verify for the period") == 2 and "already claimed by" in text
     assert list((tmp_path / "archive").glob("appeals-gateway-*.tar"))
-
-
-@pytest.mark.parametrize("kind", ["sh", "text"])
-def test_the_guide_has_both_kinds_of_block(kind: str) -> None:
-    assert _blocks(kind)
