@@ -26,12 +26,9 @@ def hub_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("hub") / "hub.log"
 
 
-@contextlib.contextmanager
-def serving(settings, log_path: Path, clamd_socket: str) -> Iterator[str]:
-    """A hub process (uvicorn, the app factory) on a free port, serving the test database and
-    scanning every pushed attachment through the test clamd (``tests/clamd.py``); its base URL."""
-    port = _free_port()
-    env = {
+def hub_env(settings, **extra: str) -> dict[str, str]:
+    """The environment of a hub process serving the test database (``hub_url``, ``hub_process``)."""
+    return {
         **os.environ,
         "DATABASE_URL": settings.database_url,
         "GATEWAY_DATA_DIR": str(settings.data_dir),
@@ -39,13 +36,24 @@ def serving(settings, log_path: Path, clamd_socket: str) -> Iterator[str]:
         "GATEWAY_OPERATOR_TOKENS_SHA256": json.dumps(settings.operator_tokens_sha256),
         "GATEWAY_ANALYST_TOKENS_SHA256": json.dumps(settings.analyst_tokens_sha256),
         "GATEWAY_TRUST_CLIENT_CERT_HEADER": "true",
-        "GATEWAY_CLAMD_ADDRESS": clamd_socket,
-        "GATEWAY_CLAMD_TIMEOUT_SECONDS": "5",
+        **extra,
     }
+
+
+def scanning(clamd_socket: str) -> dict[str, str]:
+    """What a hub process needs to scan attachments through the test clamd."""
+    return {"GATEWAY_CLAMD_ADDRESS": clamd_socket, "GATEWAY_CLAMD_TIMEOUT_SECONDS": "5"}
+
+
+@contextlib.contextmanager
+def hub_process(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """A hub (uvicorn) process on a free port of its own, stopped after; yields its base URL."""
+    port = _free_port()
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "gateway.faces.rest.app:create_app",
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+             "--no-proxy-headers"],  # as `serve` runs it: gateway/faces/proxy.py decides
             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
@@ -68,8 +76,9 @@ def serving(settings, log_path: Path, clamd_socket: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def hub_url(settings, session_hub, hub_log: Path, clamd_server) -> Iterator[str]:
-    """Base URL of a hub process serving the test database (registry already loaded)."""
-    with serving(settings, hub_log, clamd_server.socket) as url:
+    """Base URL of a hub process serving the test database (registry already loaded), scanning
+    every pushed attachment through the test clamd (``tests/clamd.py``)."""
+    with hub_process(hub_env(settings, **scanning(clamd_server.socket)), hub_log) as url:
         yield url
 
 
@@ -87,6 +96,8 @@ def worker_env(settings, broker_url) -> Iterator[dict[str, str]]:
         "GATEWAY_DELIVERY_RETRY_BASE_SECONDS": "0.2",
         "GATEWAY_DELIVERY_RETRY_CAP_SECONDS": "1",
         "GATEWAY_DELIVERY_TIMEOUT_SECONDS": "10",
+        # a killed worker's claim runs out soon (the task's time limit is held within it)
+        "GATEWAY_DELIVERY_CLAIM_SECONDS": "10",
         "GATEWAY_RELAY_POLL_SECONDS": "0.2",
         "GATEWAY_WORKER_CONCURRENCY": "2",
     }

@@ -21,7 +21,7 @@ from gateway.adapters.xmlsec.headers import add_attachment_headers
 from gateway.adapters.xmlsec.parsing import parse_hardened
 from gateway.adapters.xmlsec.signature import ALL_SUITES, Slot, check_placement, verify_slot
 from gateway.adapters.xmlsec.suites import Suite
-from gateway.config import PROJECT_ROOT
+from gateway.config import SCHEMAS_DIR
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.model import AnswerDocument, AttachmentHeader, Signatory
 
@@ -110,7 +110,7 @@ def verify_answer(
     *,
     max_depth: int,
     now: datetime | None = None,
-    schemas_dir: Path = PROJECT_ROOT / "schemas",
+    schemas_dir: Path = SCHEMAS_DIR,
     suites: Sequence[Suite] = ALL_SUITES,
 ) -> tuple[AnswerDocument, etree._Element]:
     """The answer in ``raw`` and the signed ``Document`` it was read from, or a :class:`Rejection`.

@@ -13,15 +13,15 @@ import yaml
 from gateway.adapters.pki import ensure_dev_pki, ensure_gost_dev_pki
 from gateway.adapters.xmlsec import gost
 from gateway.adapters.xmlsec.suites import GOST
-from gateway.config import PROJECT_ROOT, Settings
+from gateway.config import Settings, bundled
 from gateway.faces.cli.dev_companions import MAKE_RUN_CABINET_URL
 from gateway.service.analytics import load_reference
 from gateway.service.hub import open_hub
 from gateway.service.registry import hash_secret, load_registry
 
-EXAMPLE_REGISTRY = PROJECT_ROOT / "deploy" / "agencies.example.yaml"
-SAMPLE_CLASSIFIER = PROJECT_ROOT / "deploy" / "analytics" / "classifier.sample.csv"
-SAMPLE_TERRITORIES = PROJECT_ROOT / "deploy" / "analytics" / "territories.sample.csv"
+EXAMPLE_REGISTRY = bundled("deploy/agencies.example.yaml")
+SAMPLE_CLASSIFIER = bundled("deploy/analytics/classifier.sample.csv")
+SAMPLE_TERRITORIES = bundled("deploy/analytics/territories.sample.csv")
 
 
 def _dev_tokens(path: Path, agency_codes: list[str]) -> dict[str, str]:

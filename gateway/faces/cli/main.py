@@ -9,7 +9,7 @@ import typer
 
 from gateway.config import get_settings
 from gateway.domain.model import AttachmentHeader
-from gateway.faces.cli import audit, deliveries, mail, ops, report, sms, worker
+from gateway.faces.cli import audit, deliveries, mail, ops, report, scheduled, sms, worker
 from gateway.faces.cli.dev_companions import MAKE_RUN_CABINET_URL
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ ops.app.add_typer(mail.moderation, name="mail")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(audit.archive_app, name="archive")
 app.add_typer(report.app, name="report")
+app.add_typer(scheduled.app, name="scheduled")
 app.command()(worker.worker)
 app.command()(worker.relay)
 app.command("sms-receipts")(sms.sms_receipts)

@@ -106,26 +106,16 @@ def problem_response(p: Problem, headers: dict[str, str] | None = None, **extra:
     return Response(body, status_code=p.status, media_type=PROBLEM_JSON, headers=headers or None)
 
 
-def _limit_headers(exc: Exception) -> dict[str, str]:
-    """A rate limiter's refusal keeps its ``RateLimit-*`` headers (Litestar's limiter writes the IETF
-    draft's ``RateLimit-Limit``, ``-Remaining``, ``-Reset`` and ``-Policy``, which proxies such as
-    Envoy and Kong also send) and gains ``Retry-After`` (RFC 9110), the one header every HTTP client
-    library already heeds: the seconds until the window resets, at least one."""
-    if not isinstance(exc, HTTPException) or exc.status_code != 429:
-        return {}
-    limits = {k: v for k, v in (exc.headers or {}).items() if k.lower().startswith("ratelimit")}
-    reset = next((v for k, v in limits.items() if k.lower() == "ratelimit-reset"), "")
-    retry_after = max(int(reset), 1) if reset.isdigit() else 60
-    return {**limits, "Retry-After": str(retry_after)}
-
-
 def exception_handler(_: Request, exc: Exception) -> Response:
     p = describe(exc)
     if p.code == Code.SERVICE_UNAVAILABLE:
         log.warning("database unavailable: %s", type(exc).__name__)
     elif p.status >= 500:
         log.error("unhandled %s", type(exc).__name__, exc_info=exc)
-    return problem_response(p, _limit_headers(exc))
+    # A refusal keeps the headers it was raised with: a 429's Retry-After and RateLimit-* fields
+    # (gateway/faces/rest/public.py), a 405's Allow.
+    keep = isinstance(exc, HTTPException) and exc.status_code < 500 and exc.headers
+    return problem_response(p, dict(exc.headers) if keep else {})
 
 
 async def record_refusal(exc: Exception, scope: Scope) -> None:
