@@ -1,5 +1,6 @@
 """The build's one hook: the wheel carries the repository's top-level ``schemas/`` (and the example
-agency registry and analytics reference samples ``serve --dev`` starts from) inside the package, as ``gateway/_bundled/``.
+agency registry and analytics reference samples ``serve --dev`` starts from) inside the package,
+as ``gateway/_bundled/``.
 
 Why a copy made at build time rather than moving the files: ``schemas/`` at the top level is the
 contract the portal, the agencies and the cabinet are handed (docs and tests name those paths), so
