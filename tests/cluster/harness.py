@@ -410,10 +410,12 @@ def region(
     worker_env: Mapping[str, str] | None = None,
     rabbits: bool = True,
     hub_env: Mapping[str, str] | None = None,
+    serve_workers: int = 1,
 ) -> Iterator[Region]:
     """Start a region: PostgreSQL pair (and the RabbitMQ cluster, with ``rabbits``) in parallel,
     the registry loaded once, ``hubs`` nodes (each with a worker when ``worker_env`` is given:
-    the cabinet and signing settings), HAProxy in front. All of it goes away on exit."""
+    the cabinet and signing settings) serving with ``serve_workers`` processes each, HAProxy in
+    front. All of it goes away on exit."""
     root = Path(tempfile.mkdtemp(prefix="gw-region-"))
     root.chmod(0o711)  # PostgreSQL runs as its own user (below) and must reach its directories
     stops: list[Callable[[], None]] = []
@@ -455,8 +457,8 @@ def region(
         nodes = []
         for i, (address, port) in enumerate(zip(addresses, ports, strict=True), 1):
             node_env = {**env, "GATEWAY_DATA_DIR": str(root / f"node{i}")}
-            serve = Process(["serve", "--host", address, "--port", str(port)], node_env,
-                            root / f"node{i}-serve.log")  # fmt: skip
+            args = ["serve", "--host", address, "--port", str(port), "--workers", str(serve_workers)]
+            serve = Process(args, node_env, root / f"node{i}-serve.log")
             node = HubNode(address, port, serve)
             stops.append(node.stop)
             if worker_env is not None:
