@@ -474,4 +474,7 @@ def region(
         for stop in reversed(stops):
             with contextlib.suppress(Exception):
                 stop()
-        shutil.rmtree(root, ignore_errors=True)
+        if os.environ.get("GATEWAY_KEEP_REGION") == "1":  # to read the nodes' logs after a failure
+            say(f"the region's files are kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)

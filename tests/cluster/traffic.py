@@ -43,6 +43,9 @@ class Traffic:
         self.leased: Counter[str] = Counter()  # appeal id → how many times the EDMS received it
         self.acked: set[str] = set()
         self.leased_after_ack: list[str] = []
+        # appeals whose ack did not go through at the first try: the hub may lease them again
+        self.ack_in_doubt: set[str] = set()
+        self.repeated = False
         self.worked: set[str] = set()  # registered and declined by the EDMS
         self._stop_pushing = threading.Event()
         self._stop = threading.Event()
@@ -99,7 +102,9 @@ class Traffic:
     # --- one call, repeated until it gets a 2xx ---
 
     def _call(self, operation: str, send: Callable[[], httpx.Response]) -> httpx.Response:
+        """``send`` until it gets a 2xx; ``self.repeated`` says whether it took more than one try."""
         started, first_phase = time.monotonic(), self.phase
+        self.repeated = False
         while True:
             if self._stop.is_set():
                 raise Stopped
@@ -117,6 +122,7 @@ class Traffic:
                 self.errors[phase][f"{operation}: HTTP {response.status_code}"] += 1
                 if response.status_code < 500:  # a client's mistake is not retried: the test fails on it
                     raise AssertionError(f"{operation} refused: {response.status_code} {response.text}")
+            self.repeated = True
             time.sleep(RETRY_PAUSE_S)
 
     # --- the portal ---
@@ -162,8 +168,10 @@ class Traffic:
                 lambda a=acks: client.post("/sed/v1/messages/ack", json={"acks": a}, headers=self._auth),
             ).json()["results"]
             for result in results:
+                appeal_id = appeal_of[result["message_id"]]
+                if self.repeated or result["status"] != "acknowledged":
+                    self.ack_in_doubt.add(appeal_id)
                 if result["status"] == "acknowledged":
-                    appeal_id = appeal_of[result["message_id"]]
                     self.acked.add(appeal_id)
                     if appeal_id not in self.worked:
                         self._work(client, appeal_id)
