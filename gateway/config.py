@@ -6,6 +6,7 @@ the hub starts an embedded PostgreSQL (``pgserver``) under ``var/``; with one, i
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -14,6 +15,29 @@ from pydantic import AliasChoices, BaseModel, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# An installed wheel carries the top-level schemas/ and the example registry here (setup.py); a
+# source checkout has no such folder and reads them from PROJECT_ROOT.
+BUNDLED_DIR = Path(__file__).resolve().parent / "_bundled"
+INSTALLED = BUNDLED_DIR.is_dir()
+
+
+def bundled(name: str) -> Path:
+    """A file or folder of the repository's top level (``schemas``, ``deploy/…``), wherever the
+    hub runs from: the wheel's copy once installed, the source tree's otherwise."""
+    return (BUNDLED_DIR if INSTALLED else PROJECT_ROOT) / name
+
+
+SCHEMAS_DIR = bundled("schemas")
+
+
+def default_data_dir() -> Path:
+    """``var/`` of the source checkout (``make run``, tests); once installed, never under
+    site-packages: ``$XDG_DATA_HOME/appeals-gateway`` (``~/.local/share/appeals-gateway``).
+    Services set ``GATEWAY_DATA_DIR`` (systemd's StateDirectory, the image's volume)."""
+    if not INSTALLED:
+        return PROJECT_ROOT / "var"
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "appeals-gateway"
 
 
 class MailboxSettings(BaseModel):
@@ -50,8 +74,11 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(
         default=None, validation_alias=AliasChoices("BROKER_URL", "GATEWAY_BROKER_URL")
     )
-    data_dir: Path = PROJECT_ROOT / "var"
-    schemas_dir: Path = PROJECT_ROOT / "schemas"
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="embedded database, dev PKI and registry, embedded broker (never under site-packages)",
+    )
+    schemas_dir: Path = SCHEMAS_DIR
 
     trust_anchors: Path | None = Field(
         default=None, description="PEM bundle of the CAs whose certificates may sign portal envelopes"
@@ -62,6 +89,11 @@ class Settings(BaseSettings):
         default=False, description="honour X-Client-Cert-Sha256 set by a TLS terminator in front of the hub"
     )
     client_cert_header: str = "X-Client-Cert-Sha256"
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="addresses or networks (CIDR) of the proxies in front of the hub: only from them "
+        "are X-Forwarded-For and the client-certificate header believed",
+    )
     operator_tokens_sha256: list[str] = Field(
         default_factory=list, description="SHA-256 hex of operator tokens"
     )
@@ -79,7 +111,7 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = 10
     status_lookups_per_minute: int = Field(
-        default=30, description="public status lookups allowed per client address and hub process"
+        default=30, description="public status lookups per client address and minute, all nodes together"
     )
     registry_refresh_seconds: float = Field(
         default=5.0, description="how long a process may use its cached copy of senders and routing rules"
@@ -109,6 +141,12 @@ class Settings(BaseSettings):
         description="a published delivery no worker finished in this time is counted failed and retried",
     )
     relay_poll_seconds: float = Field(default=1.0, description="relay's poll when no notification wakes it")
+    delivery_claim_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="how long a worker's claim on a delivery attempt lasts: longer than any attempt "
+        "(the task's time limit is held within it); a worker killed mid-call holds it up this long",
+    )
     worker_concurrency: int = Field(default=2, description="delivery worker processes per `worker`")
 
     # --- incoming e-mail: the moderation queue (gateway/service/incoming_mail.py) ---

@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -292,3 +295,50 @@ def smtp(smtp_session):
     """A plain SMTP server on loopback that records what it accepts; emptied for each test."""
     smtp_session.handler.reset()
     return smtp_session
+
+
+# --- the hub as a user installs it: the wheel in a venv of its own --------------------------
+
+
+@dataclass(frozen=True)
+class InstalledWheel:
+    """The project built as a wheel (not editable) and installed with its dependencies in a fresh
+    venv, away from the source tree: what ``pip install .`` gives an operator."""
+
+    wheel: Path
+    venv: Path
+
+    @property
+    def command(self) -> Path:
+        return self.venv / "bin" / "appeals-gateway"
+
+    @property
+    def site_packages(self) -> Path:
+        (path,) = (self.venv / "lib").glob("python3*/site-packages")
+        return path
+
+
+# What the build needs of the checkout: not the venv, data, caches or build leftovers, whose copy
+# would be slow, and which the build would otherwise write into the repository itself.
+_NOT_BUILT = (".git", ".venv", "var", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "_bundled")
+
+
+@pytest.fixture(scope="session")
+def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> InstalledWheel:
+    """Build the wheel from a copy of the checkout and install it into a new venv (about 30 s;
+    the dependencies come from the package index, nothing is cached in the repository)."""
+    root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"
+    shutil.copytree(PROJECT_ROOT, source, ignore=shutil.ignore_patterns(*_NOT_BUILT, "tests", "bench"))
+    quiet = {"capture_output": True, "text": True, "timeout": 600}
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(root / "dist"), str(source)], **quiet
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (root / "dist").glob("appeals_gateway-*.whl")
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, **quiet)
+    installed = subprocess.run([str(venv / "bin" / "pip"), "install", str(wheel)], **quiet)
+    if installed.returncode != 0:
+        _unavailable("the package index (for the wheel's dependencies)", RuntimeError(installed.stderr))
+    return InstalledWheel(wheel, venv)

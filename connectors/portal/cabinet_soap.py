@@ -26,7 +26,7 @@ from zeep.exceptions import Fault, TransportError, ValidationError
 from connectors.portal.signing import HubCredentials
 from connectors.portal.update import Answer, CabinetUpdate, judge_status, safe_code, transport_failure
 from connectors.soap_signing import RequestInvalid, SignElement
-from gateway.config import PROJECT_ROOT
+from gateway.config import SCHEMAS_DIR
 from gateway.domain.delivery import DeliveryError, OutgoingMessage
 
 log = logging.getLogger(__name__)
@@ -47,11 +47,11 @@ class Contract:
 
     @property
     def wsdl(self) -> Path:
-        return PROJECT_ROOT / "schemas" / f"cabinet-callback-{self.version}.wsdl"
+        return SCHEMAS_DIR / f"cabinet-callback-{self.version}.wsdl"
 
     @property
     def xsd(self) -> Path:
-        return PROJECT_ROOT / "schemas" / f"cabinet-callback-{self.version}.xsd"
+        return SCHEMAS_DIR / f"cabinet-callback-{self.version}.xsd"
 
     def q(self, local: str) -> str:
         """Clark notation for an element of this version's namespace."""

@@ -27,12 +27,12 @@ from connectors.http_outcome import http_failure, transport_failure
 from connectors.sed.delivery import delivery_values
 from connectors.sed.outcome import NS, RECEIVER, PushReceipt, fault_failure, receipt
 from connectors.soap_signing import RequestInvalid, SignElement
-from gateway.config import PROJECT_ROOT
+from gateway.config import SCHEMAS_DIR
 from gateway.domain.delivery import DeliveryError, OutgoingMessage
 
 log = logging.getLogger(__name__)
 
-WSDL = PROJECT_ROOT / "schemas" / "sed-push-1.wsdl"
+WSDL = SCHEMAS_DIR / "sed-push-1.wsdl"
 XSD_FILE = "sed-push-1.xsd"
 BINDING = f"{{{NS}}}SedPushBinding"
 OPERATION = "DeliverAppeal"

@@ -92,12 +92,19 @@ def configure(app: Celery, settings: Settings) -> None:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_time_limit=TASK_TIME_LIMIT,
-        task_soft_time_limit=TASK_TIME_LIMIT - 30,
+        task_time_limit=time_limit(settings),
+        task_soft_time_limit=time_limit(settings) * 0.9,
         worker_hijack_root_logger=False,
         worker_enable_remote_control=amqp,
         worker_send_task_events=False,
     )
+
+
+def time_limit(settings: Settings) -> float:
+    """A task's hard time limit: within the attempt's claim (``delivery_claim_seconds``), so an
+    attempt that runs too long is killed before another worker may take its row, and within
+    ``TASK_TIME_LIMIT``, under the broker's consumer timeout (a queue argument, fixed once declared)."""
+    return min(float(TASK_TIME_LIMIT), settings.delivery_claim_seconds)
 
 
 def declare_queues(app: Celery) -> None:

@@ -2,15 +2,19 @@
 
 The outbox row is the truth about a delivery; the broker only carries wake-up calls. The relay
 publishes ``(outbox id, attempt number)`` for every due message, with publisher confirms, and
-marks it published in the same transaction that locked it; a worker attempts it under the row
-lock and writes the outcome back. Hence:
+marks it published in the same transaction that locked it. A worker's attempt is three steps:
+it takes a claim on the row in one short transaction (a token and an expiry, ``claim_seconds``),
+calls the receiver with no transaction open and no connection held, and records the outcome in
+another short transaction, only if its claim is still on the row. Hence:
 
 * a crash between commit and publish leaves the row due: the next relay run publishes it;
 * a publish whose commit is lost is published again; the worker drops the stale copy (its
   attempt number no longer matches) or the receiver absorbs it by the idempotency key;
-* a worker killed mid-attempt releases the row lock with its connection; the broker redelivers
-  the unacknowledged task (``acks_late``) and the attempt runs again;
-* a task the broker lost is noticed by the relay (published long ago, never finished) and
+* two copies of one task never call the receiver together: the second finds the claim held;
+* a worker killed mid-attempt leaves its claim, which runs out: then a redelivered copy of the
+  task (``acks_late``) takes it again, or the relay counts the attempt lost and schedules the next;
+  the task's hard time limit is within the claim, so no live attempt loses its claim;
+* a task the broker lost is noticed by the relay (published long ago, never claimed) and
   counted as a failed attempt.
 """
 
@@ -20,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+from uuid import UUID, uuid4
 
 import structlog
 from psycopg import Connection
@@ -33,6 +38,9 @@ from gateway.service import cabinet_updates, push
 from gateway.service.hub import Hub
 
 log = structlog.get_logger(__name__)
+
+DEFAULT_CLAIM = timedelta(seconds=120)
+"""How long an attempt's claim lasts unless the caller says (``delivery_claim_seconds``)."""
 
 ConnectorResolver = Callable[[str, Mapping[str, Any]], Connector]
 """The connector for a message's ``connector`` name and payload (e.g. the agency it goes to)."""
@@ -72,68 +80,125 @@ def relay_once(hub: Hub, publisher: Publisher, *, batch: int = 100) -> RelayRun:
 
 
 def reclaim_lost(hub: Hub, policy: RetryPolicy, lost_after: timedelta) -> int:
-    """Count tasks no worker finished within ``lost_after`` as failed attempts, and reschedule them."""
+    """Count attempts that will not finish as failed, and reschedule them: tasks no worker claimed
+    within ``lost_after`` of their publish, and claims that ran out (their worker died)."""
     now = datetime.now(UTC)
     with hub.pool.connection() as conn, conn.transaction():
         rows = outbox_db.reclaim_lost(conn, lost_after)
         for row in rows:
             attempt = row["attempts"] + 1
             when = policy.next_attempt(attempt, row["created_at"], now)
+            if row["claimed_until"] is not None:
+                error = "the worker's claim ran out before it recorded an outcome"
+            else:
+                error = f"no worker finished the attempt within {int(lost_after.total_seconds())} s"
             outbox_db.finish_attempt(
                 conn, row["id"], attempt, row["published_at"],
-                outcome="lost" if when else "dead", next_attempt_at=when,
-                error=f"no worker finished the attempt within {int(lost_after.total_seconds())} s",
+                outcome="lost" if when else "dead", next_attempt_at=when, error=error,
             )  # fmt: skip
     if rows:
         log.warning("relay rescheduled lost deliveries", count=len(rows), outbox_ids=[r["id"] for r in rows])
     return len(rows)
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One attempt a worker holds: the row as claimed, its token, and the message to send (or why
+    there is none: a permanent error such as a push whose mailbox message is gone)."""
+
+    row: Mapping[str, Any]
+    token: UUID
+    attempt: int
+    started: datetime
+    message: OutgoingMessage | None
+    error: DeliveryError | None
+
+
 def attempt(
-    hub: Hub, outbox_id: int, attempt_no: int, resolve: ConnectorResolver, policy: RetryPolicy
+    hub: Hub,
+    outbox_id: int,
+    attempt_no: int,
+    resolve: ConnectorResolver,
+    policy: RetryPolicy,
+    claim_for: timedelta = DEFAULT_CLAIM,
 ) -> str:
-    """Run attempt ``attempt_no`` of one message; returns the outcome (``stale`` for a task that
-    is no longer current: already delivered, dead, rescheduled, or a duplicate of an earlier one)."""
-    with hub.pool.connection() as conn, conn.transaction():
-        row = outbox_db.lock_for_attempt(conn, outbox_id)
-        if (
-            row is None
-            or row["delivered_at"] is not None
-            or row["dead_at"] is not None
-            or row["published_at"] is None
-            or row["attempts"] + 1 != attempt_no
-        ):
-            log.info("delivery attempt skipped", outbox_id=outbox_id, attempt=attempt_no, outcome="stale")
-            return "stale"
+    """Run attempt ``attempt_no`` of one message; returns the outcome: ``stale`` for a task that is
+    no longer current (already delivered, dead, rescheduled, or a duplicate of an earlier one),
+    ``claimed`` when another worker holds the attempt, ``late`` when this worker's claim ran out
+    and was taken over before it could record (its outcome is dropped; the receiver absorbs a
+    repeat by the idempotency key)."""
+    claim = claim_attempt(hub, outbox_id, attempt_no, claim_for)
+    if isinstance(claim, str):
+        log.info("delivery attempt skipped", outbox_id=outbox_id, attempt=attempt_no, outcome=claim)
+        return claim
+    error = claim.error or call_receiver(claim, resolve)  # no transaction open, no connection held
+    return record_outcome(hub, claim, error, policy)
+
+
+def claim_attempt(hub: Hub, outbox_id: int, attempt_no: int, claim_for: timedelta) -> Claim | str:
+    """The claim, taken in one short transaction, and the message read after it (reads only)."""
+    token = uuid4()
+    with hub.pool.connection() as conn:
+        with conn.transaction():
+            row = outbox_db.claim(conn, outbox_id, attempt_no, token, claim_for)
+        if row is None:
+            return "claimed" if outbox_db.claim_held(conn, outbox_id, attempt_no) else "stale"
         started = datetime.now(UTC)
-        error: DeliveryError | None = None
+        message, error = None, None
         try:
-            message = outgoing_message(conn, row, attempt_no)
-            resolve(row["connector"], row["payload"]).deliver(message)
-            if row["connector"] == push.SED_PUSH:
-                push.delivered(conn, row["payload"])
+            with conn.transaction():  # one snapshot of the documents it names
+                message = outgoing_message(conn, row, attempt_no)
         except DeliveryError as exc:
             error = exc
-        except Exception as exc:  # a connector's bug must not lose the message: retry, and say so
-            log.exception(
-                "delivery failed unexpectedly", outbox_id=outbox_id, connector=row["connector"],
-                appeal_id=str(row["appeal_id"]),
-            )  # fmt: skip
-            error = DeliveryError(f"unexpected {type(exc).__name__} in the connector")
-        if error is None:
-            outcome, when = "delivered", None
-        else:
-            when = None if error.permanent else policy.next_attempt(
-                attempt_no, row["created_at"], datetime.now(UTC), retry_after=error.retry_after
-            )  # fmt: skip
-            outcome = "retry" if when else "dead"
-        outbox_db.finish_attempt(
-            conn, outbox_id, attempt_no, started,
-            outcome=outcome, error=error.reason if error else None, next_attempt_at=when,
+        except Exception as exc:  # reading it failed: the claim is ours, so record a retry
+            log.exception("delivery message unreadable", outbox_id=outbox_id, connector=row["connector"])
+            error = DeliveryError(f"unexpected {type(exc).__name__} reading the message")
+    return Claim(row, token, attempt_no, started, message, error)
+
+
+def call_receiver(claim: Claim, resolve: ConnectorResolver) -> DeliveryError | None:
+    """Hand the message to its connector; what went wrong, as a DeliveryError, or None."""
+    row = claim.row
+    assert claim.message is not None
+    try:
+        resolve(row["connector"], row["payload"]).deliver(claim.message)
+    except DeliveryError as exc:
+        return exc
+    except Exception as exc:  # a connector's bug must not lose the message: retry, and say so
+        log.exception(
+            "delivery failed unexpectedly", outbox_id=row["id"], connector=row["connector"],
+            appeal_id=str(row["appeal_id"]),
         )  # fmt: skip
+        return DeliveryError(f"unexpected {type(exc).__name__} in the connector")
+    return None
+
+
+def record_outcome(hub: Hub, claim: Claim, error: DeliveryError | None, policy: RetryPolicy) -> str:
+    """Write the outcome in one short transaction, if the claim is still this worker's."""
+    row, attempt_no = claim.row, claim.attempt
+    if error is None:
+        outcome, when = "delivered", None
+    else:
+        when = None if error.permanent else policy.next_attempt(
+            attempt_no, row["created_at"], datetime.now(UTC), retry_after=error.retry_after
+        )  # fmt: skip
+        outcome = "retry" if when else "dead"
+    with hub.pool.connection() as conn, conn.transaction():
+        recorded = outbox_db.finish_attempt(
+            conn, row["id"], attempt_no, claim.started, outcome=outcome,
+            error=error.reason if error else None, next_attempt_at=when, claim_token=claim.token,
+        )  # fmt: skip
+        if recorded and outcome == "delivered" and row["connector"] == push.SED_PUSH:
+            push.delivered(conn, row["payload"])
+    if not recorded:
+        log.warning(
+            "delivery outcome dropped: the claim ran out and was taken over", outbox_id=row["id"],
+            connector=row["connector"], attempt=attempt_no, outcome=outcome,
+        )  # fmt: skip
+        return "late"
     # The reason names a status, a class or a receiver's code, never its words (DeliveryError).
     log.info(
-        "delivery attempted", outbox_id=outbox_id, connector=row["connector"],
+        "delivery attempted", outbox_id=row["id"], connector=row["connector"],
         appeal_id=str(row["appeal_id"]), seq=row["seq"], attempt=attempt_no, outcome=outcome,
         error=error.reason if error else None, permanent=error.permanent if error else None,
         next_attempt_at=when.isoformat() if when else None,
@@ -186,6 +251,10 @@ def replay(
         if revived:
             outbox_db.notify(conn)
     return revived
+
+
+def claim_length(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.delivery_claim_seconds)
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:

@@ -42,7 +42,7 @@ from referencing.jsonschema import DRAFT202012
 from gateway.adapters.xmlsec.envelope import load_schema, validate
 from gateway.adapters.xmlsec.parsing import parse_hardened
 from gateway.adapters.xmlsec.signature import Slot, check_placement, verify_slot
-from gateway.config import PROJECT_ROOT
+from gateway.config import SCHEMAS_DIR
 from gateway.domain.errors import Code, Rejection
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -64,11 +64,11 @@ class Contract:
 
     @property
     def openapi(self) -> Path:
-        return PROJECT_ROOT / "schemas" / f"cabinet-callback-{self.version}.openapi.yaml"
+        return SCHEMAS_DIR / f"cabinet-callback-{self.version}.openapi.yaml"
 
     @property
     def xsd(self) -> Path:
-        return PROJECT_ROOT / "schemas" / f"cabinet-callback-{self.version}.xsd"
+        return SCHEMAS_DIR / f"cabinet-callback-{self.version}.xsd"
 
     @property
     def tag(self) -> str:

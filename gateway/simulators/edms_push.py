@@ -39,13 +39,13 @@ from cryptography import x509
 from gateway.adapters.xmlsec.envelope import load_schema
 from gateway.adapters.xmlsec.parsing import parse_hardened
 from gateway.adapters.xmlsec.signature import EnvelopeVerifier
-from gateway.config import PROJECT_ROOT
+from gateway.config import SCHEMAS_DIR
 from gateway.domain.errors import Rejection
 from gateway.simulators import edms_push_wire as wire
 
 Failure = Literal["http-503", "server-fault", "client-fault"]
 FAILURES: tuple[Failure, ...] = ("http-503", "server-fault", "client-fault")
-SCHEMAS = PROJECT_ROOT / "schemas"
+SCHEMAS = SCHEMAS_DIR
 WSDL_FILE, XSD_FILE = "sed-push-1.wsdl", "sed-push-1.xsd"
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 

@@ -26,23 +26,28 @@ def hub_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("hub") / "hub.log"
 
 
-@pytest.fixture(scope="session")
-def hub_url(settings, session_hub, hub_log: Path) -> Iterator[str]:
-    """Base URL of a hub process serving the test database (registry already loaded)."""
-    port = _free_port()
-    env = {
+def hub_env(settings, **extra: str) -> dict[str, str]:
+    """The environment of a hub process serving the test database (``hub_url``, ``hub_process``)."""
+    return {
         **os.environ,
         "DATABASE_URL": settings.database_url,
         "GATEWAY_DATA_DIR": str(settings.data_dir),
         "GATEWAY_TRUST_ANCHORS": str(settings.trust_anchors),
         "GATEWAY_OPERATOR_TOKENS_SHA256": json.dumps(settings.operator_tokens_sha256),
         "GATEWAY_TRUST_CLIENT_CERT_HEADER": "true",
+        **extra,
     }
-    log_path = hub_log
+
+
+@contextlib.contextmanager
+def hub_process(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """A hub (uvicorn) process on a free port of its own, stopped after; yields its base URL."""
+    port = _free_port()
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "gateway.faces.rest.app:create_app",
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+             "--no-proxy-headers"],  # as `serve` runs it: gateway/faces/proxy.py decides
             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
@@ -56,9 +61,18 @@ def hub_url(settings, session_hub, hub_log: Path) -> Iterator[str]:
                     proc.kill()
                     pytest.fail(f"the hub did not start:\n{log_path.read_text()}")
                 time.sleep(0.2)
+        try:
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def hub_url(settings, session_hub, hub_log: Path) -> Iterator[str]:
+    """Base URL of a hub process serving the test database (registry already loaded)."""
+    with hub_process(hub_env(settings), hub_log) as url:
         yield url
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -75,6 +89,8 @@ def worker_env(settings, broker_url) -> Iterator[dict[str, str]]:
         "GATEWAY_DELIVERY_RETRY_BASE_SECONDS": "0.2",
         "GATEWAY_DELIVERY_RETRY_CAP_SECONDS": "1",
         "GATEWAY_DELIVERY_TIMEOUT_SECONDS": "10",
+        # a killed worker's claim runs out soon (the task's time limit is held within it)
+        "GATEWAY_DELIVERY_CLAIM_SECONDS": "10",
         "GATEWAY_RELAY_POLL_SECONDS": "0.2",
         "GATEWAY_WORKER_CONCURRENCY": "2",
     }

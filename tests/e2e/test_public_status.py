@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
 import httpx
 import pytest
 
 from gateway.simulators.edms import Edms
+from tests.e2e.conftest import hub_env, hub_process
 from tests.e2e.pushing import push_samples
 
 
@@ -64,11 +66,43 @@ def test_a_wrong_number_and_a_wrong_code_look_the_same(client, hub, portal, regi
     assert (missing.status_code, missing.json()["code"]) == (400, "invalid-request")
 
 
+def _early_in_a_minute() -> None:
+    """The limit counts per minute of the clock: a burst must not straddle two."""
+    while time.time() % 60 > 55:
+        time.sleep(0.5)
+
+
 def test_lookups_are_rate_limited(client):
-    """Last in this file: it spends the minute's allowance of this client address."""
+    """From an address of its own (forwarded by 127.0.0.1, a trusted proxy by default), so the
+    allowance it spends is no other test's."""
+    spender = {"X-Forwarded-For": "203.0.113.201"}
+    _early_in_a_minute()
     statuses = [
-        client.get("/public/v1/status", params={"number": "x", "code": "y"}).status_code for _ in range(40)
+        client.get("/public/v1/status", params={"number": "x", "code": "y"}, headers=spender).status_code
+        for _ in range(40)
     ]
-    assert 429 in statuses
-    limited = client.get("/public/v1/status", params={"number": "x", "code": "y"})
+    assert statuses.count(404) == 30 and statuses.count(429) == 10  # GATEWAY_STATUS_LOOKUPS_PER_MINUTE
+    limited = client.get("/public/v1/status", params={"number": "x", "code": "y"}, headers=spender)
     assert (limited.status_code, limited.json()["code"]) == (429, "too-many-requests")
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60 and limited.headers["RateLimit-Remaining"] == "0"
+    other = client.get("/public/v1/status", params={"number": "x", "code": "y"})
+    assert other.status_code == 404  # 127.0.0.1 itself still has its allowance
+
+
+def test_the_limit_holds_across_two_hub_nodes_sharing_one_database(settings, session_hub, tmp_path):
+    """Two hub processes, as two nodes behind a balancer that spreads one client's lookups: the
+    client gets the limit once between them, not once from each."""
+    env = hub_env(settings, GATEWAY_STATUS_LOOKUPS_PER_MINUTE="6")
+    with (
+        hub_process(env, tmp_path / "node-1.log") as node_1,
+        hub_process(env, tmp_path / "node-2.log") as node_2,
+    ):
+        _early_in_a_minute()
+        statuses = []
+        for i in range(20):
+            url = (node_1, node_2)[i % 2] + "/public/v1/status"
+            forwarded = {"X-Forwarded-For": "203.0.113.202"}
+            answer = httpx.get(url, params={"number": "x", "code": "y"}, headers=forwarded)
+            statuses.append(answer.status_code)
+    assert (statuses.count(404), statuses.count(429)) == (6, 14)
+    assert statuses[:6] == [404] * 6  # the first six, three through each node

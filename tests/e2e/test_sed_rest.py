@@ -14,6 +14,7 @@ from gateway.simulators.edms import Edms, Refused, signed_answer
 from gateway.simulators.portal import push
 from gateway.simulators.samples import attachment_header, sample_answer, sample_appeal
 from tests.conftest import CLIENT_CERT_SHA256, OPERATOR_TOKEN
+from tests.e2e.conftest import hub_env, hub_process
 from tests.e2e.pushing import push_samples as _push
 
 CHEBOKSARY = "ADM-CHEBOKSARY"
@@ -131,6 +132,16 @@ def test_a_forwarded_client_certificate_identifies_its_agency(client, portal):
     assert response.status_code == 200, response.text
     (message,) = response.json()["messages"]
     assert message["appeal"]["topic_code"].startswith("0003.0009")
+
+
+def test_a_client_certificate_header_from_a_peer_that_is_no_trusted_proxy_is_ignored(
+    settings, session_hub, tmp_path
+):
+    """A node reached directly, not through its proxy: the same header is the caller's own claim."""
+    env = hub_env(settings, GATEWAY_TRUSTED_PROXIES='["192.0.2.10"]')  # the proxy; not 127.0.0.1
+    with hub_process(env, tmp_path / "hub.log") as url:
+        response = httpx.get(url + "/sed/v1/messages", headers={"X-Client-Cert-Sha256": CLIENT_CERT_SHA256})
+    assert (response.status_code, response.json()["code"]) == (401, "unauthenticated")
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 from psycopg import Connection
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
@@ -202,26 +203,66 @@ class CheckOrDrain:
             raise
 
 
-def _yoyo_url(url: str) -> str:
+# The session-level advisory lock every node takes around migrating (an arbitrary, fixed key).
+MIGRATION_LOCK = 0x61_67_2D_6D_69_67_72  # "ag-migr"
+
+
+def _yoyo_url(url: str, conn: Connection | None = None) -> str:
+    """yoyo's URL for ``url``. yoyo parses one host only, so a multi-host URL (a primary and its
+    standbys, ``target_session_attrs=read-write``) is narrowed to the server psycopg chose for
+    ``conn`` (or for a connection opened now): the primary of this moment."""
     parts = urlsplit(url)
+    netloc = parts.netloc
+    if "," in netloc:
+        if conn is None:
+            with psycopg.connect(url, connect_timeout=10) as probe:
+                return _yoyo_url(url, probe)
+        user = netloc.rsplit("@", 1)[0] + "@" if "@" in netloc else ""
+        netloc = f"{user}{conn.info.host}:{conn.info.port}"
     scheme = "postgresql+psycopg"
-    return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
+    return urlunsplit((scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def pending_migrations(url: str) -> list[str]:
     """Ids of migrations not yet applied (used by readiness checks and ``migrate --check``)."""
     backend = get_backend(_yoyo_url(url))
-    return [m.id for m in backend.to_apply(read_migrations(str(MIGRATIONS_DIR)))]
+    try:
+        return [m.id for m in backend.to_apply(read_migrations(str(MIGRATIONS_DIR)))]
+    finally:
+        backend.connection.close()
 
 
 def migrate(url: str) -> list[str]:
-    """Apply pending migrations under yoyo's lock (safe when several nodes start at once)."""
-    backend = get_backend(_yoyo_url(url))
-    migrations = read_migrations(str(MIGRATIONS_DIR))
-    with backend.lock():
-        todo = backend.to_apply(migrations)
-        backend.apply_migrations(todo)
+    """Apply pending migrations, one node at a time however many start together.
+
+    Under a PostgreSQL advisory lock held by a session of its own: a node that finds it taken
+    waits (as long as the migration takes) and then finds nothing left to apply; a node killed
+    mid-migration loses the lock with its session. yoyo's own lock (a row in ``yoyo_lock``)
+    gives up after 10 s of waiting and stays behind when its holder is killed, until someone runs
+    ``yoyo break-lock``; under the advisory lock such a row can only be a dead node's, so it is
+    removed. Migrations are transactional DDL: one killed midway is rolled back.
+    """
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as lock:
+        if not lock.execute("SELECT pg_try_advisory_lock(%s)", (MIGRATION_LOCK,)).fetchone()[0]:
+            log.info("migrations: another node is migrating; waiting for it to finish")
+            lock.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        backend = get_backend(_yoyo_url(url, lock))
+        try:
+            _remove_dead_yoyo_lock(backend)
+            migrations = read_migrations(str(MIGRATIONS_DIR))
+            with backend.lock():
+                todo = backend.to_apply(migrations)
+                backend.apply_migrations(todo)
+        finally:
+            backend.connection.close()
     applied = [m.id for m in todo]
     if applied:
         log.info("migrations applied: %s", ", ".join(applied))
     return applied
+
+
+def _remove_dead_yoyo_lock(backend: Any) -> None:
+    with backend.transaction():
+        removed = backend.execute("DELETE FROM yoyo_lock").rowcount  # yoyo's lock_table
+    if removed:
+        log.warning("migrations: removed the lock of a migration that died midway")

@@ -56,20 +56,51 @@ def mark_published(conn: Connection, ids: list[int]) -> None:
 
 
 def reclaim_lost(conn: Connection, older_than: timedelta) -> list[dict[str, Any]]:
-    """Messages published longer ago than ``older_than`` and never finished: their task was lost
-    (a broker that lost it, a message dead-lettered after repeated worker crashes). Each counts as
-    a failed attempt; the caller schedules the next. Locked for the caller's transaction."""
+    """Messages whose attempt will not finish: published longer ago than ``older_than`` and never
+    claimed (a broker that lost the task, a task dead-lettered after repeated worker crashes), or
+    claimed by a worker whose claim ran out (it died mid-call). Each counts as a failed attempt;
+    the caller schedules the next. Locked for the caller's transaction (other relays skip them)."""
     return conn.execute(
-        """SELECT id, attempts, created_at, published_at FROM outbox_message
-             WHERE published_at < clock_timestamp() - %s AND delivered_at IS NULL AND dead_at IS NULL
+        """SELECT id, attempts, created_at, published_at, claimed_until FROM outbox_message
+             WHERE delivered_at IS NULL AND dead_at IS NULL AND published_at IS NOT NULL
+               AND (claimed_until < clock_timestamp()
+                    OR (claimed_until IS NULL AND published_at < clock_timestamp() - %s))
              ORDER BY published_at LIMIT 100 FOR UPDATE SKIP LOCKED""",
         (older_than,),
     ).fetchall()
 
 
-def lock_for_attempt(conn: Connection, outbox_id: int) -> dict[str, Any] | None:
-    """The message under its row lock, waiting for a relay that is still committing its publish."""
-    return conn.execute("SELECT * FROM outbox_message WHERE id = %s FOR UPDATE", (outbox_id,)).fetchone()
+def claim(
+    conn: Connection, outbox_id: int, attempt: int, token: UUID, lease: timedelta
+) -> dict[str, Any] | None:
+    """Take attempt ``attempt`` of a published message for ``lease``, or nothing: when it is not
+    that attempt's turn (delivered, dead, rescheduled, a stale task) or another worker's claim on
+    it still runs. A claim that ran out may be taken (its worker died). In the caller's (short)
+    transaction.
+
+    First the row's lock, which waits for a relay still committing the row's publish (the task
+    can arrive before that commit); then the update, whose snapshot, taken after the wait, sees
+    the publish. An update alone would judge the row by its state before the relay's commit."""
+    conn.execute("SELECT 1 FROM outbox_message WHERE id = %s FOR UPDATE", (outbox_id,))
+    return conn.execute(
+        """UPDATE outbox_message
+              SET claim_token = %(token)s, claimed_until = clock_timestamp() + %(lease)s
+            WHERE id = %(id)s AND attempts + 1 = %(attempt)s AND published_at IS NOT NULL
+              AND delivered_at IS NULL AND dead_at IS NULL
+              AND (claimed_until IS NULL OR claimed_until < clock_timestamp())
+        RETURNING *""",
+        {"id": outbox_id, "attempt": attempt, "token": token, "lease": lease},
+    ).fetchone()
+
+
+def claim_held(conn: Connection, outbox_id: int, attempt: int) -> bool:
+    """Whether another worker's claim on this attempt still runs (why :func:`claim` said no)."""
+    row = conn.execute(
+        """SELECT claimed_until >= clock_timestamp() AS held FROM outbox_message
+            WHERE id = %s AND attempts + 1 = %s AND delivered_at IS NULL AND dead_at IS NULL""",
+        (outbox_id, attempt),
+    ).fetchone()
+    return bool(row and row["held"])
 
 
 def finish_attempt(
@@ -81,25 +112,32 @@ def finish_attempt(
     outcome: str,
     error: str | None = None,
     next_attempt_at: datetime | None = None,
-) -> None:
+    claim_token: UUID | None = None,
+) -> bool:
     """Record one attempt's outcome: ``delivered``, ``retry`` (at ``next_attempt_at``), ``dead``
-    or ``lost`` (no worker finished it; scheduled like a retry)."""
-    conn.execute(
+    or ``lost`` (no worker finished it; scheduled like a retry), and release the claim. With
+    ``claim_token``, only while that claim is still on the row: returns False (nothing written)
+    when it was taken over after running out."""
+    updated = conn.execute(
         """UPDATE outbox_message
               SET attempts = %(attempt)s, last_attempt_at = %(started_at)s, last_error = %(error)s,
                   published_at = CASE WHEN %(outcome)s IN ('retry', 'lost') THEN NULL ELSE published_at END,
                   next_attempt_at = COALESCE(%(next)s, next_attempt_at),
                   delivered_at = CASE WHEN %(outcome)s = 'delivered' THEN clock_timestamp() END,
-                  dead_at = CASE WHEN %(outcome)s = 'dead' THEN clock_timestamp() END
-            WHERE id = %(id)s""",
+                  dead_at = CASE WHEN %(outcome)s = 'dead' THEN clock_timestamp() END,
+                  claim_token = NULL, claimed_until = NULL
+            WHERE id = %(id)s AND (%(token)s::uuid IS NULL OR claim_token = %(token)s)""",
         {"id": outbox_id, "attempt": attempt, "started_at": started_at, "error": error,
-         "outcome": outcome, "next": next_attempt_at},
-    )  # fmt: skip
+         "outcome": outcome, "next": next_attempt_at, "token": claim_token},
+    ).rowcount  # fmt: skip
+    if not updated:
+        return False
     conn.execute(
         """INSERT INTO delivery_attempt (outbox_id, attempt, started_at, outcome, error)
            VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
         (outbox_id, attempt, started_at, outcome, error),
     )
+    return True
 
 
 def revive(conn: Connection, ids: list[int] | None, connector: str | None) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from gateway.adapters.xmlsec.envelope import load_schema, validate
 from gateway.adapters.xmlsec.headers import add_attachment_headers
 from gateway.adapters.xmlsec.parsing import parse_hardened
 from gateway.adapters.xmlsec.signature import Slot, check_placement, verify_slot
-from gateway.config import PROJECT_ROOT
+from gateway.config import SCHEMAS_DIR
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.model import AnswerDocument, AttachmentHeader, Signatory
 
@@ -108,7 +108,7 @@ def verify_answer(
     *,
     max_depth: int,
     now: datetime | None = None,
-    schemas_dir: Path = PROJECT_ROOT / "schemas",
+    schemas_dir: Path = SCHEMAS_DIR,
 ) -> tuple[AnswerDocument, etree._Element]:
     """The answer in ``raw`` and the signed ``Document`` it was read from, or a :class:`Rejection`.
 

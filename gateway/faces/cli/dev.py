@@ -11,12 +11,12 @@ import typer
 import yaml
 
 from gateway.adapters.pki import ensure_dev_pki
-from gateway.config import PROJECT_ROOT, Settings
+from gateway.config import Settings, bundled
 from gateway.faces.cli.dev_companions import MAKE_RUN_CABINET_URL
 from gateway.service.hub import open_hub
 from gateway.service.registry import hash_secret, load_registry
 
-EXAMPLE_REGISTRY = PROJECT_ROOT / "deploy" / "agencies.example.yaml"
+EXAMPLE_REGISTRY = bundled("deploy/agencies.example.yaml")
 
 
 def _dev_tokens(path: Path, agency_codes: list[str]) -> dict[str, str]:

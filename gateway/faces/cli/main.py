@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from gateway.config import get_settings
-from gateway.faces.cli import audit, deliveries, mail, ops, sms, worker
+from gateway.faces.cli import audit, deliveries, mail, ops, scheduled, sms, worker
 from gateway.faces.cli.dev_companions import MAKE_RUN_CABINET_URL
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(mail.app, name="mail")
 ops.app.add_typer(mail.moderation, name="mail")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(audit.archive_app, name="archive")
+app.add_typer(scheduled.app, name="scheduled")
 app.command()(worker.worker)
 app.command()(worker.relay)
 app.command("sms-receipts")(sms.sms_receipts)

@@ -106,6 +106,7 @@ def _serve(settings: Settings, sock: socket.socket, base_url: str, workers: int)
         "log_config": None,  # logging is configured already (JSON lines); uvicorn's own lines join it
         "log_level": settings.log_level.lower(),
         "access_log": False,  # it prints query strings: the hub writes its own access line
+        "proxy_headers": False,  # the app decides what a proxy vouches for (gateway/faces/proxy.py)
     }
     if workers > 1:
         # uvicorn's supervisor binds the port itself: give it back, and say what is happening

@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from gateway.adapters.logs import configure_logging
 from gateway.config import Settings, get_settings
 from gateway.faces.boundary import CheckedRequest, check_parameters
+from gateway.faces.proxy import TrustedProxies
 from gateway.faces.rest import health, portal, public
 from gateway.faces.rest import metrics as metrics_face
 from gateway.faces.rest.ops import OpsController
@@ -69,10 +70,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers={Exception: exception_handler},
         after_exception=[record_refusal],
         lifespan=[lifespan],
-        stores={public.STORE: public.SweptMemoryStore()},
         openapi_config=OpenAPIConfig(title="Appeals Gateway", version="1", path="/schema"),
         logging_config=None,  # configure_logging owns logging: JSON lines, no personal data
     )
-    # Outside routing, so requests no route matched get their request id and access line too.
-    app.asgi_handler = RequestLog(app.asgi_handler)
+    # Outside routing, so requests no route matched get their request id and access line too;
+    # outermost, what a proxy vouches for is settled before anything reads the request.
+    app.asgi_handler = TrustedProxies(
+        RequestLog(app.asgi_handler), settings.trusted_proxies, settings.client_cert_header
+    )
     return app

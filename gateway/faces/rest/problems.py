@@ -100,7 +100,11 @@ def exception_handler(_: Request, exc: Exception) -> Response:
         log.warning("database unavailable: %s", type(exc).__name__)
     elif p.status >= 500:
         log.error("unhandled %s", type(exc).__name__, exc_info=exc)
-    return problem_response(p)
+    response = problem_response(p)
+    if isinstance(exc, HTTPException) and exc.status_code < 500 and exc.headers:
+        for name, value in exc.headers.items():  # e.g. a 429's Retry-After
+            response.headers[name] = value
+    return response
 
 
 async def record_refusal(exc: Exception, scope: Scope) -> None:

@@ -45,6 +45,8 @@ def deliver(outbox_id: int, attempt: int) -> str:
     """Attempt one delivery; the outcome is written to the outbox row, the return value is for logs."""
     structlog.contextvars.clear_contextvars()  # a pool process runs task after task in one context
     structlog.contextvars.bind_contextvars(outbox_id=outbox_id, attempt=attempt)
+    settings = get_settings()
     return delivery.attempt(
-        _hub(), outbox_id, attempt, _connectors().resolve, delivery.retry_policy(get_settings())
-    )
+        _hub(), outbox_id, attempt, _connectors().resolve, delivery.retry_policy(settings),
+        delivery.claim_length(settings),
+    )  # fmt: skip

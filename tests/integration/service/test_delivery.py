@@ -8,12 +8,19 @@ played in-process.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID
 
+import psycopg
 import pytest
+from psycopg.rows import dict_row
 
+from gateway.config import PROJECT_ROOT
 from gateway.domain.delivery import DeliveryError, OutgoingMessage, RetryPolicy
 from gateway.domain.events import parse_event
 from gateway.service import delivery, events, intake, mailbox
@@ -214,3 +221,207 @@ def test_an_appeal_redirected_to_a_push_agency_is_queued_for_its_endpoint(hub, p
             (appeal_id, PUSH_AGENCY),
         ).fetchall()
     assert [r["payload"] for r in rows] == [{"agency_code": PUSH_AGENCY, "message_id": str(message["id"])}]
+
+
+# --- the claim: no transaction open while the receiver is called, and a dead worker's claim runs out
+
+
+@dataclass
+class SlowReceiver(Receiver):
+    """A receiver that keeps the worker waiting until the test lets it answer."""
+
+    calling: threading.Event = field(default_factory=threading.Event)
+    answer: threading.Event = field(default_factory=threading.Event)
+
+    def deliver(self, message: OutgoingMessage) -> None:
+        self.calling.set()
+        assert self.answer.wait(30)
+        super().deliver(message)
+
+
+def _sessions_in_transaction(database_url: str) -> list[dict]:
+    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:
+        return conn.execute(
+            """SELECT pid, state, query FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid()
+                  AND state LIKE 'idle in transaction%%'"""
+        ).fetchall()
+
+
+def _row_lockable(database_url: str, outbox_id: int) -> bool:
+    with psycopg.connect(database_url) as conn:
+        try:
+            conn.execute("SELECT 1 FROM outbox_message WHERE id = %s FOR UPDATE NOWAIT", (outbox_id,))
+        except psycopg.errors.LockNotAvailable:
+            return False
+        finally:
+            conn.rollback()
+    return True
+
+
+def test_a_slow_receiver_is_called_with_no_transaction_open_and_no_row_locked(
+    hub, portal, database_url
+) -> None:
+    _registered_appeal(hub, portal)
+    outbox_id, attempt = _publish(hub)
+    receiver = SlowReceiver()
+    outcome: list[str] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(delivery.attempt(hub, outbox_id, attempt, receiver.resolve, POLICY))
+    )
+    worker.start()
+    try:
+        assert receiver.calling.wait(10)
+        assert _sessions_in_transaction(database_url) == []
+        assert _row_lockable(database_url, outbox_id)
+        row = _row(hub, outbox_id)
+        assert row["claim_token"] is not None and row["claimed_until"] > row["published_at"]
+        # a second copy of the task (the broker redelivered it) finds the attempt claimed
+        assert delivery.attempt(hub, outbox_id, attempt, Receiver().resolve, POLICY) == "claimed"
+    finally:
+        receiver.answer.set()
+        worker.join(10)
+    assert outcome == ["delivered"] and len(receiver.received) == 1
+    row = _row(hub, outbox_id)
+    assert row["delivered_at"] is not None and row["claim_token"] is None and row["claimed_until"] is None
+
+
+_HANGING_WORKER = """
+import sys, time
+from datetime import timedelta
+from gateway.config import Settings
+from gateway.config import PROJECT_ROOT
+from gateway.domain.delivery import RetryPolicy
+from gateway.service import delivery
+from gateway.service.hub import open_hub
+
+class Hanging:
+    def deliver(self, message):
+        print("calling", flush=True)
+        time.sleep(600)
+
+hub = open_hub(Settings(database_url=sys.argv[1], data_dir=sys.argv[2]), apply_migrations=False)
+policy = RetryPolicy(base=timedelta(seconds=1), cap=timedelta(seconds=1), max_age=timedelta(hours=1))
+delivery.attempt(hub, int(sys.argv[3]), int(sys.argv[4]), lambda name, payload: Hanging(), policy,
+                 timedelta(seconds=float(sys.argv[5])))
+"""
+
+
+def test_a_worker_killed_mid_call_leaves_a_claim_that_runs_out_and_is_taken_again(
+    hub, portal, database_url, tmp_path
+) -> None:
+    _registered_appeal(hub, portal)
+    outbox_id, attempt = _publish(hub)
+    claim_seconds = 2.0
+    worker = subprocess.Popen(
+        [sys.executable, "-c", _HANGING_WORKER, database_url, str(tmp_path), str(outbox_id), str(attempt),
+         str(claim_seconds)],
+        stdout=subprocess.PIPE, cwd=PROJECT_ROOT,
+    )  # fmt: skip
+    try:
+        assert worker.stdout is not None and worker.stdout.readline() == b"calling\n"
+    finally:
+        worker.kill()  # SIGKILL mid-call: no outcome, no goodbye
+        worker.wait(10)
+    # the broker hands the unacknowledged task to another worker at once: the claim still runs
+    receiver = Receiver()
+    assert delivery.attempt(hub, outbox_id, attempt, receiver.resolve, POLICY) == "claimed"
+    assert receiver.received == []
+    time.sleep(claim_seconds + 0.2)
+    assert delivery.attempt(hub, outbox_id, attempt, receiver.resolve, POLICY) == "delivered"
+    assert len(receiver.received) == 1
+    row = _row(hub, outbox_id)
+    assert row["attempts"] == 1 and row["delivered_at"] is not None
+
+
+def test_a_claim_that_ran_out_is_counted_lost_by_the_relay_and_attempted_again(hub, portal) -> None:
+    _registered_appeal(hub, portal)
+    outbox_id, attempt = _publish(hub)
+    claim = delivery.claim_attempt(hub, outbox_id, attempt, timedelta(milliseconds=50))
+    assert isinstance(claim, delivery.Claim)  # ... and its worker dies: nothing more is written
+    assert delivery.reclaim_lost(hub, POLICY, timedelta(minutes=15)) == 0  # the claim still runs
+    time.sleep(0.1)
+    assert delivery.reclaim_lost(hub, POLICY, timedelta(minutes=15)) == 1
+    row = _row(hub, outbox_id)
+    assert (row["attempts"], row["published_at"], row["claim_token"]) == (1, None, None)
+    assert row["last_error"] == "the worker's claim ran out before it recorded an outcome"
+    outbox_id, attempt = _publish(hub)
+    assert attempt == 2
+    receiver = Receiver()
+    assert delivery.attempt(hub, outbox_id, attempt, receiver.resolve, POLICY) == "delivered"
+    with hub.pool.connection() as conn:
+        history = conn.execute(
+            "SELECT attempt, outcome FROM delivery_attempt WHERE outbox_id = %s ORDER BY attempt",
+            (outbox_id,),
+        ).fetchall()
+    assert [(h["attempt"], h["outcome"]) for h in history] == [(1, "lost"), (2, "delivered")]
+
+
+def test_the_late_outcome_of_a_claim_taken_over_is_dropped(hub, portal) -> None:
+    _registered_appeal(hub, portal)
+    outbox_id, attempt = _publish(hub)
+    first = delivery.claim_attempt(hub, outbox_id, attempt, timedelta(milliseconds=50))
+    time.sleep(0.1)
+    second = delivery.claim_attempt(hub, outbox_id, attempt, timedelta(minutes=1))
+    assert isinstance(first, delivery.Claim) and isinstance(second, delivery.Claim)
+    failed = DeliveryError("cabinet answered 503")
+    assert delivery.record_outcome(hub, first, failed, POLICY) == "late"
+    assert _row(hub, outbox_id)["last_error"] is None  # the first's failure did not reschedule it
+    assert delivery.record_outcome(hub, second, None, POLICY) == "delivered"
+    assert _row(hub, outbox_id)["delivered_at"] is not None
+
+
+def test_a_task_that_arrives_before_the_relays_commit_waits_for_it(hub, portal, database_url) -> None:
+    """The broker may hand the task over before the relay's transaction (that marks it published)
+    commits: the claim waits on the row's lock and then sees it published, not stale."""
+    _registered_appeal(hub, portal)
+    with psycopg.connect(database_url) as relay:
+        (outbox_id,) = relay.execute(
+            "UPDATE outbox_message SET published_at = clock_timestamp() RETURNING id"
+        ).fetchone()
+        outcome: list[str] = []
+        worker = threading.Thread(
+            target=lambda: outcome.append(delivery.attempt(hub, outbox_id, 1, Receiver().resolve, POLICY))
+        )
+        worker.start()
+        worker.join(0.5)
+        assert worker.is_alive() and outcome == []  # waiting on the relay's row lock
+        relay.commit()
+    worker.join(10)
+    assert outcome == ["delivered"]
+
+
+@dataclass
+class SlowPublisher(RecordingPublisher):
+    """A broker that takes a moment to confirm, so two relays' runs overlap."""
+
+    def publish(self, outbox_id: int, attempt: int) -> None:
+        time.sleep(0.005)
+        super().publish(outbox_id, attempt)
+
+
+def test_two_relays_at_once_never_publish_one_message_twice(hub, portal) -> None:
+    """Relays on two nodes claim due rows with FOR UPDATE SKIP LOCKED: each row is published by
+    one of them, once, while both work the same backlog at the same time."""
+    from gateway.adapters.db import outbox as outbox_db
+
+    appeal_id = _registered_appeal(hub, portal)
+    with hub.pool.connection() as conn:
+        for i in range(59):
+            outbox_db.enqueue(conn, CABINET, appeal_id, 100 + i, f"test-relays:{i}", {"n": i})
+    relays = [SlowPublisher(), SlowPublisher()]
+    start = threading.Barrier(len(relays))
+
+    def relay(publisher: SlowPublisher) -> None:
+        start.wait()
+        while delivery.relay_once(hub, publisher, batch=5).published:
+            pass
+
+    threads = [threading.Thread(target=relay, args=(publisher,)) for publisher in relays]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    published = [outbox_id for publisher in relays for outbox_id, _ in publisher.published]
+    assert len(published) == len(set(published)) == 60
+    assert all(publisher.published for publisher in relays)  # both took part
