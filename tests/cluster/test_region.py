@@ -58,7 +58,10 @@ def test_a_region_keeps_its_promises_through_a_lost_node_broker_and_database(
         "GATEWAY_DELIVERY_QUEUE": QUEUE,
         "GATEWAY_DELIVERY_RETRY_BASE_SECONDS": "0.2",
         "GATEWAY_DELIVERY_RETRY_CAP_SECONDS": "1",
-        "GATEWAY_DELIVERY_TIMEOUT_SECONDS": "10",
+        "GATEWAY_DELIVERY_TIMEOUT_SECONDS": "5",
+        # an attempt whose worker died, or whose outcome the lost primary never recorded, is taken
+        # again once its claim runs out (the relay sweeps every 10 s): 120 s by default
+        "GATEWAY_DELIVERY_CLAIM_SECONDS": "10",
         "GATEWAY_RELAY_POLL_SECONDS": "0.2",
         "GATEWAY_WORKER_CONCURRENCY": "2",
     }

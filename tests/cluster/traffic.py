@@ -108,12 +108,12 @@ class Traffic:
         while True:
             if self._stop.is_set():
                 raise Stopped
-            phase = self.phase
             try:
                 response = send()
             except httpx.TransportError as exc:
-                self.errors[phase][f"{operation}: {type(exc).__name__}"] += 1
+                self.errors[self.phase][f"{operation}: {type(exc).__name__}"] += 1
             else:
+                phase = self.phase  # counted against the fault under way when the answer came
                 self.calls[phase][operation] += 1
                 if response.status_code < 300:
                     took = time.monotonic() - started
