@@ -35,6 +35,7 @@ bench: install
 	$(BIN)/python bench/scrape.py
 	$(BIN)/python bench/soak.py
 	$(BIN)/python bench/mail.py
+	$(BIN)/python bench/cluster.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

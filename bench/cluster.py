@@ -13,10 +13,12 @@ Phases, for each node count:
    batches of 100 over REST.
 Then, with three nodes' worth of writers (3 processes × 4 connections) on the same database: the
 audited-commit ceiling — commits of one audit record each, with and without the hash chain
-(the chain serialises commits on its head row, which here includes the standby's flush).
+(the chain serialises commits on its head row, which here includes the standby's flush); and
+the same with the standby made asynchronous, which prices the synchronous standby.
 
 Last line: {"bench":"cluster","nodes":{"1":{…},"2":{…},"3":{…}},"ingest_direct_per_s":…,
-"audited_commits_per_s":…,"plain_commits_per_s":…}
+"audited_commits_per_s":…,"plain_commits_per_s":…,
+"audited_commits_async_standby_per_s":…,"plain_commits_async_standby_per_s":…}
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ def main() -> None:
         raw = portal.envelope(sample_appeal(1))
         figures: dict[str, dict[str, float]] = {}
         direct = 0.0
-        audited = plain = 0.0
+        audited = plain = audited_async = plain_async = 0.0
         for nodes in NODE_COUNTS:
             log(f"== {nodes} hub node(s): starting the region…")
             with region(hubs=nodes, registry=registry, trust_anchors=pki.trust_anchors,
@@ -151,6 +153,10 @@ def main() -> None:
                     log(f"commit ceiling: {CEILING_NODES} × {WRITERS_PER_NODE} writers, {CEILING_S:.0f} s…")
                     plain = commit_ceiling(r.postgres.url, audited=False)
                     audited = commit_ceiling(r.postgres.url, audited=True)
+                    log("the same with the standby asynchronous (a commit waits for the local flush only)…")
+                    r.postgres.set_synchronous(False)
+                    plain_async = commit_ceiling(r.postgres.url, audited=False)
+                    audited_async = commit_ceiling(r.postgres.url, audited=True)
     print(json.dumps({"machine": machine()}), file=sys.stderr)
     print(
         json.dumps(
@@ -160,6 +166,8 @@ def main() -> None:
                 "ingest_direct_per_s": round(direct, 1),
                 "audited_commits_per_s": round(audited, 1),
                 "plain_commits_per_s": round(plain, 1),
+                "audited_commits_async_standby_per_s": round(audited_async, 1),
+                "plain_commits_async_standby_per_s": round(plain_async, 1),
             }
         )
     )

@@ -103,17 +103,21 @@ class PostgresPair:
         self._pg("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary_port), "-U", "postgres",
                  "-D", str(self.standby_dir), "-R", "-X", "stream", "-c", "fast", "--no-sync")  # fmt: skip
         self._start(self.standby_dir, self.standby_port)
-        # Synchronous from now on; set on the primary alone, so the promoted standby, having no
-        # standby of its own, does not wait for one.
+        self.set_synchronous(True)
+
+    def set_synchronous(self, on: bool) -> None:
+        """Whether a commit on the primary waits for the standby's flush. Set on the primary alone
+        (after the base backup), so the promoted standby, having no standby, waits for none."""
         with psycopg.connect(self.admin_url(self.primary_port), autocommit=True) as admin:
-            admin.execute("ALTER SYSTEM SET synchronous_standby_names = '*'")
+            admin.execute(f"ALTER SYSTEM SET synchronous_standby_names = '{'*' if on else ''}'")
             admin.execute("SELECT pg_reload_conf()")
+            wanted = "sync" if on else "async"
             wait_for(
                 lambda: admin.execute(
-                    "SELECT 1 FROM pg_stat_replication WHERE sync_state = 'sync'"
+                    "SELECT 1 FROM pg_stat_replication WHERE sync_state = %s", (wanted,)
                 ).fetchone(),
                 30,
-                "the standby to stream synchronously",
+                f"the standby to stream ({wanted})",
             )
 
     def _start(self, data_dir: Path, port: int) -> None:

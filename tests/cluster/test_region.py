@@ -7,7 +7,8 @@ strike one after another: a hub node is SIGKILLed, the RabbitMQ node leading the
 is stopped, the PostgreSQL primary dies and the standby is promoted. Then the promises are
 checked: every push that got a 2xx is stored once and reaches the EDMS, no appeal comes back
 after its acknowledgement, every update owed to the applicants reaches the cabinet (repeats
-absorbed by its idempotency key), and the audit chain verifies. What each fault cost clients is
+absorbed by its idempotency key), the audit chain verifies, and the periodic check that every
+node's timer starts runs on one node. What each fault cost clients is
 printed, whatever the outcome.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -142,6 +144,13 @@ def test_a_region_keeps_its_promises_through_a_lost_node_broker_and_database(
         verified = r.cli("audit", "verify")
         assert verified.returncode == 0, verified.stdout + verified.stderr
         say(verified.stdout.strip())
+        # the periodic check, started by every node's timer at once, runs on one of them
+        with ThreadPoolExecutor(len(r.hubs)) as pool:
+            timers = list(pool.map(lambda _: r.cli("scheduled", "audit-verify", "--every", "hour"), r.hubs))
+        assert [t.returncode for t in timers] == [0] * len(r.hubs), [t.stderr for t in timers]
+        outputs = sorted(t.stdout for t in timers)
+        assert sum("audit chain intact" in o for o in outputs) == 1, outputs
+        assert sum("already claimed" in o for o in outputs) == len(r.hubs) - 1, outputs
 
 
 def _updates(cabinet: FakeCabinet, appeal_id: str) -> set[int]:
