@@ -49,6 +49,14 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def _run(args: list[str], *, env: Mapping[str, str] | None = None, timeout: float = 120) -> str:
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
@@ -170,6 +178,7 @@ class RabbitCluster:
     def __init__(self, root: Path, size: int = 3) -> None:
         self.root = root
         self.epmd_port = free_port()
+        self.epmd: subprocess.Popen | None = None
         tag = os.getpid()
         self.nodes = [
             RabbitNode(f"gwc{tag}x{i}@localhost", free_port(), free_port()) for i in range(1, size + 1)
@@ -199,6 +208,10 @@ class RabbitCluster:
 
     def start(self) -> None:
         """Boot the nodes together (each takes seconds), then join the others to the first."""
+        # The cluster's own port mapper, a child of ours (one a node started would outlive it).
+        self.epmd = subprocess.Popen(["epmd", "-port", str(self.epmd_port)], env=self.env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        wait_for(lambda: _accepts(self.epmd_port), 10, "the Erlang port mapper")
         for node in self.nodes:
             env = {
                 **self.env,
@@ -259,8 +272,9 @@ class RabbitCluster:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(node.process.pid, signal.SIGKILL)
                 node.process.wait(timeout=10)
-        # the port mapper the first node started for this cluster's port alone
-        subprocess.run(["epmd", "-port", str(self.epmd_port), "-kill"], env=self.env, capture_output=True)
+        if self.epmd is not None:
+            self.epmd.kill()
+            self.epmd.wait(timeout=10)
 
 
 # --- HAProxy: the balancer in front of the hubs and of the brokers ----------------------------
