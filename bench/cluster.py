@@ -8,7 +8,8 @@ extra hop and several nodes sharing one database cost, not a speed-up. Each node
 
 Phases, for each node count:
 1. ingest — signed appeals (~10 KB of text) through the balancer, closed loop, 32 connections;
-   with one node also straight to the node, which prices the hop;
+   with one node also straight to the node, alternated with the balancer, best of two each, which
+   prices the hop;
 2. pull — a mailbox of 5,000 messages drained through the balancer, two pullers, lease + ack in
    batches of 100 over REST.
 Then, with three nodes' worth of writers (3 processes × 4 connections) on the same database: the
@@ -51,6 +52,7 @@ from tests.cluster.harness import region
 
 NODE_COUNTS = (1, 2, 3)
 INGEST_S = 10.0
+HOP_ROUNDS = 2
 CONNECTIONS = 32
 SIGNED = 4000
 MAILBOX = 5000
@@ -140,11 +142,17 @@ def main() -> None:
             log(f"== {nodes} hub node(s): starting the region…")
             with region(hubs=nodes, registry=registry, trust_anchors=pki.trust_anchors,
                         operator_tokens_sha256=[], rabbits=False, serve_workers=2) as r:  # fmt: skip
-                if nodes == 1:
-                    log(f"ingest straight to the node, {CONNECTIONS} connections, {INGEST_S:.0f} s…")
-                    direct = ingest(r.hubs[0].url, sign_many(pki, SIGNED))
-                log(f"ingest through the balancer, {CONNECTIONS} connections, {INGEST_S:.0f} s…")
-                accepted = ingest(r.url, sign_many(pki, SIGNED))
+                if nodes == 1:  # the hop: straight and through the balancer, alternated, best of each
+                    straight, through = [], []
+                    for _ in range(HOP_ROUNDS):
+                        log(f"ingest straight to the node, {CONNECTIONS} connections, {INGEST_S:.0f} s…")
+                        straight.append(ingest(r.hubs[0].url, sign_many(pki, SIGNED)))
+                        log(f"ingest through the balancer, {CONNECTIONS} connections, {INGEST_S:.0f} s…")
+                        through.append(ingest(r.url, sign_many(pki, SIGNED)))
+                    direct, accepted = max(straight), max(through)
+                else:
+                    log(f"ingest through the balancer, {CONNECTIONS} connections, {INGEST_S:.0f} s…")
+                    accepted = ingest(r.url, sign_many(pki, SIGNED))
                 log(f"pull {MAILBOX} messages through the balancer, {PULLERS} pullers…")
                 pulled = pull(r.postgres.url, r.url, tokens[AGENCY], raw)
                 figures[str(nodes)] = {"ingest_per_s": round(accepted, 1),

@@ -83,7 +83,6 @@ class PostgresPair:
         self.standby_dir = root / "standby"
         self.socket_dir = root / "sockets"
         self._as_postgres = os.geteuid() == 0
-        self.promoted = False
 
     def _pg(self, tool: str, *args: str, timeout: float = 120) -> str:
         command = [str(PG_BIN / tool), *args]
@@ -150,7 +149,6 @@ class PostgresPair:
 
     def promote_standby(self) -> None:
         self._pg("pg_ctl", "promote", "-w", "-D", str(self.standby_dir))
-        self.promoted = True
 
     def stop(self) -> None:
         for data_dir in (self.standby_dir, self.primary_dir):
