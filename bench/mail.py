@@ -1,4 +1,5 @@
-"""Mail: notifications per second through SMTP, as one delivery worker process sends them.
+"""Mail: notifications per second through SMTP, as one delivery worker process sends them; and
+e-mailed appeals per second through the IMAP poller.
 
 The applicant-mail connector renders each notification (Jinja2, text and HTML), builds the
 message and sends it in an SMTP transaction of its own (connect, EHLO, [STARTTLS, EHLO, AUTH],
@@ -7,12 +8,20 @@ accepts everything. Runs: plain SMTP; STARTTLS with AUTH (a server certificate f
 and rendering alone, the floor of what the connector adds. No database: the worker's share of a
 delivery (the row lock, the outcome) is the cabinet's, measured elsewhere.
 
-Last line: {"bench":"mail","plain_per_s":…,"starttls_auth_per_s":…,"render_per_s":…,"n":…}
+The poller: a Dovecot of its own (Debian's, configured in a temporary directory by
+tests/dovecot.py, implicit TLS on loopback) holds POLL_N messages (two in three plain text, one in
+three with a PDF attached), put there by IMAP APPEND before the clock starts; one
+``incoming_mail.poll`` then lists, fetches, parses, files (blob store, queue row, one transaction
+each, on a fresh database) and moves every one of them, as `appeals-gateway mail poll` does.
+
+Last line: {"bench":"mail","plain_per_s":…,"starttls_auth_per_s":…,"render_per_s":…,"n":…,
+"poll_per_s":…,"poll_n":…}
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import ssl
 import sys
 import tempfile
@@ -21,6 +30,8 @@ from datetime import UTC, datetime
 from email.headerregistry import Address
 from pathlib import Path
 from uuid import UUID
+
+import structlog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -31,6 +42,7 @@ from gateway.domain.delivery import OutgoingMessage
 from tests.smtp import SMTP_PASSWORD, SMTP_USER, server_certificate, smtp_server
 
 N = 300
+POLL_N = 300
 SENDER = "Узел обращений <noreply@appeals.example.ru>"
 
 
@@ -59,6 +71,41 @@ def _rate(send, n: int = N) -> float:
     return n / (time.perf_counter() - started)
 
 
+def _poll_rate() -> float:
+    """Messages per second filed by one poll of a Dovecot mailbox holding POLL_N messages."""
+    from bench._harness import fresh_database
+    from connectors.mail.imap import open_mailbox
+    from gateway.config import Settings
+    from gateway.service import incoming_mail
+    from gateway.service.hub import open_hub
+    from tests import mail_samples
+    from tests.dovecot import start_dovecot
+
+    # the poller logs a line per message: not the bench's output
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    dovecot = start_dovecot()
+    try:
+        messages = [
+            mail_samples.with_attachment() if i % 3 == 2 else mail_samples.plain() for i in range(POLL_N)
+        ]
+        dovecot.deliver(*messages)
+        with fresh_database() as url:
+            hub = open_hub(
+                Settings(database_url=url, mail_mailboxes=[dovecot.mailbox()], log_level="WARNING")
+            )
+            try:
+                started = time.perf_counter()
+                (result,) = incoming_mail.poll_all(hub, open_mailbox)
+                elapsed = time.perf_counter() - started
+            finally:
+                hub.close()
+        assert result.filed == POLL_N and result.failed == result.not_moved == 0, result
+        assert dovecot.count("Filed") == POLL_N and dovecot.count("INBOX") == 0
+    finally:
+        dovecot.stop()
+    return POLL_N / elapsed
+
+
 def main() -> None:
     sender = Address("Узел обращений", "noreply", "appeals.example.ru")
     render = _rate(lambda m: build(m, sender), N * 3)
@@ -76,9 +123,12 @@ def main() -> None:
         )  # fmt: skip
         secure = _rate(connector.deliver)
         assert len(server.received) == N and server.received[0].tls
-    print(f"rendered {render:.0f}/s; sent plain {plain:.0f}/s, STARTTLS+AUTH {secure:.0f}/s", file=sys.stderr)
+    polled = _poll_rate()
+    print(f"rendered {render:.0f}/s; sent plain {plain:.0f}/s, STARTTLS+AUTH {secure:.0f}/s; "
+          f"polled {polled:.0f}/s", file=sys.stderr)  # fmt: skip
     figures = {"plain_per_s": plain, "starttls_auth_per_s": secure, "render_per_s": render}
-    print(json.dumps({"bench": "mail", **{k: round(v, 1) for k, v in figures.items()}, "n": N}))
+    print(json.dumps({"bench": "mail", **{k: round(v, 1) for k, v in figures.items()}, "n": N,
+                      "poll_per_s": round(polled, 1), "poll_n": POLL_N}))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -56,6 +56,9 @@ class MailboxSettings(BaseModel):
     folder: str = "INBOX"
     filed_folder: str = Field(default="Filed", description="where a filed message is moved")
     quarantine_folder: str = Field(default="Quarantine", description="where a quarantined one is moved")
+    language: Literal["ru", "be"] = Field(
+        default="ru", description="the language of a rejection's reply to this mailbox's senders"
+    )
 
     def secret(self) -> str:
         if self.password_file is not None:
@@ -159,6 +162,10 @@ class Settings(BaseSettings):
     mail_max_message_bytes: int = Field(default=25 * 1024 * 1024, description="larger ones are quarantined")
     mail_max_parts: int = Field(default=200, description="MIME parts per message, forwarded ones included")
     mail_timeout_seconds: float = Field(default=30.0, description="per IMAP command")
+    mail_file_instead: str = Field(
+        default="https://www.gosuslugi.ru/ (Russia), https://обращения.бел (Belarus)",
+        description="where the sender of an e-mail rejected as `channel-not-allowed` is told to file",
+    )
     # --- SMS notifications to applicants (connectors/mail/sms), over SMPP 3.4 ---
     smpp_host: str | None = Field(default=None, description="the operator's SMSC (or an SMPP gateway)")
     smpp_port: int = 2775

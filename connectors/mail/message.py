@@ -13,6 +13,8 @@ that shows either shows the same facts. Headers:
   list, and the hub has no endpoint that could honour an unsubscribe (RFC 8058 one-click needs one;
   a header promising what does not happen is worse than none).
 * ``Content-Language`` says ru or be, as the agency's jurisdiction chose.
+* A reply to the sender of an e-mailed appeal (``mail-registered``, ``mail-rejected``) carries
+  ``In-Reply-To`` and ``References`` naming the sender's message, so it threads under it.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def rendered(payload: Mapping[str, Any], answer: AnswerDocument | None = None) -
     number = (appeal.get("registration") or {}).get("registration_number") or registrations[-1].get(
         "registration_number", ""
     )
-    agency = (appeal.get("agency") or {}).get("name", "")
+    agency = (appeal.get("agency") or {}).get("name") or payload.get("agency_name") or ""
     context = {"n": payload, "language": language, "number": number, "agency": agency, "answer": answer}
     env = _templates()
     module = env.get_template(f"{language}.txt.j2").make_module()
@@ -96,6 +98,9 @@ def build(message: OutgoingMessage, sender: Address) -> EmailMessage:
     mail["Message-ID"] = message_id(message.id, message.idempotency_key, sender.domain)
     mail["Auto-Submitted"] = "auto-generated"
     mail["X-Auto-Response-Suppress"] = "All"
+    replied = str(payload.get("in_reply_to") or "")
+    if replied and replied.isascii() and replied.isprintable():  # a reply to an e-mailed appeal's sender
+        mail["In-Reply-To"] = mail["References"] = f"<{replied}>"  # (a mangled id: no thread, still sent)
     mail.set_content(text, subtype="plain", charset="utf-8")
     mail.add_alternative(html, subtype="html", charset="utf-8")
     if answer is not None:

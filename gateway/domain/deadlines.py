@@ -14,7 +14,7 @@ its event (art. 191) and, ending on a day off, ends on the next working day (art
 BY-300Z (Law 300-З): redirect within 5 working days (art. 10); answer within 15 days, or one
 month when further study is needed (art. 17), a period ending on a day off ending on the next
 working day; an extension may not take the answer past one month from registration. The
-registration period is taken as 3 working days — DOMAIN.md marks the Belarusian registration rule
+registration period is taken as 3 working days — docs/domain.md marks the Belarusian registration rule
 "check before relying", and so does this module.
 """
 

@@ -29,7 +29,7 @@ class OutgoingMessage:
 
     id: int
     connector: str
-    appeal_id: UUID
+    appeal_id: UUID | None  # None: a reply to an e-mailed appeal rejected by moderation (0017)
     seq: int
     idempotency_key: str
     payload: Mapping[str, Any]

@@ -1,4 +1,4 @@
-"""What an appeal is, in the words of the field (see the glossary in DOMAIN.md)."""
+"""What an appeal is, in the words of the field (see the glossary in docs/domain.md)."""
 
 from __future__ import annotations
 

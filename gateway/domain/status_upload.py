@@ -37,7 +37,7 @@ class Channel(StrEnum):
     PORTAL = "portal"  # pushed through the hub by the national portal: never uploaded
     POST = "post"  # by post (Почта России)
     IN_PERSON = "in-person"  # handed in at the agency, or at a personal reception
-    EMAIL = "e-mail"  # DOMAIN.md: registered with channel "e-mail" (seed 002)
+    EMAIL = "e-mail"  # docs/domain.md: registered with channel "e-mail"
     WEBSITE = "website"  # the agency's own internet reception
 
 

@@ -167,7 +167,7 @@ def call_receiver(claim: Claim, resolve: ConnectorResolver) -> DeliveryError | N
     except Exception as exc:  # a connector's bug must not lose the message: retry, and say so
         log.exception(
             "delivery failed unexpectedly", outbox_id=row["id"], connector=row["connector"],
-            appeal_id=str(row["appeal_id"]),
+            appeal_id=_id(row["appeal_id"]),
         )  # fmt: skip
         return DeliveryError(f"unexpected {type(exc).__name__} in the connector")
     return None
@@ -199,11 +199,16 @@ def record_outcome(hub: Hub, claim: Claim, error: DeliveryError | None, policy: 
     # The reason names a status, a class or a receiver's code, never its words (DeliveryError).
     log.info(
         "delivery attempted", outbox_id=row["id"], connector=row["connector"],
-        appeal_id=str(row["appeal_id"]), seq=row["seq"], attempt=attempt_no, outcome=outcome,
+        appeal_id=_id(row["appeal_id"]), seq=row["seq"], attempt=attempt_no, outcome=outcome,
         error=error.reason if error else None, permanent=error.permanent if error else None,
         next_attempt_at=when.isoformat() if when else None,
     )  # fmt: skip
     return outcome
+
+
+def _id(value: Any) -> str | None:
+    """An id for the logs; a reply to an e-mail's sender may have no appeal (migration 0017)."""
+    return str(value) if value is not None else None
 
 
 def outgoing_message(conn: Connection, row: Mapping[str, Any], attempt_no: int) -> OutgoingMessage:

@@ -13,11 +13,14 @@ are the appeal's attachments, downloaded as any other. From there routing, the l
 and every event work unchanged.
 
 Telling the sender: registration and rejection each leave one row in ``incoming_mail_reply``
-(template, recipient, parameters), written in the operator's transaction, for the applicant-mail
-(SMTP) connector to send. The registration number and access code reach the sender later, when the
-agency registers the appeal, as for any applicant who asked for e-mail notifications (the appeal
-is stored with ``notification_channels = ["email"]``). Auto-replies and bounces are never answered
-(RFC 3834: no replies to automatic mail, or two robots loop).
+(template, recipient, parameters) and queue it as an ``applicant-mail`` delivery, both in the
+operator's transaction (``notifications.reply_to_sender``; migration 0017 says why a reply may be
+an outbox row without an appeal). It is in Belarusian when the chosen agency keeps ``BY-300Z``,
+or, for a rejection, when the mailbox is configured ``be``. The registration number and access
+code reach the sender later, when the agency registers the appeal, as for any applicant who asked
+for e-mail notifications (the appeal is stored with ``notification_channels = ["email"]``).
+Auto-replies and bounces are never answered (RFC 3834: no replies to automatic mail, or two
+robots loop).
 """
 
 from __future__ import annotations
@@ -83,8 +86,6 @@ REJECTION_REASONS = {
     "channel-not-allowed": "e-mail is not a legal channel for appeals; file through the portal",
     "other": "another reason, in the comment",
 }
-# Where to file instead, told to the sender with `channel-not-allowed` unless the operator says.
-FILE_INSTEAD = "https://www.gosuslugi.ru/ (Russia), https://обращения.бел (Belarus)"
 _TOPIC = r"^[0-9]{4}(\.[0-9]{4}){3,4}$"
 _TERRITORY = r"^([0-9]{8}|[0-9]{10}|[0-9]{11})$"
 
@@ -366,7 +367,8 @@ def register(hub: Hub, operator: str, mail_id: UUID, reg: Registration) -> UUID:
                 "subject": row["subject"],
                 "jurisdiction_profile": str(agency.jurisdiction_profile),
             }
-            mail_db.owe_reply(conn, mail_id, REGISTERED_TEMPLATE, row["sender"], params)
+            language = notifications.language(agency.jurisdiction_profile)
+            _owe_reply(hub, conn, row, appeal_id, REGISTERED_TEMPLATE, params, language)
     log.info("mail registered", incoming_mail=str(mail_id), appeal_id=str(appeal_id), agency=reg.agency_code)
     return appeal_id
 
@@ -385,10 +387,33 @@ def reject(hub: Hub, operator: str, mail_id: UUID, reason: str, comment: str | N
         mail_db.decide(conn, mail_id, state=REJECTED, operator=operator, reason=reason, comment=comment)
         append_audit(conn, None, operator, "mail-rejected", {"incoming_mail": str(mail_id), "reason": reason})
         if _answerable(row) and reason != "no-return-address":
+            file_instead = hub.settings.mail_file_instead if reason == "channel-not-allowed" else None
             params = {"reason": reason, "comment": comment, "subject": row["subject"],
-                      "file_instead": FILE_INSTEAD if reason == "channel-not-allowed" else None}  # fmt: skip
-            mail_db.owe_reply(conn, mail_id, REJECTED_TEMPLATE, row["sender"], params)
+                      "file_instead": file_instead}  # fmt: skip
+            _owe_reply(hub, conn, row, None, REJECTED_TEMPLATE, params, _mailbox_language(hub, row))
     log.info("mail rejected", incoming_mail=str(mail_id), reason=reason)
+
+
+def _owe_reply(
+    hub: Hub,
+    conn: Connection,
+    row: dict[str, Any],
+    appeal_id: UUID | None,
+    template: str,
+    params: dict[str, Any],
+    language: str,
+) -> None:
+    """Record the reply owed to the sender and queue it for the SMTP connector (when configured)."""
+    mail_db.owe_reply(conn, row["id"], template, row["sender"], params)
+    reply = {"template": template, "recipient": row["sender"], "params": params, "language": language,
+             "in_reply_to": row["message_id"]}  # fmt: skip
+    notifications.reply_to_sender(conn, hub.settings, row["id"], appeal_id, reply)
+
+
+def _mailbox_language(hub: Hub, row: dict[str, Any]) -> str:
+    """The language configured for the mailbox the e-mail came to (a rejection names no agency)."""
+    box = next((m for m in hub.settings.mail_mailboxes if m.name == row["mailbox"]), None)
+    return box.language if box is not None else "ru"
 
 
 def _waiting(conn: Connection, mail_id: UUID) -> dict[str, Any]:

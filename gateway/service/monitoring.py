@@ -6,7 +6,7 @@ Views only (the actions are where their business is: leases in ``mailbox``, dead
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,9 +15,11 @@ from psycopg import Connection
 from gateway.adapters import broker_status
 from gateway.adapters.db import monitoring as monitoring_db
 from gateway.adapters.db import outbox as outbox_db
+from gateway.adapters.db import sms as sms_db
 from gateway.adapters.db.outage import read as db_read
 from gateway.domain.errors import Code, Rejection
 from gateway.service.hub import Hub
+from gateway.service.notifications import APPLICANT_SMS
 
 MAX_REF = 200
 
@@ -41,10 +43,13 @@ def mailboxes(hub: Hub) -> list[MailboxView]:
 
 @dataclass(frozen=True, slots=True)
 class DeliveriesView:
-    """Open deliveries per connector, and the ones stuck (retrying or dead) with why."""
+    """Open deliveries per connector, the ones stuck (retrying or dead) with why, and the SMS the
+    SMSC took but whose delivery receipt says the handset did not get (what a bounce is to an
+    e-mail; no replay offers itself: the SMSC already tried until the validity ran out)."""
 
     by_connector: list[dict[str, Any]]
     stuck: list[dict[str, Any]]
+    undelivered_sms: list[dict[str, Any]] = field(default_factory=list)
 
 
 def deliveries(hub: Hub, *, connector: str | None = None, limit: int = 50) -> DeliveriesView:
@@ -58,12 +63,15 @@ def deliveries(hub: Hub, *, connector: str | None = None, limit: int = 50) -> De
             for status in ("dead", "retrying")
             for row in outbox_db.deliveries(conn, status=status, connector=connector, limit=limit)
         ]
-        return summary, stuck
+        sms = []
+        if connector in (None, APPLICANT_SMS):
+            sms = monitoring_db.undelivered_sms(conn, sms_db.FAILED_STATES, limit)
+        return summary, stuck, sms
 
-    summary, stuck = db_read(hub.pool, read)
+    summary, stuck, sms = db_read(hub.pool, read)
     if connector is not None:
         summary = [row for row in summary if row["connector"] == connector]
-    return DeliveriesView(summary, stuck[:limit])
+    return DeliveriesView(summary, stuck[:limit], sms)
 
 
 def broker(hub: Hub) -> broker_status.BrokerStatus:

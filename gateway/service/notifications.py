@@ -67,8 +67,9 @@ class Channel:
     answers: bool = False  # carries the answer itself to an applicant whose ReplyPreference names it
 
 
+EMAIL = Channel("email", APPLICANT_MAIL, "email", lambda s: bool(s.smtp_host), answers=True)
 CHANNELS: tuple[Channel, ...] = (
-    Channel("email", APPLICANT_MAIL, "email", lambda s: bool(s.smtp_host), answers=True),
+    EMAIL,
     Channel("sms", APPLICANT_SMS, "phone", lambda s: bool(s.smpp_host)),
 )
 CONNECTORS = tuple(c.connector for c in CHANNELS)
@@ -122,6 +123,38 @@ def tell_the_applicant(
         key = f"{channel.connector}:{appeal_id}:{event['seq']}"
         outbox_db.enqueue(conn, channel.connector, appeal_id, event["seq"], key, payload)
     return len(wanted)
+
+
+REPLY_TYPES = ("mail-registered", "mail-rejected")  # connectors/mail/templates name them so too
+
+
+def reply_to_sender(
+    conn: Connection,
+    settings: Settings,
+    incoming_mail_id: UUID,
+    appeal_id: UUID | None,
+    reply: dict[str, Any],
+) -> bool:
+    """Queue the reply moderation owes an e-mail's sender (``reply``: the ``incoming_mail_reply``
+    row's template, recipient and params, plus ``language`` and the sender's ``in_reply_to``
+    Message-ID) as an ``applicant-mail`` delivery, in the operator's transaction; False (nothing
+    queued, the reply stays recorded as owed) when the hub has no SMTP server.
+
+    The same connector as the notifications, on purpose: the same server, retries, replay, views,
+    metrics, and a bounce of the reply is matched like any other (migration 0017 says why the row
+    may have no appeal)."""
+    if not EMAIL.enabled(settings) or reply["template"] not in REPLY_TYPES:
+        return False
+    payload = {
+        "type": reply["template"],
+        "language": reply["language"],
+        "to": reply["recipient"],
+        "in_reply_to": reply.get("in_reply_to"),
+        **reply["params"],
+    }
+    key = f"{APPLICANT_MAIL}:reply:{incoming_mail_id}"
+    outbox_db.enqueue_reply(conn, APPLICANT_MAIL, incoming_mail_id, appeal_id, key, payload)
+    return True
 
 
 def _brings_the_answer(channel: Channel, contacts: dict[str, Any], for_applicant: dict[str, Any]) -> bool:

@@ -25,13 +25,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
+import json
 import signal
 import socket
 import socketserver
+import ssl
 import struct
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Self
 
 # command ids (SMPP 3.4, 5.1.2.1)
@@ -150,6 +153,7 @@ class FakeSmsc:
         receipts: str | None = "DELIVRD",
         answer_submits: bool = True,
         message_ids: bool = True,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.credentials = (system_id, password)
         # refuse the first K submits, and these (1 for the first submit_sm received) with ESME_RTHROTTLED
@@ -159,6 +163,7 @@ class FakeSmsc:
         self.receipts = receipts  # the final state each receipt reports; None sends none
         self.answer_submits = answer_submits  # False: take submits and say nothing (a hung SMSC)
         self.message_ids = message_ids  # False: accept with an empty message id, as Kannel's drive_smpp does
+        self.tls = tls  # a server context: every connection is TLS from the first byte (SMPP over TLS)
         self.submitted: list[ShortMessage] = []
         self.throttled = 0
         self.binds: list[tuple[str, str, int]] = []  # (mode, system_id, status)
@@ -305,6 +310,13 @@ class _Handler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         smsc: FakeSmsc = self.server.smsc  # type: ignore[attr-defined]
+        if smsc.tls is not None:  # the handshake in this connection's thread, not the accepting one
+            try:
+                self.request = smsc.tls.wrap_socket(self.request, server_side=True)
+            except (OSError, ssl.SSLError) as exc:
+                with smsc._lock:
+                    smsc.errors.append(f"TLS: {type(exc).__name__}")
+                return
         session = _Session(self)
         with smsc._lock:
             smsc._sessions.append(session)
@@ -463,12 +475,26 @@ def _receipt_body(message: ShortMessage, state: str) -> bytes:
     return body
 
 
+def _spool(path: Path, message: ShortMessage) -> None:
+    """One part as a JSON line: the handset's number, its text, and where it sits in its SMS (the
+    concatenation header's reference, part and count; 0, 1, 1 for a text in one part)."""
+    udh = message.udh
+    reference, parts, part = (udh[3], udh[4], udh[5]) if len(udh) >= 6 else (0, 1, 1)
+    line = {"message_id": message.message_id, "to": message.destination_addr, "text": message.text,
+            "reference": reference, "part": part, "parts": parts}  # fmt: skip
+    with path.open("a", encoding="utf-8") as spool:
+        spool.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=2775)
     parser.add_argument("--system-id", default="hub")
     parser.add_argument("--password", default="secret")
+    parser.add_argument(
+        "--spool", type=Path, help="append each part taken here, one JSON line (what `make run` reads)"
+    )
     args = parser.parse_args()
     smsc = FakeSmsc(system_id=args.system_id, password=args.password, host=args.host, port=args.port).start()
     print(f"fake SMSC on {smsc.host}:{smsc.port}", flush=True)
@@ -479,6 +505,8 @@ def main() -> None:
     while not stop.wait(0.5):
         for message in smsc.submitted[shown:]:
             print(f"{message.message_id} to {message.destination_addr}: {message.text!r}", flush=True)
+            if args.spool is not None:
+                _spool(args.spool, message)
         shown = len(smsc.submitted)
     smsc.stop()
 

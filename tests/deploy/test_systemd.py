@@ -17,7 +17,7 @@ from tests.deploy.kit import cli_command, unknown_variables
 
 UNITS = PROJECT_ROOT / "deploy" / "systemd"
 INSTALLED = "/opt/appeals-gateway/bin/appeals-gateway"
-LONG_RUNNING = ["appeals-gateway-hub", "appeals-gateway-worker", "appeals-gateway-relay"]
+LONG_RUNNING = [f"appeals-gateway-{role}" for role in ("hub", "worker", "relay", "sms-receipts")]
 
 
 def _systemd_analyze() -> str:
@@ -44,7 +44,7 @@ def units(installed_wheel, tmp_path_factory) -> Path:
 
 def test_every_unit_passes_systemd_analyze_verify(units: Path) -> None:
     files = sorted(str(p) for p in units.iterdir())
-    assert len(files) == 7  # hub, worker, relay, and two periodic jobs with their timers
+    assert len(files) == 8  # hub, worker, relay, sms-receipts, two periodic jobs with their timers
     done = subprocess.run(
         [_systemd_analyze(), "verify", "--man=no", *files],
         cwd=units, capture_output=True, text=True, timeout=60,

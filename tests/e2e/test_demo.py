@@ -5,31 +5,40 @@ from __future__ import annotations
 import json
 import re
 
+from gateway.config import get_settings
 from gateway.faces.cli.demo import run_demo
 from tests.conftest import OPERATOR_TOKEN
 
 
 def test_the_demo_plays_an_appeals_life_from_push_to_rating(
-    hub_url, hub, dev_pki, registry, tmp_path, capsys
+    hub_url, hub, settings, dev_pki, registry, tmp_path, capsys, monkeypatch
 ):
     (tmp_path / "pki").symlink_to(dev_pki.agency_key.parent)
     (tmp_path / "dev").mkdir()
     (tmp_path / "dev" / "tokens.json").write_text(json.dumps({**registry[1], "operator": OPERATOR_TOKEN}))
 
-    run_demo(hub_url, tmp_path, cabinet_url="http://127.0.0.1:9")  # no cabinet here: that step is skipped
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)  # the poller's step files into it
+    get_settings.cache_clear()
+    try:  # no cabinet, SMTP server or SMSC here: those views are skipped (test_serve_dev has them)
+        run_demo(hub_url, tmp_path, cabinet_url="http://127.0.0.1:9")
+    finally:
+        get_settings.cache_clear()
 
     out = capsys.readouterr().out
     statuses = [int(s) for s in re.findall(r"HTTP (\d{3})", out)]
     # pushes (new, repeat, legal entity, unrouted), the tampered one, the answer's attachment, the
     # rating, the agency's counts, the paper appeal's lookup, the withdrawal, the manual-routing
-    # queue and the assignment
-    assert statuses == [201, 200, 201, 201, 422, 200, 201, 200, 200, 201, 200, 200]
+    # queue and the assignment, the e-mailed appeal's registration and the other e-mail's rejection
+    assert statuses == [201, 200, 201, 201, 422, 200, 201, 200, 200, 201, 200, 200, 200, 200]
     assert re.search(r"created: access code \S+ \(printed on the receipt\)", out)
     assert "leased a feedback notice" in out and "rating 5" in out
     assert re.search(r"leased withdrawal .* \(appeal", out)
+    assert "filed 2, quarantined 0, failed 0" in out and "identity e-mail" in out
+    assert re.search(r"registered as ОГ-\d{4}/Э-\w{4}, answered: state answered", out)
+    assert "no dev SMTP server or SMSC under var/dev (make run starts them): skipped" in out
     assert "Demo complete." in out
     with hub.pool.connection() as conn:
         states = conn.execute("SELECT state, count(*) AS n FROM appeal GROUP BY state").fetchall()
         feedback = conn.execute("SELECT rating FROM appeal_feedback").fetchall()
-    assert {r["state"]: r["n"] for r in states} == {"answered": 1, "withdrawn": 1, "registered": 1}
+    assert {r["state"]: r["n"] for r in states} == {"answered": 2, "withdrawn": 1, "registered": 1}
     assert [r["rating"] for r in feedback] == [5]

@@ -137,7 +137,11 @@ def test_an_operator_sees_a_stuck_mailbox_and_fixes_it_over_rest(client, portal,
     ]
     assert "lease-released" in [a["action"] for a in story["audit"]]
     assert client.get("/ops/v1/timeline", params={"ref": "nothing"}, headers=OPERATOR).status_code == 404
-    assert client.get("/ops/v1/deliveries", headers=OPERATOR).json() == {"connectors": [], "stuck": []}
+    assert client.get("/ops/v1/deliveries", headers=OPERATOR).json() == {
+        "connectors": [],
+        "stuck": [],
+        "undelivered_sms": [],
+    }
     replay = client.post("/ops/v1/deliveries/999999/replay", headers=OPERATOR)
     assert (replay.status_code, replay.json()["code"]) == (409, "illegal-transition")
     broker = client.get("/ops/v1/broker", headers=OPERATOR).json()

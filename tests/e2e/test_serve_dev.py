@@ -16,7 +16,7 @@ import httpx
 import psutil  # pgserver's own dependency: present wherever the embedded PostgreSQL is
 import pytest
 
-from gateway.faces.cli.dev_companions import CABINET_PORT_OFFSET
+from gateway.faces.cli.dev_companions import CABINET_PORT_OFFSET, MAIL_SINK_PORT_OFFSET, SMSC_PORT_OFFSET
 from tests.e2e.processes import Process, wait_for
 
 BOOT_SECONDS = 120  # a first boot runs initdb and makes a PKI: ~10 s here, more on a busy machine
@@ -48,13 +48,14 @@ def leftovers() -> Iterator[list[psutil.Process]]:
             process.kill()
 
 
-def _port_pair() -> int:
-    """A free port whose +11 (the fake cabinet's) is free too."""
+def _port_pair(*offsets: int) -> int:
+    """A free port whose +11 (the fake cabinet's) is free too, and each of ``offsets`` above it."""
     for _ in range(50):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        if port + CABINET_PORT_OFFSET < 65536 and _free(port + CABINET_PORT_OFFSET):
+        above = [port + o for o in (CABINET_PORT_OFFSET, *offsets)]
+        if max(above) < 65536 and all(_free(p) for p in above):
             return port
     raise AssertionError("no pair of free ports")
 
@@ -163,3 +164,40 @@ def test_a_taken_hub_port_is_one_line_a_non_zero_exit_and_nothing_started(env, t
     assert lines == [f"port {port} is taken: 127.0.0.1:{port} is in use; choose another with --port"]
     assert not data_dir.exists()  # no database booted, no PKI made, no worker or cabinet started
     assert time.monotonic() - started < 30
+
+
+def test_the_demo_against_make_run_shows_the_e_mail_and_sms_each_applicant_received(
+    env, data_dir, tmp_path, leftovers
+):
+    """`make run`, then `appeals-gateway demo` in another shell, as the README says: the dev SMTP
+    server and fake SMSC receive what the worker sends, and the demo shows it."""
+    port = _port_pair(MAIL_SINK_PORT_OFFSET, SMSC_PORT_OFFSET)
+    serve = _boot([], env, tmp_path, port)
+    started = _everything_it_started(serve, data_dir)
+    leftovers += started
+    commands = _commands(started)
+    assert f"gateway.simulators.mail_sink --port {port + MAIL_SINK_PORT_OFFSET}" in commands
+    assert f"gateway.simulators.smsc --port {port + SMSC_PORT_OFFSET}" in commands
+    assert f"applicants' mail (SMTP) on 127.0.0.1:{port + MAIL_SINK_PORT_OFFSET}" in serve.output()
+
+    cabinet = f"http://127.0.0.1:{port + CABINET_PORT_OFFSET}"
+    demo = Process(["demo", "--url", f"http://127.0.0.1:{port}", "--cabinet", cabinet], env,
+                   tmp_path / "demo.log")  # fmt: skip
+    assert demo.proc.wait(timeout=180) == 0, demo.output()
+    out = demo.output()
+    received = out[out.index("What reached the applicants by e-mail and SMS") :]
+    number = r"ОГ-\d{4}/\w{6}"
+    for line in (
+        rf"e-mail to applicant@example\.org: Обращение зарегистрировано, № {number}",
+        rf"e-mail to applicant@example\.org: Дан ответ на обращение № {number}",
+        rf"SMS to \+79000000000: Обращение зарегистрировано, № {number}.*Код доступа: \w{{10}}",
+        rf"SMS to \+79000000000: На обращение № {number} дан ответ",
+        r"e-mail to .*ivanov@example\.ru.*: Ваше письмо зарегистрировано как обращение",
+        r"e-mail to .*sidorov@example\.ru.*: Ваше письмо не зарегистрировано как обращение",
+        r"e-mail to .*ivanov@example\.ru.*: Обращение зарегистрировано, № ОГ-\d{4}/Э-\w{4}",
+        r"e-mail to .*ivanov@example\.ru.*: Дан ответ на обращение № ОГ-\d{4}/Э-\w{4}  "
+        r"\[attached: answer\.xml\]",
+    ):  # fmt: skip
+        assert re.search(line, received), f"{line!r} not in:\n{received}"
+
+    _stopped_by(serve, signal.SIGINT, started)

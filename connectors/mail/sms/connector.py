@@ -33,7 +33,7 @@ from smpplib import consts, exceptions, smpp
 
 from connectors.mail.sms import APPLICANT_SMS  # noqa: F401 (the name, beside its connector)
 from connectors.mail.sms.encoding import EncodedText, TooLong, encode
-from connectors.mail.sms.smpp import SmscAccount, bind_failure, status_name, submit_failure
+from connectors.mail.sms.smpp import SmscAccount, bind_failure, status_name, submit_failure, tls_refused
 from connectors.mail.sms.text import UnknownEvent, compose
 from gateway.domain.delivery import DeliveryError, OutgoingMessage
 
@@ -78,7 +78,7 @@ class SmppConnector:
             return
         client = smpp_client.Client(
             self._account.host, self._account.port, timeout=self._account.timeout,
-            ssl_context=self._account.tls, allow_unknown_opt_params=True,
+            ssl_context=self._account.client_tls(), allow_unknown_opt_params=True,
             logger_name="smpplib.client",
         )  # fmt: skip
         try:
@@ -98,6 +98,8 @@ class SmppConnector:
         except TimeoutError:
             raise DeliveryError(f"the SMSC did not answer within {self._account.timeout:g} s") from None
         except (exceptions.ConnectionError, OSError) as exc:  # refused, reset, TLS errors
+            if tls_refused(exc):  # only an operator's change (GATEWAY_SMPP_CA, the SMSC's cert) helps
+                raise DeliveryError("the SMSC's certificate does not verify", permanent=True) from None
             raise DeliveryError(f"could not reach the SMSC ({type(exc).__name__})") from None
         finally:
             client.disconnect()

@@ -120,7 +120,7 @@ class ReceiptListener:
     def _serve(self, stop: threading.Event) -> None:
         account = self._account
         client = smpp_client.Client(
-            account.host, account.port, timeout=account.timeout, ssl_context=account.tls,
+            account.host, account.port, timeout=account.timeout, ssl_context=account.client_tls(),
             allow_unknown_opt_params=True, logger_name="smpplib.client",
         )  # fmt: skip
         client.set_message_received_handler(self._received)

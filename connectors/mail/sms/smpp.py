@@ -75,3 +75,31 @@ class SmscAccount:
     tls: ssl.SSLContext | None = None
     timeout: float = 10.0
     validity_hours: int = 48
+
+    def client_tls(self) -> _NamedTls | None:
+        """What smpplib's ``ssl_context`` gets: ``tls`` told which host it checks (see _NamedTls)."""
+        return _NamedTls(self.tls, self.host) if self.tls is not None else None
+
+
+class _NamedTls:
+    """``tls`` wrapping sockets for ``host``.
+
+    smpplib wraps its socket with ``ssl_context.wrap_socket(sock)``, naming no server: a verifying
+    context (``ssl.create_default_context``, what GATEWAY_SMPP_TLS builds) refuses that outright
+    (``check_hostname requires server_hostname``), and one that did not check the name would take
+    any certificate the CA ever issued. This passes the SMSC's host, for the name check and SNI.
+    """
+
+    def __init__(self, context: ssl.SSLContext, host: str) -> None:
+        self._context, self._host = context, host
+
+    def wrap_socket(self, sock: object) -> ssl.SSLSocket:
+        return self._context.wrap_socket(sock, server_hostname=self._host)  # type: ignore[arg-type]
+
+
+def tls_refused(exc: BaseException) -> bool:
+    """Whether a failed connection was the SMSC's certificate not verifying (smpplib raises its
+    own ConnectionError with the TLS error as the context): no retry can fix that."""
+    return isinstance(exc, ssl.SSLCertVerificationError) or isinstance(
+        exc.__context__, ssl.SSLCertVerificationError
+    )

@@ -51,8 +51,10 @@ def get(conn: Connection, mail_id: UUID, *, lock: bool = False) -> dict[str, Any
     return conn.execute(
         sql.SQL(
             """SELECT m.*, r.template AS reply_template, r.recipient AS reply_recipient,
-                      r.params AS reply_params, r.sent_at AS reply_sent_at
+                      r.params AS reply_params, d.id AS reply_outbox_id, d.status AS reply_status,
+                      d.last_error AS reply_error, d.delivered_at AS reply_delivered_at
                  FROM incoming_mail m LEFT JOIN incoming_mail_reply r ON r.incoming_mail_id = m.id
+                 LEFT JOIN delivery d ON d.incoming_mail_id = m.id
                 WHERE m.id = %s {}"""
         ).format(sql.SQL("FOR UPDATE OF m" if lock else "")),
         (mail_id,),

@@ -1,7 +1,9 @@
-"""SQL for what operators watch: mailboxes per agency, deliveries per connector, an appeal's timeline."""
+"""SQL for what operators watch: mailboxes per agency, deliveries per connector (SMS with their
+delivery receipts), an appeal's timeline."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -112,12 +114,33 @@ def timeline(conn: Connection, appeal_id: UUID) -> dict[str, list[dict[str, Any]
                                     'attempt', t.attempt, 'started_at', t.started_at,
                                     'finished_at', t.finished_at, 'outcome', t.outcome, 'error', t.error)
                                     ORDER BY t.attempt)
-                                  FROM delivery_attempt t WHERE t.outbox_id = d.id), '[]'::jsonb) AS tries
+                                  FROM delivery_attempt t WHERE t.outbox_id = d.id), '[]'::jsonb) AS tries,
+                      coalesce((SELECT jsonb_agg(jsonb_build_object(
+                                    'part', s.part, 'parts', s.parts, 'state', r.state,
+                                    'error', r.error_code, 'done_at', r.done_at, 'received_at', r.received_at)
+                                    ORDER BY s.part)
+                                  FROM sms_submission s LEFT JOIN sms_receipt r USING (message_id)
+                                 WHERE s.outbox_id = d.id), '[]'::jsonb) AS receipts
                  FROM delivery d WHERE d.appeal_id = %s ORDER BY d.id""",
             (appeal_id,),
         ).fetchall(),
     }
     return rows
+
+
+def undelivered_sms(conn: Connection, failed_states: Sequence[str], limit: int) -> list[dict[str, Any]]:
+    """SMS parts the SMSC took (the delivery is ``delivered``) whose receipt says the handset did
+    not get them, newest receipt first (read on ``sms_receipt_failed``, migration 0017)."""
+    return conn.execute(
+        """SELECT d.id, d.connector, d.appeal_id, d.seq, d.delivered_at, s.part, s.parts,
+                  r.state, r.error_code AS error, r.done_at, r.received_at
+             FROM sms_receipt r
+             JOIN sms_submission s USING (message_id)
+             JOIN delivery d ON d.id = s.outbox_id
+            WHERE r.state = ANY(%s)
+            ORDER BY r.received_at DESC, d.id, s.part LIMIT %s""",
+        (list(failed_states), limit),
+    ).fetchall()
 
 
 def release_lease(conn: Connection, message_id: UUID) -> dict[str, Any] | None:

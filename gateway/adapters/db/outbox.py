@@ -23,6 +23,23 @@ def enqueue(
     )
 
 
+def enqueue_reply(
+    conn: Connection,
+    connector: str,
+    incoming_mail_id: UUID,
+    appeal_id: UUID | None,
+    idempotency_key: str,
+    payload: dict[str, Any],
+) -> None:
+    """Add the reply owed to an e-mail's sender (migration 0017): owned by the e-mail, and by the
+    appeal it became when it was registered; a repeat of the same key is a no-op."""
+    conn.execute(
+        """INSERT INTO outbox_message (connector, appeal_id, incoming_mail_id, seq, idempotency_key, payload)
+           VALUES (%s, %s, %s, 0, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING""",
+        (connector, appeal_id, incoming_mail_id, idempotency_key, Jsonb(payload)),
+    )
+
+
 def owed_to_applicant(conn: Connection, appeal_id: UUID, connectors: Sequence[str]) -> dict[str, Any]:
     """What the appeal's earlier messages on ``connectors`` gave the applicant, newest first: the
     access code and the answer (with the ``documents`` that name its signed bytes), each from the
@@ -162,9 +179,10 @@ def notify(conn: Connection) -> None:
 def deliveries(
     conn: Connection, *, status: str | None = None, connector: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
-    """Outgoing messages with their delivery state, newest first, for operators."""
+    """Outgoing messages with their delivery state, newest first, for operators (a reply to an
+    e-mailed appeal's sender names its ``incoming_mail_id``, and its appeal if it became one)."""
     return conn.execute(
-        """SELECT id, connector, appeal_id, seq, idempotency_key, created_at, attempts,
+        """SELECT id, connector, appeal_id, incoming_mail_id, seq, idempotency_key, created_at, attempts,
                    last_attempt_at, last_error, next_attempt_at, published_at, delivered_at, dead_at, status
               FROM delivery
              WHERE (%(connector)s::text IS NULL OR connector = %(connector)s)

@@ -10,6 +10,8 @@ from psycopg_pool import ConnectionPool
 
 # A receipt in a final state is not overwritten by a late intermediate one (ENROUTE, ACCEPTD).
 FINAL_STATES = ("DELIVRD", "UNDELIV", "EXPIRED", "REJECTD", "DELETED")
+# The final states that mean the handset did not get the part (operators see them; 0017's index).
+FAILED_STATES = ("UNDELIV", "EXPIRED", "REJECTD", "DELETED")
 
 
 class SmsSubmissions:

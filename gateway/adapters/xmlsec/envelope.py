@@ -7,6 +7,7 @@ building is the portal's side, used by the simulators, the demo and the benches.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -225,4 +226,21 @@ def restamp(unsigned: bytes) -> bytes:
     message.find(q("SentAt")).text = datetime.now(UTC).isoformat()
     portal_id = message.find(f"{q('Appeal')}/{q('PortalAppealId')}")
     portal_id.text = f"{portal_id.text}-{uuid4().hex[:8]}"
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def attach(unsigned: bytes, headers: Sequence[AttachmentHeader]) -> bytes:
+    """The unsigned envelope declaring these attachments instead of any it had (for trying by hand).
+
+    The headers go where the contract has them, right after ``Consent``; the portal signs them, and
+    the parts of the multipart push must then match their size and digest.
+    """
+    root = etree.fromstring(unsigned, etree.XMLParser(resolve_entities=False, no_network=True))
+    appeal = root.find(f"{q('Message')}/{q('Appeal')}")
+    for old in appeal.findall(q("Attachments")):
+        appeal.remove(old)
+    holder = etree.Element("holder")
+    add_attachment_headers(holder, headers, q)
+    if len(holder):
+        appeal.find(q("Consent")).addnext(holder[0])
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

@@ -35,8 +35,13 @@ def list_deliveries(
         nxt = r["next_attempt_at"].strftime("%Y-%m-%d %H:%M:%S") if r["status"] == "retrying" else "-"
         typer.echo(
             f"{r['id']:>8}  {r['connector']:10} {r['status']:10} {r['attempts']:>3}  {nxt:19}  "
-            f"{r['appeal_id']} #{r['seq']}  {r['last_error'] or ''}"
+            f"{owner(r)} #{r['seq']}  {r['last_error'] or ''}"
         )
+
+
+def owner(row: dict) -> str:
+    """The appeal a delivery is for, or the e-mail a reply answers when it has no appeal (0017)."""
+    return str(row["appeal_id"]) if row["appeal_id"] else f"e-mail {row['incoming_mail_id']}"
 
 
 @app.command()

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
+import mailbox
 import time
 import uuid
 from datetime import UTC, date, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 import httpx
 import typer
 
+from connectors.mail.maildir import maildir_opener
 from gateway.adapters.pki import DevPki, ensure_dev_pki
+from gateway.config import MailboxSettings
 from gateway.domain.model import ApplicantType
+from gateway.faces.cli.session import hub_session
+from gateway.service import incoming_mail
 from gateway.simulators.edms import Edms
 from gateway.simulators.edms_soap import SoapEdms
 from gateway.simulators.portal import Portal, Signer, answer_attachment, give_feedback, push, withdraw
@@ -44,10 +52,14 @@ def run_demo(url: str, data_dir: Path, cabinet_url: str) -> None:
         raise typer.BadParameter(f"{tokens_file} is missing: start the hub with `make run` first")
     tokens = json.loads(tokens_file.read_text())
     portal = _portal(pki)
+    before = _received(data_dir)  # what the dev SMTP server and SMSC hold from earlier runs
 
     with httpx.Client(base_url=url, timeout=30) as client:
-        _step("Portal pushes an individual's appeal about utility bills in Cheboksary")
-        first = portal.envelope(sample_appeal(1))
+        _step(
+            "Portal pushes an individual's appeal about utility bills in Cheboksary; "
+            "the applicant asked for e-mail and SMS notifications"
+        )
+        first = portal.envelope(sample_appeal(1, notification_channels=("cabinet", "email", "sms")))
         receipt = _show(push(client, first))
 
         _step("Portal pushes the same bytes again (a retry): the hub answers with the same receipt")
@@ -181,8 +193,128 @@ def run_demo(url: str, data_dir: Path, cabinet_url: str) -> None:
             typer.echo(f"  registered as {number}: state {event['state']}, event #{event['seq']}")
     finally:
         soap.close()
+    with httpx.Client(base_url=url, timeout=30) as client:
+        _emailed_appeals(client, data_dir, tokens, pki)
     _cabinet_view(url, cabinet_url, receipt["appeal_id"])
+    _channels_view(url, data_dir, tokens["operator"], before)
     typer.secho("\nDemo complete.", fg=typer.colors.GREEN)
+
+
+def _emailed_appeals(client: httpx.Client, data_dir: Path, tokens: dict[str, str], pki: DevPki) -> None:
+    """Two e-mails to the hub's appeals mailbox: one registered to an agency, which answers it; the
+    other rejected. ``make run`` starts no IMAP server (a fresh machine has only Python), so the
+    e-mails go into a Maildir under var/dev and are filed by the poller's own service entry
+    (``incoming_mail.poll``) reading that Maildir instead of IMAP; from there on it is the hub's
+    REST faces, as operators and agencies use them."""
+    _step(
+        "Two e-mails reach the hub's appeals mailbox (a Maildir under var/dev: make run runs no IMAP "
+        "server); the poller files them for moderation"
+    )
+    maildir = data_dir / "dev" / "maildir"
+    appeal_mail = _demo_email("Протекает крыша", "Иванов Иван Петрович", "ivanov@example.ru")
+    unwanted = _demo_email("Предложение", "Сидоров Пётр", "sidorov@example.ru")
+    box = mailbox.Maildir(maildir, create=True)
+    for raw in (appeal_mail, unwanted):
+        box.add(raw)
+    with hub_session() as hub:
+        demo_box = MailboxSettings(name="demo", host="localhost", username="demo")
+        polled = incoming_mail.poll(hub, demo_box, maildir_opener(maildir))
+    typer.echo(f"  filed {polled.filed}, quarantined {polled.quarantined}, failed {polled.failed}")
+    if polled.filed != 2:
+        typer.secho(f"  the e-mails were not filed ({polled.error or 'see the log'})", err=True, fg="red")
+        raise typer.Exit(1)
+
+    _step(
+        "An operator registers one as an appeal to ADM-CHEBOKSARY and rejects the other: e-mail is no "
+        "longer a legal channel for appeals (both senders are told by e-mail)"
+    )
+    operator = {"Authorization": f"Bearer {tokens['operator']}"}
+    waiting = client.get("/ops/v1/incoming-mail", headers=operator).json()["messages"]
+    ids = {m["subject"]: m["id"] for m in waiting if m["state"] == "waiting"}
+    ours = _subject(appeal_mail)
+    registration = {"agency_code": "ADM-CHEBOKSARY", "topic_code": "0005.0005.0056.1149",
+                    "territory_code": "97701000"}  # fmt: skip
+    appeal_id = _show(
+        client.post(f"/ops/v1/incoming-mail/{ids[ours]}/register", json=registration, headers=operator)
+    )["appeal_id"]
+    _show(
+        client.post(
+            f"/ops/v1/incoming-mail/{ids[_subject(unwanted)]}/reject",
+            json={"reason": "channel-not-allowed"}, headers=operator,
+        )
+    )  # fmt: skip
+
+    _step(
+        "The EDMS of ADM-CHEBOKSARY takes the e-mailed appeal (the e-mail itself is its evidence), "
+        "registers and answers it: the sender gets the number, the code and the answer by e-mail"
+    )
+    edms = Edms(client, tokens["ADM-CHEBOKSARY"])
+    messages = edms.pull(limit=10)
+    edms.ack(messages)
+    (taken,) = [m for m in messages if m["appeal_id"] == appeal_id]
+    typer.echo(f"  leased appeal {appeal_id}: identity {taken['appeal']['identity']['provider']}")
+    number = f"ОГ-{date.today().year}/Э-{uuid.uuid4().hex[:4]}"
+    edms.register(appeal_id, number, date.today(), str(uuid.uuid4()))
+    document = sample_answer(appeal_id, number)
+    key, cert = pki.agency_key.read_bytes(), pki.agency_cert.read_bytes()
+    answered = edms.answer(appeal_id, str(uuid.uuid4()), document, key, cert)
+    typer.echo(f"  registered as {number}, answered: state {answered['state']}")
+
+
+def _demo_email(subject: str, name: str, address: str) -> bytes:
+    """An e-mail as a citizen's mail program sends it; a fresh Message-ID each run (filed once)."""
+    message = EmailMessage()
+    message["From"] = f"{name} <{address}>"
+    message["To"] = "obrashcheniya@appeals.example.ru"
+    message["Subject"] = f"{subject} ({uuid.uuid4().hex[:4]})"
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = make_msgid(domain="mail.example.ru")
+    message.set_content("Прошу принять меры: протекает крыша над квартирой 12, дом 5, ул. Ленина.")
+    return bytes(message)
+
+
+def _subject(raw: bytes) -> str:
+    return str(message_from_bytes(raw, policy=policy.default)["Subject"])
+
+
+def _received(data_dir: Path) -> tuple[set[str], int]:
+    """The e-mails (file names) and SMS parts (lines) the dev SMTP server and SMSC hold now."""
+    mail = {p.name for p in (data_dir / "dev" / "mail").glob("*.eml")}
+    sms = data_dir / "dev" / "sms.jsonl"
+    return mail, len(sms.read_text(encoding="utf-8").splitlines()) if sms.exists() else 0
+
+
+def _channels_view(url: str, data_dir: Path, operator_token: str, before: tuple[set[str], int]) -> None:
+    """What the applicants' mailboxes and phones received during this run: ``make run``'s SMTP
+    server keeps each e-mail in var/dev/mail, its fake SMSC each SMS part in var/dev/sms.jsonl."""
+    _step("What reached the applicants by e-mail and SMS (make run's SMTP server and fake SMSC)")
+    if not (data_dir / "dev" / "mail").exists() and not (data_dir / "dev" / "sms.jsonl").exists():
+        typer.echo("  no dev SMTP server or SMSC under var/dev (make run starts them): skipped")
+        return
+    operator = {"Authorization": f"Bearer {operator_token}"}
+    for _ in range(100):  # the worker sends within moments of each event
+        open_ = httpx.get(f"{url}/ops/v1/deliveries", headers=operator, timeout=10).json()["connectors"]
+        if not [c for c in open_ if c["connector"].startswith("applicant-") and c["pending"] + c["in_flight"]
+                + c["retrying"]]:  # fmt: skip
+            break
+        time.sleep(0.2)
+    mail_before, sms_before = before
+    for path in sorted((data_dir / "dev" / "mail").glob("*.eml")):
+        if path.name in mail_before:
+            continue
+        mail = message_from_bytes(path.read_bytes(), policy=policy.default)
+        attached = [a.get_filename() for a in mail.iter_attachments()]  # type: ignore[attr-defined]
+        also = f"  [attached: {', '.join(attached)}]" if attached else ""
+        typer.echo(f"  e-mail to {mail['To']}: {mail['Subject']}{also}")
+    sms_file = data_dir / "dev" / "sms.jsonl"
+    lines = sms_file.read_text(encoding="utf-8").splitlines()[sms_before:] if sms_file.exists() else []
+    parts = [json.loads(line) for line in lines]
+    texts: dict[tuple[str, int], list[dict]] = {}
+    for part in parts:
+        texts.setdefault((part["to"], part["reference"] or hash(part["message_id"])), []).append(part)
+    for (to, _), pieces in texts.items():
+        text = "".join(p["text"] for p in sorted(pieces, key=lambda p: p["part"]))
+        typer.echo(f"  SMS to +{to}: {text}")
 
 
 def _cabinet_view(url: str, cabinet_url: str, appeal_id: str) -> None:

@@ -1,6 +1,7 @@
 """What `serve --dev` starts beside the hub, so `make run` shows the whole return path on one
-laptop: the delivery worker (with its relay) on the embedded broker, and a fake citizen's cabinet
-receiving the hub's signed status updates."""
+laptop: the delivery worker (with its relay) on the embedded broker, a fake citizen's cabinet
+receiving the hub's signed status updates, and the applicant's e-mail and SMS: an SMTP server
+that keeps each message as a file (``var/dev/mail``) and the fake SMSC (``var/dev/sms.jsonl``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import select
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -22,6 +24,47 @@ from gateway.faces.cli.ports import PortUnavailable, claim_port
 CABINET_PORT_OFFSET = 11
 MAKE_RUN_CABINET_URL = "http://127.0.0.1:8091"  # `make run`'s: where `demo` looks by default
 CABINET_START_SECONDS = 30
+# The applicant's e-mail and SMS, above the hub's port like the cabinet: 8080 → 8092 and 8093.
+MAIL_SINK_PORT_OFFSET = 12
+SMSC_PORT_OFFSET = 13
+DEV_SMSC_ACCOUNT = {"GATEWAY_SMPP_SYSTEM_ID": "hub", "GATEWAY_SMPP_PASSWORD": "secret",
+                    "GATEWAY_SMPP_SOURCE_ADDR": "Obrashch21"}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class DevChannels:
+    """Where the dev SMTP server and fake SMSC listen (None: one the developer configured instead)."""
+
+    mail_port: int | None
+    smsc_port: int | None
+
+
+def mail_spool(settings: Settings) -> Path:
+    return settings.data_dir / "dev" / "mail"
+
+
+def sms_spool(settings: Settings) -> Path:
+    return settings.data_dir / "dev" / "sms.jsonl"
+
+
+def dev_channels(settings: Settings, hub_port: int, base_url: str) -> DevChannels:
+    """Point the hub (this process, read by ``get_settings`` after this) and its worker at the dev
+    SMTP server and fake SMSC, unless GATEWAY_SMTP_HOST / GATEWAY_SMPP_HOST name real ones; and
+    the notifications' status link at this hub, unless GATEWAY_PUBLIC_URL is set."""
+    mail_port = smsc_port = None
+    if not settings.smtp_host:
+        mail_port = hub_port + MAIL_SINK_PORT_OFFSET
+        os.environ.update({"GATEWAY_SMTP_HOST": "127.0.0.1", "GATEWAY_SMTP_PORT": str(mail_port),
+                           "GATEWAY_SMTP_SECURITY": "none"})  # fmt: skip
+    if not settings.smpp_host:
+        smsc_port = hub_port + SMSC_PORT_OFFSET
+        os.environ.update({"GATEWAY_SMPP_HOST": "127.0.0.1", "GATEWAY_SMPP_PORT": str(smsc_port),
+                           **DEV_SMSC_ACCOUNT})  # fmt: skip
+    if not settings.public_url:
+        os.environ["GATEWAY_PUBLIC_URL"] = base_url
+    return DevChannels(mail_port, smsc_port)
+
+
 STOP_SECONDS = 15  # a warm shutdown finishes the delivery in hand; after this, the group is killed
 
 
@@ -30,7 +73,11 @@ def cabinet_port_for(hub_port: int) -> int:
 
 
 def start_companions(
-    settings: Settings, database_url: str, cabinet_port: int, children: dict[str, subprocess.Popen[bytes]]
+    settings: Settings,
+    database_url: str,
+    cabinet_port: int,
+    children: dict[str, subprocess.Popen[bytes]],
+    channels: DevChannels = DevChannels(None, None),
 ) -> None:
     """Start the fake cabinet (unless GATEWAY_CABINET_URL names a real one) and `appeals-gateway
     worker`; their output goes to var/dev/*.log.
@@ -56,6 +103,35 @@ def start_companions(
             log = logs / "cabinet.log"
             typer.echo(f"fake citizen's cabinet not started: it did not come up (see {log})", err=True)
     typer.echo(f"delivery worker and relay on {settings.broker} (log: {logs / 'worker.log'})")
+    _start_channels(settings, env, channels, logs, children)
+
+
+def _start_channels(
+    settings: Settings, env: dict[str, str], channels: DevChannels, logs: Path,
+    children: dict[str, subprocess.Popen[bytes]],
+) -> None:  # fmt: skip
+    """The dev SMTP server and fake SMSC, each announced with where it keeps what it received; a
+    taken port is one line, and the hub's e-mail or SMS to it wait and retry."""
+    python = [sys.executable, "-m"]
+    wanted = []
+    if channels.mail_port is not None:
+        args = [*python, "gateway.simulators.mail_sink", "--port", str(channels.mail_port),
+                "--spool", str(mail_spool(settings))]  # fmt: skip
+        wanted.append(("applicants' mail (SMTP)", channels.mail_port, args, mail_spool(settings), "mail"))
+    if channels.smsc_port is not None:
+        account = ["--system-id", DEV_SMSC_ACCOUNT["GATEWAY_SMPP_SYSTEM_ID"],
+                   "--password", DEV_SMSC_ACCOUNT["GATEWAY_SMPP_PASSWORD"]]  # fmt: skip
+        args = [*python, "gateway.simulators.smsc", "--port", str(channels.smsc_port), *account,
+                "--spool", str(sms_spool(settings))]  # fmt: skip
+        wanted.append(("fake SMSC (SMPP)", channels.smsc_port, args, sms_spool(settings), "smsc"))
+    for name, port, args, spool, log in wanted:
+        try:
+            claim_port("127.0.0.1", port).close()
+        except PortUnavailable as exc:
+            typer.echo(f"{name} not started: {exc.reason('--port')}", err=True)
+            continue
+        children[name] = _start(args, env, logs / f"{log}.log")
+        typer.echo(f"{name} on 127.0.0.1:{port}, keeping what it receives in {spool}")
 
 
 def _start_cabinet(

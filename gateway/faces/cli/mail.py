@@ -103,8 +103,12 @@ def show(mail_id: UUID) -> None:
         typer.echo(f"\n{row['state']} by {row['decided_by']} at {row['decided_at']:%Y-%m-%d %H:%M}: "
                    f"{row['appeal_id'] or row['rejection_reason']}")  # fmt: skip
     if row["reply_template"]:
-        owed = "sent" if row["reply_sent_at"] else "owed"
-        typer.echo(f"reply to the sender: {row['reply_template']} ({owed})")
+        if row["reply_outbox_id"] is None:
+            how = "owed: no SMTP server configured"
+        else:
+            error = f", {row['reply_error']}" if row["reply_error"] else ""
+            how = f"delivery {row['reply_outbox_id']} {row['reply_status']}{error}"
+        typer.echo(f"reply to the sender: {row['reply_template']} ({how})")
 
 
 @moderation.command()

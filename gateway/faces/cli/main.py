@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from gateway.config import get_settings
+from gateway.domain.model import AttachmentHeader
 from gateway.faces.cli import audit, deliveries, mail, ops, scheduled, sms, worker
 from gateway.faces.cli.dev_companions import MAKE_RUN_CABINET_URL
 
@@ -134,6 +135,14 @@ def sign(
         bool,
         typer.Option(help="first give it a new MessageId, SentAt (now) and PortalAppealId: to push by hand"),
     ] = False,
+    attach: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="PART=FILE",
+            help="declare FILE as the attachment sent in multipart part PART (its name, media type"
+            " guessed from the name, size and SHA-256 go into the signed headers); repeatable",
+        ),
+    ] = None,
 ) -> None:
     """Sign an envelope as the portal does (XMLDSig, exclusive C14N, RSA/ECDSA-SHA256)."""
     import sys
@@ -144,6 +153,10 @@ def sign(
     if (applicant_key is None) != (applicant_cert is None):
         raise typer.BadParameter("--applicant-key and --applicant-cert go together")
     unsigned = envelope.read_bytes()
+    if attach:
+        from gateway.adapters.xmlsec.envelope import attach as declare
+
+        unsigned = declare(unsigned, [_attachment_header(spec) for spec in attach])
     signed = sign_envelope(
         restamp(unsigned) if stamp else unsigned,
         key.read_bytes(),
@@ -155,6 +168,20 @@ def sign(
         output.write_bytes(signed)
     else:
         sys.stdout.buffer.write(signed)
+
+
+def _attachment_header(spec: str) -> AttachmentHeader:
+    """``PART=FILE`` as the header the portal signs for that part."""
+    import hashlib
+    import mimetypes
+
+    part, sep, name = spec.partition("=")
+    path = Path(name)
+    if not sep or not part or not path.is_file():
+        raise typer.BadParameter(f"--attach takes PART=FILE with an existing file, not {spec!r}")
+    data = path.read_bytes()
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return AttachmentHeader(part, path.name, media_type, len(data), hashlib.sha256(data).hexdigest())
 
 
 @app.command()

@@ -15,6 +15,7 @@ from uuid import UUID
 
 import typer
 
+from gateway.faces.cli.deliveries import owner
 from gateway.faces.cli.session import hub_session
 
 app = typer.Typer(help="Operators' views of the hub, and their fixes.", no_args_is_help=True)
@@ -124,6 +125,14 @@ def deliveries(
 
     with hub_session() as hub:
         view = monitoring.deliveries(hub, connector=connector, limit=limit)
+    if view.undelivered_sms:
+        typer.secho("SMS the handset did not get (delivery receipts)", bold=True)
+        _table(
+            ["id", "appeal #seq", "part", "receipt", "error", "done"],
+            [[d["id"], f"{d['appeal_id']} #{d['seq']}", f"{d['part']}/{d['parts']}", d["state"],
+              d["error"] or "", f"{d['done_at']:%Y-%m-%d %H:%M}" if d["done_at"] else "-"]
+             for d in view.undelivered_sms],
+        )  # fmt: skip
     if not view.stuck:
         typer.echo("nothing retrying or dead")
         return
@@ -132,7 +141,7 @@ def deliveries(
         [
             [d["id"], d["connector"], d["status"], d["attempts"],
              f"{d['next_attempt_at']:%Y-%m-%d %H:%M:%S}" if d["status"] == "retrying" else "-",
-             f"{d['appeal_id']} #{d['seq']}", d["last_error"] or ""]
+             f"{owner(d)} #{d['seq']}", d["last_error"] or ""]
             for d in view.stuck
         ],
     )  # fmt: skip
@@ -175,6 +184,11 @@ def timeline(
                 f"    {d['id']:>6}  {d['connector']:<9} #{d['seq']:<3} {d['status']:<10} "
                 f"{d['attempts']} attempt(s)  {d['last_error'] or ''}"
             )
+            for r in d["receipts"]:  # an SMS: what the SMSC's delivery receipt said of each part
+                error = f" err:{r['error']}" if r["error"] else ""
+                typer.echo(
+                    f"            part {r['part']}/{r['parts']}: receipt {r['state'] or 'awaited'}{error}"
+                )
 
 
 def _details(details: dict[str, Any]) -> str:

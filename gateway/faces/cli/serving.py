@@ -85,6 +85,9 @@ def _boot_and_serve(
         from gateway.faces.cli.dev import prepare_dev_environment
 
         prepare_dev_environment(settings, base_url=base_url, cabinet_port=cabinet_port)
+        from gateway.faces.cli.dev_companions import dev_channels
+
+        channels = dev_channels(settings, port, base_url)
         get_settings.cache_clear()
         settings = get_settings()
     applied = migrate(url)
@@ -93,7 +96,7 @@ def _boot_and_serve(
     if dev:
         from gateway.faces.cli.dev_companions import start_companions
 
-        start_companions(settings, url, cabinet_port, started.companions)
+        start_companions(settings, url, cabinet_port, started.companions, channels)
     from gateway.adapters.metrics import reset_multiprocess_dir
 
     reset_multiprocess_dir()  # with PROMETHEUS_MULTIPROC_DIR: no counts of the last run's workers

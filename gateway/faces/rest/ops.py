@@ -64,13 +64,15 @@ def _plain(value: Any) -> Any:
 
 def _mail_json(row: dict[str, Any]) -> dict[str, Any]:
     """A queue row for JSON: digests as hex, the raw message's digest named, nothing else renamed."""
-    out = {k: v for k, v in row.items() if k not in ("raw_sha256", "reply_template", "reply_recipient",
-                                                     "reply_params", "reply_sent_at")}  # fmt: skip
+    out = {k: v for k, v in row.items() if not k.startswith("reply_") and k != "raw_sha256"}
     if "raw_sha256" in row:
         out["raw_sha256"] = bytes(row["raw_sha256"]).hex() if row["raw_sha256"] is not None else None
     if row.get("reply_template"):
+        # its delivery: the outbox row (None when the hub has no SMTP server and queued nothing)
         out["reply"] = {"template": row["reply_template"], "recipient": row["reply_recipient"],
-                        "params": row["reply_params"], "sent_at": row["reply_sent_at"]}  # fmt: skip
+                        "params": row["reply_params"], "outbox_id": row["reply_outbox_id"],
+                        "status": row["reply_status"], "error": row["reply_error"],
+                        "delivered_at": row["reply_delivered_at"]}  # fmt: skip
     return out
 
 
@@ -111,7 +113,11 @@ class OpsController(Controller):
         views = await anyio.to_thread.run_sync(monitoring.mailboxes, hub)
         return {"agencies": [asdict(v) for v in views]}
 
-    @get("/deliveries", summary="Open deliveries per connector; retrying and dead ones with their errors")
+    @get(
+        "/deliveries",
+        summary="Open deliveries per connector; retrying and dead ones with their errors; SMS the handset "
+        "did not get, by their delivery receipts",
+    )
     async def deliveries(
         self,
         hub: Hub,
@@ -122,7 +128,7 @@ class OpsController(Controller):
         view = await anyio.to_thread.run_sync(
             lambda: monitoring.deliveries(hub, connector=connector, limit=limit)
         )
-        return {"connectors": view.by_connector, "stuck": view.stuck}
+        return {"connectors": view.by_connector, "stuck": view.stuck, "undelivered_sms": view.undelivered_sms}
 
     @post("/deliveries/{outbox_id:int}/replay", status_code=200, summary="Send a dead delivery again")
     async def replay(self, hub: Hub, operator: str, outbox_id: int) -> dict[str, Any]:

@@ -340,8 +340,10 @@ def test_the_sender_of_a_registered_e_mail_gets_the_code_and_the_lookup_names_th
         rows = conn.execute(
             "SELECT connector, payload FROM outbox_message WHERE appeal_id = %s ORDER BY seq", (appeal_id,)
         ).fetchall()
-    assert [r["connector"] for r in rows] == [APPLICANT_MAIL, APPLICANT_MAIL]
-    codes = {r["payload"]["access_code"] for r in rows}
+    # the reply moderation owed (seq 0, no code yet), then the registered and declined notices
+    assert [r["connector"] for r in rows] == [APPLICANT_MAIL] * 3
+    assert rows[0]["payload"]["type"] == "mail-registered" and "access_code" not in rows[0]["payload"]
+    codes = {r["payload"]["access_code"] for r in rows[1:]}
     assert len(codes) == 1
     found = status.lookup(hub, "ОГ-78/2026", codes.pop())
     assert (found["channel"], found["state"]) == ("e-mail", "declined")

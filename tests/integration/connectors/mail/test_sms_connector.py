@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -256,3 +257,49 @@ def test_a_part_accepted_without_a_message_id_is_delivered_all_the_same(caplog) 
 
     assert len(smsc.submitted) == 2
     assert "without a message id" in caplog.text
+
+
+# --- SMPP over TLS (GATEWAY_SMPP_TLS, GATEWAY_SMPP_CA) -------------------------------------------
+
+
+@pytest.fixture
+def tls_smsc(smtp_certificate) -> Iterator[FakeSmsc]:
+    """The fake SMSC behind TLS, with a certificate for 127.0.0.1 the dev root CA issued."""
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(*smtp_certificate)
+    with FakeSmsc(system_id="hub", password="secret", tls=server) as fake:
+        yield fake
+
+
+def test_sms_and_receipts_over_tls_with_the_smscs_certificate_checked(tls_smsc: FakeSmsc, settings, dev_pki):
+    """Through the settings a deployment sets: GATEWAY_SMPP_TLS=true and GATEWAY_SMPP_CA."""
+    from gateway.faces.worker.connectors import smsc_account
+
+    configured = settings.model_copy(
+        update={"smpp_host": tls_smsc.host, "smpp_port": tls_smsc.port, "smpp_system_id": "hub",
+                "smpp_password": "secret", "smpp_source_addr": SENDER, "smpp_tls": True,
+                "smpp_ca": dev_pki.root_cert}
+    )  # fmt: skip
+    tls_account = smsc_account(configured)
+    receipts: list[Receipt] = []
+    with listening(ReceiptListener(tls_account, receipts.append)) as listener:
+        assert listener.bound.wait(5)
+        SmppConnector(tls_account).deliver(message())
+        _until(lambda: len(receipts) == len(tls_smsc.submitted))
+    assert tls_smsc.errors == [] and tls_smsc.submitted
+    assert "".join(p.text for p in tls_smsc.submitted) == compose(message().payload)
+    assert {r.state for r in receipts} == {"DELIVRD"}
+
+
+def test_an_smsc_certificate_nobody_here_trusts_is_permanent(tls_smsc: FakeSmsc) -> None:
+    untrusting = ssl.create_default_context()  # the system's CAs: the dev root is not among them
+    with pytest.raises(DeliveryError) as refused:
+        SmppConnector(account(tls_smsc, tls=untrusting)).deliver(message())
+    assert refused.value.permanent and refused.value.reason == "the SMSC's certificate does not verify"
+    assert tls_smsc.submitted == []
+
+
+def test_a_plain_client_gets_nothing_from_a_tls_smsc(tls_smsc: FakeSmsc) -> None:
+    with pytest.raises(DeliveryError) as failed:
+        SmppConnector(account(tls_smsc, timeout=2.0)).deliver(message())
+    assert not failed.value.permanent and tls_smsc.submitted == []
