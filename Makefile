@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/python bench/soak.py
 	$(BIN)/python bench/mail.py
 	$(BIN)/python bench/signature.py
+	$(BIN)/python bench/cluster.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
