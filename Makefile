@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python bench/mail.py
 	$(BIN)/python bench/signature.py
 	$(BIN)/python bench/cluster.py
+	$(BIN)/python bench/analytics.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

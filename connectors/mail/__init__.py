@@ -1,1 +1,1 @@
-"""Planned in the return-path issue; see connectors/README.md."""
+"""Applicants' mail and SMS: the SMTP connector, its templates, the IMAP poller's client and SMPP (see connectors/README.md)."""

@@ -4,7 +4,7 @@ Written once for every face: the REST and SOAP faces translate their wire format
 calls and back. The agency code always comes from authentication, never from the request, so
 an agency can reach only its own messages; another agency's message is "not found".
 
-The lease rule (README, "Leases: which token takes a message"): the token of a message's
+The lease rule (docs/edms-rest.md, "Leases: which token takes a message"): the token of a message's
 **latest** lease acknowledges or refuses it until another pull leases the message again or an
 operator releases it; from then on that token is ``lease-invalid`` and only the new lease's
 token counts. Expiry alone does not void the token: an EDMS that registered the appeal and acks

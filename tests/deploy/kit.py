@@ -11,7 +11,7 @@ from gateway.config import Settings
 from gateway.faces.cli.main import app
 
 # Read by libraries the hub uses, not by its settings: libpq's password file (psycopg), and
-# prometheus_client's directory for several processes' metrics (README "Metrics and alerts").
+# prometheus_client's directory for several processes' metrics (docs/metrics-alerts.md).
 LIBRARY_VARIABLES = {"PGPASSFILE", "PROMETHEUS_MULTIPROC_DIR"}
 
 

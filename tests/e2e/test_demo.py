@@ -1,4 +1,4 @@
-"""``appeals-gateway demo`` against a hub process: the appeal's whole life as the README promises it."""
+"""``appeals-gateway demo`` against a hub process: the appeal's whole life as docs/overview.md promises it."""
 
 from __future__ import annotations
 

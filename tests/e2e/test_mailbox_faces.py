@@ -166,7 +166,7 @@ def _release(client, message_id: str) -> None:
     assert response.json()["status"] == "pending", response.text
 
 
-# The lease rule (README, "Leases: which token takes a message"): what happens after the first
+# The lease rule (docs/edms-rest.md, "Leases: which token takes a message"): what happens after the first
 # lease, whose token then acks or refuses, and whether that takes the message.
 LEASE_RULE: dict[str, tuple[tuple[str, ...], str, bool]] = {
     "within-the-lease": ((), "first", True),

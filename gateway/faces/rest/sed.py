@@ -33,7 +33,7 @@ from gateway.service.intake import IncomingAttachment
 EVENT_PART = "event"
 ANSWER_PART = "answer"
 MAX_EVENT_BYTES = 64 * 1024  # an event's JSON (its longest field is 2000 characters)
-# The lease rule as an integrator reads it (argued in gateway/service/mailbox.py and the README).
+# The lease rule as an integrator reads it (argued in gateway/service/mailbox.py and docs/edms-rest.md).
 LEASE_RULE = (
     "The `lease_token` of the message's latest lease takes it until a pull leases the message again "
     "or an operator releases it, even after `lease_expires_at`; an earlier lease's token is "
