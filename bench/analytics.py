@@ -103,7 +103,8 @@ SUMS = ", ".join(
     f"sum((m).{m})"
     for m in ("received", "registered", "registered_on_time", "answered", "answered_on_time", "answered_late",
               "declined", "extended", "redirected", "redirected_in_time", "rated", "rating_sum", "rating_1",
-              "rating_2", "rating_3", "rating_4", "rating_5")
+              "rating_2", "rating_3", "rating_4", "rating_5", "repeated", "collective", "co_applicants",
+              "declined_repeated")
 )  # fmt: skip
 FACTS = "(SELECT f.*, analytics.measures_of(f) AS m FROM analytics.appeal_fact f OFFSET 0) x"
 MONTH = "date_trunc('month', received_on)::date"
