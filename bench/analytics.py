@@ -280,7 +280,9 @@ def main() -> None:
     figures: dict[str, object] = {"bench": "analytics", "appeals": APPEALS}
     with running_hub(workers=2, GATEWAY_LOG_LEVEL="WARNING") as bench:
         log(f"hub up at {bench.url}; signing {INTAKE_ENVELOPES * INTAKE_ROUNDS} envelopes…")
-        envelopes = sign_many(bench.pki, INTAKE_ENVELOPES * INTAKE_ROUNDS)
+        envelopes = sign_many(
+            bench.pki.portal_rsa_key, bench.pki.portal_rsa_cert, INTAKE_ENVELOPES * INTAKE_ROUNDS
+        )
         log(f"phase 1: intake with the aggregation off and on, {INTAKE_ROUNDS} rounds of {INTAKE_S:.0f} s…")
         figures.update(intake_cost(bench, envelopes))
         log("phase 1b: the same writes without HTTP, aggregation off and on…")
