@@ -103,7 +103,8 @@ SUMS = ", ".join(
     f"sum((m).{m})"
     for m in ("received", "registered", "registered_on_time", "answered", "answered_on_time", "answered_late",
               "declined", "extended", "redirected", "redirected_in_time", "rated", "rating_sum", "rating_1",
-              "rating_2", "rating_3", "rating_4", "rating_5")
+              "rating_2", "rating_3", "rating_4", "rating_5", "repeated", "collective", "co_applicants",
+              "declined_repeated")
 )  # fmt: skip
 FACTS = "(SELECT f.*, analytics.measures_of(f) AS m FROM analytics.appeal_fact f OFFSET 0) x"
 MONTH = "date_trunc('month', received_on)::date"
@@ -279,7 +280,9 @@ def main() -> None:
     figures: dict[str, object] = {"bench": "analytics", "appeals": APPEALS}
     with running_hub(workers=2, GATEWAY_LOG_LEVEL="WARNING") as bench:
         log(f"hub up at {bench.url}; signing {INTAKE_ENVELOPES * INTAKE_ROUNDS} envelopes…")
-        envelopes = sign_many(bench.pki, INTAKE_ENVELOPES * INTAKE_ROUNDS)
+        envelopes = sign_many(
+            bench.pki.portal_rsa_key, bench.pki.portal_rsa_cert, INTAKE_ENVELOPES * INTAKE_ROUNDS
+        )
         log(f"phase 1: intake with the aggregation off and on, {INTAKE_ROUNDS} rounds of {INTAKE_S:.0f} s…")
         figures.update(intake_cost(bench, envelopes))
         log("phase 1b: the same writes without HTTP, aggregation off and on…")

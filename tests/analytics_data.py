@@ -13,7 +13,7 @@ from gateway.domain.applicant_requests import parse_feedback
 from gateway.domain.events import parse_event
 from gateway.service import analytics, applicant_requests, events, intake, mailbox
 from gateway.simulators.edms import signed_answer
-from gateway.simulators.samples import sample_answer, sample_appeal
+from gateway.simulators.samples import sample_answer, sample_appeal, sample_co_applicants
 from tests.answered import agency_today
 
 AGENCY = "ADM-CHEBOKSARY"  # 0005.0005.0056 in 97701: answers signed with the dev PKI's agency key
@@ -81,4 +81,23 @@ def make_appeals(hub, portal, dev_pki) -> dict[str, UUID]:
     event(hub, ids["declined"], "dec-3", "declined", ground="repeated")
     for key, rating in (("explained", 5), ("measures", 3)):
         applicant_requests.give_feedback(hub, SENDER, ids[key], parse_feedback(f"fb-{key}", rating, None))
+    return ids
+
+
+def make_repeated_and_collective(hub, portal) -> dict[str, UUID]:
+    """Three more appeals received today: one on utilities in Cheboksary, the same applicant's
+    repeat of it (linked at intake; ADM-CHEBOKSARY declines it as repeated, citing the first), and
+    a collective one on housing elsewhere in Chuvashia, signed by two co-applicants."""
+    ids = {
+        "first": push(hub, portal, 21, UTILITIES, "97701000"),
+        "repeat": push(hub, portal, 21, UTILITIES, "97701000"),  # the same applicant (subject-21)
+    }
+    collective = sample_appeal(22, topic_code=HOUSING, territory_code="97610000",
+                               co_applicants=sample_co_applicants(2, contact=1))  # fmt: skip
+    ids["collective"] = intake.accept(hub, portal.envelope(collective)).appeal_id
+    for leased in mailbox.lease(hub, AGENCY, 10):
+        mailbox.acknowledge_one(hub, AGENCY, mailbox.Ack(leased.message_id, leased.lease_token))
+    fields = {"registration_number": "А-22", "registered_on": agency_today()}
+    events.record(hub, AGENCY, ids["repeat"], parse_event("reg-22", "registered", fields))
+    event(hub, ids["repeat"], "dec-22", "declined", ground="repeated", earlier_appeal_id=str(ids["first"]))
     return ids

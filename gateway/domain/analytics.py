@@ -129,7 +129,8 @@ TERRITORY_LEVELS = {Dimension.REGION: "region", Dimension.MUNICIPALITY: "municip
 TERRITORY_FALLBACK = {Dimension.REGION: 2, Dimension.MUNICIPALITY: 5}
 MAX_DIMENSIONS = 3
 
-# The cube's counts, in the order every export lists them (see migration 0020 for each rule).
+# The cube's counts, in the order every export lists them (see migrations 0021 and 0022 for each
+# rule); the ones counted since came last, so an export's earlier columns keep their places.
 MEASURES = (
     "received",
     "registered",
@@ -149,6 +150,10 @@ MEASURES = (
     "rating_3",
     "rating_4",
     "rating_5",
+    "repeated",  # linked at intake to the same applicant's earlier appeals (docs/repeated-appeals.md)
+    "collective",  # signed by co-applicants too (docs/collective-appeals.md)
+    "co_applicants",  # how many co-applicants signed them
+    "declined_repeated",  # declined on the ground `repeated` (59-FZ art. 11 p.5)
 )
 
 CHANNEL_NAMES = {

@@ -1,5 +1,5 @@
 """Reports for the region's analysts and open data for everyone, read from the analytics cube
-that the database keeps current as appeals and events commit (migration 0020).
+that the database keeps current as appeals and events commit (migrations 0021, 0022).
 
 Every face (``/analytics/v1``, ``/public/v1/open-data``, ``appeals-gateway report``) calls these,
 so the API, the CLI, the exports and the HTML report show the same numbers.
@@ -45,7 +45,7 @@ def _today(conn: Connection) -> date:
 
 
 def fold(hub: Hub) -> int:
-    """Bring the cube up to the last committed event (see migration 0020); returns the deltas folded.
+    """Bring the cube up to the last committed event (see migrations 0021, 0022); returns the deltas folded.
 
     Every report and open-data table folds first, so it counts everything committed before it
     was asked; the relay also folds on a timer, so the log a report folds stays short.

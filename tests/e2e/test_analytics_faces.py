@@ -13,7 +13,15 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from tests.analytics_data import BUSINESS, HOUSING, UTILITIES, make_appeals, push, this_month
+from tests.analytics_data import (
+    BUSINESS,
+    HOUSING,
+    UTILITIES,
+    make_appeals,
+    make_repeated_and_collective,
+    push,
+    this_month,
+)
 from tests.conftest import ANALYST_TOKEN, OPERATOR_TOKEN
 
 CHROMIUM = "/usr/bin/chromium"
@@ -28,6 +36,20 @@ def client(hub_url) -> httpx.Client:
 @pytest.fixture
 def appeals(hub, portal, dev_pki):
     return make_appeals(hub, portal, dev_pki)
+
+
+# The HTML report's figures of repeated and collective appeals (element id, the API's measure).
+SHOWN_COUNTS = (
+    ("total-repeated", "repeated"), ("note-repeated", "repeated"), ("total-collective", "collective"),
+    ("note-collective", "collective"), ("note-co-applicants", "co_applicants"),
+    ("note-declined-repeated", "declined_repeated"),
+)  # fmt: skip
+
+
+@pytest.fixture
+def repeats(hub, portal, appeals):
+    """Three more: an appeal, its repeat (linked, declined as repeated) and a collective one."""
+    return make_repeated_and_collective(hub, portal)
 
 
 def _as_analyst(client: httpx.Client, path: str, **params: str) -> httpx.Response:
@@ -56,10 +78,12 @@ def test_a_bad_question_is_a_problem_naming_the_field(client, params, pointer):
     assert (refused.json()["code"], refused.json()["pointer"]) == ("invalid-request", pointer)
 
 
-def test_the_api_the_cli_and_the_exports_agree(client, cli, appeals, tmp_path):
+def test_the_api_the_cli_and_the_exports_agree(client, cli, repeats, tmp_path):
     period, by = this_month(), "section,result"
     api = _as_analyst(client, "/analytics/v1/reports", period=period, by=by).json()
-    assert api["total"]["received"] == 6
+    assert api["total"]["received"] == 9
+    counts = ("repeated", "collective", "co_applicants", "declined_repeated")
+    assert tuple(api["total"][m] for m in counts) == (1, 1, 2, 2)
 
     code, out, err = cli("report", "show", "--period", period, "--by", by, "--format", "json")
     assert code == 0, err
@@ -68,21 +92,28 @@ def test_the_api_the_cli_and_the_exports_agree(client, cli, appeals, tmp_path):
     api_csv = _as_analyst(client, "/analytics/v1/reports", period=period, by=by, format="csv").text
     code, cli_csv, _ = cli("report", "show", "--period", period, "--by", by, "--format", "csv")
     assert cli_csv == api_csv
-    first = next(csv.DictReader(io.StringIO(api_csv)))
-    assert int(first["received"]) == api["rows"][0]["received"]
+    read = list(csv.DictReader(io.StringIO(api_csv)))
+    assert int(read[0]["received"]) == api["rows"][0]["received"]
+    assert [(int(r["repeated"]), int(r["collective"])) for r in read] == [
+        (r["repeated"], r["collective"]) for r in api["rows"]
+    ]
 
     xlsx = _as_analyst(client, "/analytics/v1/reports", period=period, by=by, format="xlsx")
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
     header, *body = list(sheet.values)
-    received = header.index("received")
+    received, repeated = header.index("received"), header.index("repeated")
     assert [row[received] for row in body[:-1]] == [r["received"] for r in api["rows"]]
-    assert body[-1][0] == "total" and body[-1][received] == 6
+    assert [row[repeated] for row in body[:-1]] == [r["repeated"] for r in api["rows"]]
+    assert body[-1][0] == "total" and (body[-1][received], body[-1][repeated]) == (9, 1)
 
     code, table, _ = cli("report", "show", "--period", period, "--by", "section")
     assert code == 0 and "Жилищно-коммунальная сфера" in table
+    header_line, total_line = table.splitlines()[1], table.splitlines()[-1]
+    assert header_line.split()[-2:] == ["repeated", "collective"]
+    assert total_line.split()[-2:] == ["1", "1"]
 
 
-def test_the_html_report_shows_its_charts_and_the_apis_numbers_in_chromium(client, cli, appeals, tmp_path):
+def test_the_html_report_shows_its_charts_and_the_apis_numbers_in_chromium(client, cli, repeats, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is not installed (.ci/run installs it)")
@@ -126,7 +157,21 @@ def test_the_html_report_shows_its_charts_and_the_apis_numbers_in_chromium(clien
                 ]
                 assert all(width > 0 for *_, width in bars)
                 shown = page.locator("#total-received").inner_text()
-                assert int(shown) == overview["sections"]["total"]["received"] == 6
+                assert int(shown) == overview["sections"]["total"]["received"] == 9
+                total = overview["sections"]["total"]
+                for shown_id, measure in SHOWN_COUNTS:
+                    assert int(page.locator("#" + shown_id).inner_text()) == total[measure], shown_id
+                assert (total["repeated"], total["collective"], total["co_applicants"]) == (1, 1, 2)
+                repeated_cells = page.eval_on_selector_all(
+                    "#table-sections tbody tr",
+                    "rows => rows.map(r => [r.dataset.key, "
+                    "r.querySelector('[data-measure=repeated]').textContent, "
+                    "r.querySelector('[data-measure=collective]').textContent])",
+                )
+                sections = overview["sections"]["rows"]
+                assert repeated_cells == [
+                    [r["section"], str(r["repeated"]), str(r["collective"])] for r in sections
+                ]
                 cells = page.eval_on_selector_all(
                     "#table-agencies tbody tr",
                     "rows => rows.map(r => [r.dataset.key, "

@@ -56,7 +56,17 @@ def test_the_demo_plays_an_appeals_life_from_push_to_rating(
     # received: six pushes taken (new, legal entity, unrouted, GOST, collective, repeated; the GOST one
     # only where the engine is), the paper appeal, the e-mailed one; answered: the first and the e-mailed
     received = 8 if gost_engine else 7
-    assert f"{month[2]}: received {received}, answered 2, rated 1 (average 5.0)" in out
+    assert (
+        f"{month[2]}: received {received}, answered 2, rated 1 (average 5.0), repeated 1 "
+        "(declined as repeated 1), collective 1 (2 co-applicants)"
+    ) in out
+    # the first answer «supported-measures-taken», the e-mailed one «explained», the repeat declined
+    categories = re.search(r"by result category: (.*)", out)
+    assert categories, out
+    counted = dict(item.rsplit(" ", 1) for item in categories[1].split(", "))
+    assert {k: counted.get(k) for k in ("supported-measures-taken", "explained", "left-without-answer")} == {
+        "supported-measures-taken": "1", "explained": "1", "left-without-answer": "1"
+    }  # fmt: skip
     with hub.pool.connection() as conn:
         states = conn.execute("SELECT state, count(*) AS n FROM appeal GROUP BY state").fetchall()
         feedback = conn.execute("SELECT rating FROM appeal_feedback").fetchall()

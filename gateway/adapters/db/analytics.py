@@ -1,4 +1,4 @@
-"""Reading the analytics cube (migration 0020) and loading its reference tables.
+"""Reading the analytics cube (migrations 0021, 0022) and loading its reference tables.
 
 A report reads the cube for the period's whole months and the per-appeal facts only for the days
 around them (at most two partial months), plus the open appeals already past due (a partial

@@ -130,8 +130,14 @@ def run_demo(url: str, data_dir: Path, cabinet_url: str, portal_suite: str = "rs
         act = b"%PDF-1.4 demo act of inspection\n" * 500
         document = sample_answer(receipt["appeal_id"], number, files={"act-1": act})
         key, cert = pki.agency_key.read_bytes(), pki.agency_cert.read_bytes()
-        answered = edms.answer(
-            receipt["appeal_id"], str(uuid.uuid4()), document, key, cert, files={"act-1": act}
+        answered = edms.answer(  # the answer orders a recalculation: «поддержано, меры приняты»
+            receipt["appeal_id"],
+            str(uuid.uuid4()),
+            document,
+            key,
+            cert,
+            files={"act-1": act},
+            result="supported-measures-taken",
         )
         typer.echo(f"  answered: state {answered['state']}, event #{answered['seq']}")
 
@@ -280,7 +286,7 @@ def _emailed_appeals(client: httpx.Client, data_dir: Path, tokens: dict[str, str
     edms.register(appeal_id, number, date.today(), str(uuid.uuid4()))
     document = sample_answer(appeal_id, number)
     key, cert = pki.agency_key.read_bytes(), pki.agency_cert.read_bytes()
-    answered = edms.answer(appeal_id, str(uuid.uuid4()), document, key, cert)
+    answered = edms.answer(appeal_id, str(uuid.uuid4()), document, key, cert, result="explained")
     typer.echo(f"  registered as {number}, answered: state {answered['state']}")
 
 
@@ -344,7 +350,9 @@ def _collective_and_repeated(client: httpx.Client, portal: Portal, edms: Edms, f
     """A collective appeal (envelope 1.1) and a repeated one (linked at intake), as the agency sees
     them; the repeat declined as repeated, citing the first appeal."""
     _step("Three neighbours sign one appeal (a collective one); the third signatory is the contact")
-    collective = portal.envelope(sample_appeal(5, co_applicants=sample_co_applicants(2, contact=1)))
+    # Applicant 6, not 5: the GOST push was applicant 5's on the same topic, so this would be linked
+    # to it as a repeat too.
+    collective = portal.envelope(sample_appeal(6, co_applicants=sample_co_applicants(2, contact=1)))
     _show(push(client, collective))
 
     _step("The first applicant asks the same question again: the hub links it to the first appeal")
@@ -389,16 +397,20 @@ def _analyst_report(url: str, data_dir: Path, token: str | None) -> None:
     with httpx.Client(base_url=url, timeout=60, headers=auth) as client:
         html = client.get("/analytics/v1/report.html", params={"period": month})
         xlsx = client.get("/analytics/v1/overview", params={"period": month, "format": "xlsx"})
-        by_agency = client.get("/analytics/v1/reports", params={"period": month, "by": "agency"})
-    for response in (html, xlsx, by_agency):
+        by_result = client.get("/analytics/v1/reports", params={"period": month, "by": "result"})
+    for response in (html, xlsx, by_result):
         response.raise_for_status()
-    total = by_agency.json()["total"]
+    total = by_result.json()["total"]
     (out / f"report-{month}.html").write_text(html.text, encoding="utf-8")
     (out / f"report-{month}.xlsx").write_bytes(xlsx.content)
     typer.echo(
         f"  {month}: received {total['received']}, answered {total['answered']}, "
-        f"rated {total['rated']} (average {total['average_rating']})"
+        f"rated {total['rated']} (average {total['average_rating']}), repeated {total['repeated']} "
+        f"(declined as repeated {total['declined_repeated']}), collective {total['collective']} "
+        f"({total['co_applicants']} co-applicants)"
     )
+    results = [f"{r['result'] or 'none yet'} {r['received']}" for r in by_result.json()["rows"]]
+    typer.echo(f"  by result category: {', '.join(results)}")
     typer.echo(f"  written: {out / f'report-{month}.html'}")
     typer.echo(f"  written: {out / f'report-{month}.xlsx'}")
 

@@ -70,6 +70,8 @@ def show(
             "answered_late",
             "open_overdue",
             "average_rating",
+            "repeated",
+            "collective",
         ]
         rows = [[r.get(d + "_name") or r[d] or "—" for d in dims] + [r[m] for m in measures]
                 for r in report.rows]  # fmt: skip

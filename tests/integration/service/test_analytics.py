@@ -14,6 +14,7 @@ from tests.analytics_data import (
     UTILITIES,
     event,
     make_appeals,
+    make_repeated_and_collective,
     push,
     region_today,
     this_month,
@@ -100,6 +101,86 @@ def test_a_redirect_and_an_extension_count_in_timeliness(hub, portal, dev_pki):
     assert (ministry["received"], ministry["redirected"], ministry["redirected_in_time"]) == (3, 1, 1)
     assert ministry["extended"] == 1
     _cube_is_the_facts_summed(hub)
+
+
+NEW_COUNTS = ("repeated", "collective", "co_applicants", "declined_repeated")
+
+
+def test_repeated_and_collective_appeals_are_counted(hub, portal, dev_pki):
+    make_appeals(hub, portal, dev_pki)  # six appeals, none linked or collective; one declined as repeated
+    make_repeated_and_collective(hub, portal)
+    _cube_is_the_facts_summed(hub)
+
+    month = analytics.report(hub, parse_period(this_month()), (Dimension.MUNICIPALITY,))
+    assert month.total["received"] == 9
+    # the agency's own decline as repeated counts whether or not the hub had linked the appeal
+    assert tuple(month.total[m] for m in NEW_COUNTS) == (1, 1, 2, 2)
+    rows = {r["municipality"]: r for r in month.rows}
+    assert tuple(rows["97701"][m] for m in NEW_COUNTS) == (1, 0, 0, 2)
+    assert tuple(rows["97610"][m] for m in NEW_COUNTS) == (0, 1, 2, 0)
+    days = parse_period(f"{this_month()}-01..{region_today()}")
+    assert analytics.report(hub, days, (Dimension.MUNICIPALITY,)).rows == month.rows  # the facts' way
+
+    with hub.pool.connection() as conn:
+        view = conn.execute(
+            "SELECT sum(repeated) AS r, sum(collective) AS c, sum(co_applicants) AS p, "
+            "sum(declined_repeated) AS d FROM analytics.v1_monthly"
+        ).fetchone()
+        columns = [r["column_name"] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'analytics' AND table_name = 'v1_monthly' ORDER BY ordinal_position"
+        )]  # fmt: skip
+    assert tuple(view.values()) == (1, 1, 2, 2)
+    assert columns == V1_MONTHLY_0021 + list(NEW_COUNTS)  # version 1 only grew at its end
+
+
+# The columns of analytics.v1_monthly as migration 0021 made them: BI queries rely on them.
+V1_MONTHLY_0021 = [
+    "month", "section_code", "theme_code", "topic_code", "question_code", "section_name", "region_code",
+    "territory_code", "municipality_name", "agency_code", "agency_name", "channel", "applicant_type",
+    "result", "received", "registered", "registered_on_time", "answered", "answered_on_time",
+    "answered_late", "declined", "extended", "redirected", "redirected_in_time", "rated", "rating_sum",
+    "rating_1", "rating_2", "rating_3", "rating_4", "rating_5",
+]  # fmt: skip
+
+
+def test_the_migration_counts_the_repeated_and_collective_appeals_already_there(
+    server_url, settings, registry, portal
+):
+    """Appeals stored under migration 0021 (before the counts existed) are counted by 0022's backfill,
+    and the cube still equals the facts recounted."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+    from yoyo import get_backend, read_migrations
+
+    from gateway.adapters.db import MIGRATIONS_DIR, migrate
+    from gateway.service.hub import open_hub
+    from gateway.service.registry import load_registry
+
+    name = f"gw_an22_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = urlunsplit(urlsplit(server_url)._replace(path="/" + name))
+    try:
+        backend = get_backend(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        with backend.lock():
+            migrations = read_migrations(str(MIGRATIONS_DIR)).filter(lambda m: m.id < "0022")
+            backend.apply_migrations(backend.to_apply(migrations))
+        old = open_hub(settings.model_copy(update={"database_url": url}), apply_migrations=False)
+        try:
+            load_registry(old, registry[0], actor="tests")
+            make_repeated_and_collective(old, portal)
+            migrate(url)
+            _cube_is_the_facts_summed(old)
+            report = analytics.report(old, parse_period(this_month()), (Dimension.AGENCY,))
+        finally:
+            old.close()
+        assert tuple(report.total[m] for m in NEW_COUNTS) == (1, 1, 2, 1)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_a_bad_reference_file_changes_nothing(hub, tmp_path):
