@@ -38,6 +38,12 @@ def pages() -> list[Path]:
 
 def shell_blocks(page: Path) -> list[Block]:
     """The ``sh`` blocks of one page, in order."""
+    return fenced_blocks(page, "sh")
+
+
+def fenced_blocks(page: Path, info: str) -> list[Block]:
+    """The fenced blocks of one page whose info string is ``info`` ("" for a bare fence), in order;
+    fences are paired as Markdown pairs them, so a closing fence never opens a block."""
     lines = page.read_text(encoding="utf-8").splitlines()
     blocks: list[Block] = []
     i = 0
@@ -47,7 +53,7 @@ def shell_blocks(page: Path) -> list[Block]:
             i += 1
             continue
         end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
-        if opening.group(1) == "sh":
+        if opening.group(1) == info:
             before = lines[i - 1] if i else ""
             not_run, run_by = _NOT_RUN.match(before), _RUN_BY.match(before)
             code = "\n".join(lines[i + 1 : end]) + "\n"

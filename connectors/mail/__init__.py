@@ -1,1 +1,2 @@
-"""Applicants' mail and SMS: the SMTP connector, its templates, the IMAP poller's client and SMPP (see connectors/README.md)."""
+"""Applicants' mail and SMS: the SMTP connector and its templates, the IMAP poller's client,
+SMPP (see connectors/README.md)."""

@@ -169,7 +169,7 @@ def test_a_taken_hub_port_is_one_line_a_non_zero_exit_and_nothing_started(env, t
 def test_the_demo_against_make_run_shows_the_e_mail_and_sms_each_applicant_received(
     env, data_dir, tmp_path, leftovers
 ):
-    """`make run`, then `appeals-gateway demo` in another shell, as the README and docs/trying-it.md say: the dev SMTP
+    """`make run`, then `appeals-gateway demo` in another shell, as docs/trying-it.md says: the dev SMTP
     server and fake SMSC receive what the worker sends, and the demo shows it."""
     port = _port_pair(MAIL_SINK_PORT_OFFSET, SMSC_PORT_OFFSET)
     serve = _boot([], env, tmp_path, port)

@@ -15,7 +15,7 @@ from tests.conftest import ANSWERING_AGENCY
     ("command", "keys"),
     [
         (["ops", "queues"], {"mailboxes", "deliveries", "broker"}),
-        (["ops", "deliveries"], {"connectors", "stuck"}),
+        (["ops", "deliveries"], {"connectors", "stuck", "undelivered_sms"}),
         (["ops", "feedback"], {"agencies"}),
         (["ops", "post", "list"], {"answers"}),
         (["ops", "mail", "list"], {"messages"}),

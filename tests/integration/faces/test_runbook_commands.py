@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from gateway.config import PROJECT_ROOT
+from tests.docs_blocks import fenced_blocks
 
 RUNBOOK = PROJECT_ROOT / "docs" / "operations.md"
 ALERTS = PROJECT_ROOT / "deploy" / "prometheus" / "alerts.yml"
-CODE_BLOCK = re.compile(r"^```\n(.*?)^```", re.S | re.M)
 
 
 def _anchors() -> set[str]:
@@ -23,8 +23,10 @@ def _anchors() -> set[str]:
 
 
 def _commands() -> list[str]:
-    blocks = CODE_BLOCK.findall(RUNBOOK.read_text(encoding="utf-8"))
-    return [line for block in blocks for line in block.splitlines() if line.startswith("appeals-gateway ")]
+    blocks = fenced_blocks(RUNBOOK, "")
+    commands = [line for b in blocks for line in b.code.splitlines() if line.startswith("appeals-gateway ")]
+    assert commands, "the runbook shows no commands: the test would prove nothing"
+    return commands
 
 
 def test_every_alert_links_to_its_own_runbook_section():
