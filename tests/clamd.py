@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.adapters.antivirus import Clamd
+from tests import children
 
 # The EICAR test file (eicar.org), put together at run time so this source file is not itself a
 # "virus" to a developer's desktop antivirus.
@@ -58,13 +59,7 @@ class ClamdServer:
         raise RuntimeError("clamd did not answer PING: " + self.log_tail())
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        children.stop(self.process)
 
     def pause(self) -> None:
         """SIGSTOP: the daemon keeps its socket but answers nothing (a hung scanner)."""

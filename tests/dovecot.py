@@ -21,6 +21,7 @@ from pathlib import Path
 from imapclient import IMAPClient
 
 from gateway.config import MailboxSettings
+from tests import children
 
 USER, PASSWORD = "appeals", "imap-password-for-tests"
 
@@ -69,13 +70,7 @@ class Dovecot:
         raise RuntimeError("dovecot did not listen: " + self.log_tail())
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        children.stop(self.process)
 
     def log_tail(self) -> str:
         texts = [p.read_text(errors="replace")[-2000:] for p in self.root.glob("*.log*") if p.is_file()]

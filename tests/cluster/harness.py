@@ -29,6 +29,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from tests import children
 from tests.e2e.processes import Process, wait_for
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -341,13 +342,7 @@ backend rabbits
                                         stderr=subprocess.STDOUT)  # fmt: skip
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        children.stop(self.process)
 
 
 # --- hub nodes --------------------------------------------------------------------------------
