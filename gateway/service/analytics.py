@@ -125,12 +125,17 @@ class OpenData:
         }
 
 
+def _whole_months(period: Period, what: str) -> list[date]:
+    months = period.months()
+    if period.start != months[0] or period.end.day != 1:
+        raise Rejection(Code.INVALID_REQUEST, f"{what} by whole months", "/period")
+    return months
+
+
 def open_data(hub: Hub, period: Period) -> OpenData:
     """Only whole months are published: a day's or a week's table would undo the monthly ones'
     suppression by difference."""
-    months = period.months()
-    if period.start != months[0] or period.end.day != 1:
-        raise Rejection(Code.INVALID_REQUEST, "open data is published by whole months", "/period")
+    months = _whole_months(period, "open data is published")
 
     def read(conn: Connection) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
         return analytics_db.open_data_counts(conn, months), analytics_db.names(conn)
@@ -143,6 +148,32 @@ def open_data(hub: Hub, period: Period) -> OpenData:
     threshold = hub.settings.open_data_threshold
     tables = {month: suppress(counts, threshold) for month, counts in sorted(by_month.items())}
     return OpenData(period, threshold, tables, names)
+
+
+# --- the BI view as a file (Parquet) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyView:
+    """A period's rows of the BI view ``analytics.v1_monthly``: one per cube cell, its dimensions
+    and measures, columns as (name, PostgreSQL type name) in the view's order."""
+
+    period: Period
+    columns: list[tuple[str, str]]
+    rows: list[tuple[Any, ...]]
+
+
+def monthly_view(hub: Hub, period: Period) -> MonthlyView:
+    """Whole months only: the view is monthly, and a day's period would silently export the
+    whole month around it."""
+    months = _whole_months(period, "the BI view is exported")
+
+    def read(conn: Connection) -> tuple[list[tuple[str, str]], list[tuple[Any, ...]]]:
+        return analytics_db.monthly_view(conn, months)
+
+    fold(hub)
+    columns, rows = db_read(hub.pool, read)
+    return MonthlyView(period, columns, rows)
 
 
 # --- reference tables -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
+import duckdb
 import httpx
 import pytest
 from openpyxl import load_workbook
@@ -201,6 +202,27 @@ def test_the_workbook_of_the_api_and_of_the_cli_hold_the_same_sheets(client, cli
     assert "agencies" in books[0].sheetnames
     for name in books[0].sheetnames:
         assert list(books[0][name].values) == list(books[1][name].values)
+
+
+def test_the_parquet_export_of_the_api_holds_what_the_clis_holds(client, cli, repeats, tmp_path):
+    period = this_month()
+    api = _as_analyst(client, "/analytics/v1/export.parquet", period=period)
+    assert api.status_code == 200, api.text
+    assert api.headers["content-type"] == "application/vnd.apache.parquet"
+    (tmp_path / "api.parquet").write_bytes(api.content)
+    code, _, err = cli("report", "parquet", "--period", period, "-o", str(tmp_path / "cli.parquet"))
+    assert code == 0, err
+    read = [
+        duckdb.sql(f"SELECT * FROM '{tmp_path / name}' ORDER BY ALL")
+        for name in ("api.parquet", "cli.parquet")
+    ]
+    assert read[0].columns == read[1].columns and read[0].types == read[1].types
+    rows = read[0].fetchall()
+    assert rows == read[1].fetchall()
+    assert len(rows) == 6  # make_appeals' 5 cube cells, and the repeats' unanswered utilities one
+    refused = _as_analyst(client, "/analytics/v1/export.parquet", period=f"{period}-01..{period}-02")
+    assert (refused.status_code, refused.json()["pointer"]) == (400, "/period")
+    assert client.get("/analytics/v1/export.parquet", params={"period": period}).status_code == 401
 
 
 # --- open data --------------------------------------------------------------------------------

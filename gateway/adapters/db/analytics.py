@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from psycopg import Connection, sql
+from psycopg.rows import tuple_row
 
 from gateway.domain.analytics import (
     MEASURES,
@@ -204,6 +205,21 @@ def open_data_counts(conn: Connection, months: list[date]) -> list[dict[str, Any
         """
     ).format(table=sql.Identifier(cube.table))
     return conn.execute(query, {"months": months}).fetchall()
+
+
+def monthly_view(conn: Connection, months: list[date]) -> tuple[list[tuple[str, str]], list[tuple[Any, ...]]]:
+    """The BI view ``analytics.v1_monthly`` for these months, every column in the view's order:
+    the columns as (name, PostgreSQL type name) so an export types them as the view does, and the
+    rows as tuples. The view is the versioned contract, so the export's shape is the view's."""
+    cur = conn.cursor(row_factory=tuple_row)
+    cur.execute(
+        "SELECT * FROM analytics.v1_monthly WHERE month = ANY(%(months)s) "
+        "ORDER BY month, question_code, territory_code, agency_code, channel, applicant_type, result",
+        {"months": months},
+    )
+    types = conn.adapters.types
+    columns = [(c.name, types.get(c.type_code).name) for c in cur.description or ()]
+    return columns, cur.fetchall()
 
 
 def names(conn: Connection) -> dict[str, dict[str, str]]:

@@ -1,4 +1,5 @@
-"""``appeals-gateway report``: the analysts' reports in a terminal and as files (CSV, XLSX, HTML),
+"""``appeals-gateway report``: the analysts' reports in a terminal and as files (CSV, XLSX, HTML,
+the BI view as Parquet),
 open data, and the reference tables that name classifier entries and territories.
 
 The same service as ``/analytics/v1`` and the same renderings (``gateway/faces/reports``), so a
@@ -104,6 +105,20 @@ def workbook(period: PeriodOption, out: Annotated[Path, typer.Option("--out")]) 
     with hub_session() as hub:
         reports = analytics.overview(hub, parse_period(period))
     _write(exports.to_xlsx(reports), out)
+
+
+@app.command("parquet")
+def parquet(
+    period: PeriodOption, out: Annotated[Path, typer.Option("--out", "-o", help="the .parquet file")]
+) -> None:
+    """The period's rows of the BI view analytics.v1_monthly as one Parquet file (whole months)."""
+    from gateway.domain.analytics import parse_period
+    from gateway.faces.reports import exports
+    from gateway.service import analytics
+
+    with hub_session() as hub:
+        view = analytics.monthly_view(hub, parse_period(period))
+    _write(exports.to_parquet(view), out)
 
 
 @app.command("open-data")

@@ -17,6 +17,7 @@ from gateway.service import analytics
 from gateway.service.hub import Hub
 
 XLSX = contract.XLSX
+PARQUET = contract.PARQUET
 CSV = "text/csv; charset=utf-8"
 FORMATS = ("json", "csv", "xlsx")
 
@@ -84,6 +85,20 @@ class AnalyticsController(Controller):
         chosen = parse_period(period)
         reports = await anyio.to_thread.run_sync(analytics.overview, hub, chosen)
         return Response(exports.to_html(reports), media_type="text/html; charset=utf-8")
+
+    @get(
+        "/export.parquet",
+        summary="The period's rows of the BI view analytics.v1_monthly as one Parquet file",
+        description="`period`: whole months (2026-11, 2026-Q4, 2026, or FROM..TO from a 1st to a "
+        "month's end). One row per cube cell: the view's dimensions and measures, typed (dates, "
+        "integers, text), in the view's column order.",
+        responses=contract.answers(bytes, 401, media_type=PARQUET),
+    )
+    async def parquet(self, hub: Hub, analyst: str, period: str) -> Response[bytes]:
+        chosen = parse_period(period)
+        view = await anyio.to_thread.run_sync(analytics.monthly_view, hub, chosen)
+        body = await anyio.to_thread.run_sync(exports.to_parquet, view)
+        return _download(body, PARQUET, f"appeals-{chosen.label}.parquet")
 
 
 @get(

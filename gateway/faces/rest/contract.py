@@ -171,6 +171,7 @@ _RATE_LIMIT_HEADERS = {
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PARQUET = "application/vnd.apache.parquet"
 # Operations whose `format` parameter turns the JSON answer into a download of another type.
 _ALSO_AS: dict[str, tuple[str, ...]] = {
     "/analytics/v1/reports": ("text/csv", XLSX),

@@ -63,5 +63,9 @@ def test_bodies_read_by_hand_are_described_and_downloads_are_binary(document):
     assert "security" not in push  # the portal's signature on the envelope is the credential
     download = document["paths"]["/sed/v1/appeals/{appeal_id}/attachments/{n}"]["get"]["responses"]["200"]
     assert download["content"]["*/*"]["schema"] == {"type": "string", "format": "binary"}
+    parquet = document["paths"]["/analytics/v1/export.parquet"]["get"]["responses"]["200"]
+    assert parquet["content"] == {
+        "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}
+    }
     lookup = document["paths"]["/public/v1/status"]["get"]["responses"]["429"]
     assert "Retry-After" in lookup["headers"]
