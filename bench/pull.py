@@ -1,12 +1,21 @@
 """Pull: an agency's EDMS drains a mailbox of 20,000 messages, lease + ack in batches of 100,
-over REST and then over SOAP, in one run against the same hub.
+over REST and then over SOAP, in one run against the same hub; and, in the same run on the same
+database, the limit both faces are measured against: the hub's own lease and ack statements
+(``gateway/adapters/db/mailbox.py``, with the agency-activity touch the service adds) driven
+directly with psycopg by two clients, no HTTP, no service layer — first with the audit chain's
+trigger as deployed; last, with the trigger disabled on this bench's own scratch database and
+then enabled again, back to back, to show what the chain costs.
 
 The mailbox is filled through the hub's own storage adapter (the bench measures pulling, not
 intake). Two pullers work concurrently, as an EDMS with two workers would. The SOAP puller
 sends hand-built envelopes and parses responses with lxml, as a lean EDMS integration would;
 a general SOAP toolkit on the client side would measure the client.
 
-Last line: {"bench":"pull","rest_msgs_per_s":…,"soap_msgs_per_s":…,"soap_rest_ratio":…}
+Last line: {"bench":"pull","rest_msgs_per_s":…,"soap_msgs_per_s":…,"soap_rest_ratio":…,
+"raw_sql_msgs_per_s":…,"rest_ratio":…,"soap_ratio":…,"raw_sql_unchained_msgs_per_s":…,
+"raw_sql_again_msgs_per_s":…,"chain_cost_pct":…} — ``rest_ratio`` and ``soap_ratio`` are each
+face's rate over the raw rate; ``chain_cost_pct`` compares the trigger-off run with the run right
+after it, trigger on.
 """
 
 from __future__ import annotations
@@ -26,6 +35,10 @@ from lxml import etree
 from psycopg.rows import dict_row
 
 from gateway.adapters.db import appeals as appeals_db
+from gateway.adapters.db import mailbox as mailbox_db
+from gateway.adapters.db import monitoring as monitoring_db
+from gateway.config import Settings
+from gateway.domain.lifecycle import Transition, sources, target
 from gateway.simulators.portal import Portal, Signer
 from gateway.simulators.samples import message_header, sample_appeal
 
@@ -35,6 +48,7 @@ PULLERS = 2
 AGENCY = "ADM-CHEBOKSARY"
 SED = "urn:appeals-gateway:sed:1"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+CHAIN_TRIGGER = "audit_record_chained"  # gateway/adapters/db/migrations/0010_audit_chain.sql
 
 
 def fill(database_url: str, raw: bytes, count: int = MAILBOX) -> None:
@@ -100,11 +114,55 @@ def drain_soap(client: httpx.Client) -> int:
         taken += sum(1 for s in statuses if s.text == "acknowledged")
 
 
+def drain_sql(conn: psycopg.Connection) -> int:
+    """What ``gateway/service/mailbox.py`` sends PostgreSQL for one lease and one all-accepted ack,
+    on an autocommit connection returning dicts as the hub's pool does: the floor under both faces."""
+    actor, lease_seconds = "agency:" + AGENCY, Settings.model_fields["lease_seconds"].default
+    first_delivery = (sources(Transition.LEASE), target(Transition.LEASE))
+    taken_move = (sources(Transition.ACKNOWLEDGE), target(Transition.ACKNOWLEDGE))
+    taken = 0
+    while True:
+        rows = mailbox_db.lease(
+            conn, AGENCY, BATCH, lease_seconds, actor=actor, first_delivery=first_delivery
+        )
+        monitoring_db.touch_pull(conn, AGENCY)
+        if not rows:
+            return taken
+        acks = [(r["message_id"], r["lease_token"]) for r in rows]
+        taken += len(mailbox_db.acknowledge(conn, AGENCY, acks, actor=actor, taken=taken_move))
+        monitoring_db.touch_ack(conn, AGENCY)
+
+
+def measure_sql(database_url: str) -> float:
+    def one(_: int) -> int:
+        with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:
+            return drain_sql(conn)
+
+    return _timed(one)
+
+
+def set_chain(database_url: str, enabled: bool) -> None:
+    """Switch the audit chain's trigger on this bench's scratch database (never a shared one)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"ALTER TABLE audit_record {'ENABLE' if enabled else 'DISABLE'} TRIGGER {CHAIN_TRIGGER}")
+
+
+def unchained(database_url: str) -> int:
+    """Proof the trigger really was off: records the chain never sealed."""
+    with psycopg.connect(database_url) as conn:
+        return conn.execute("SELECT count(*) FROM audit_record WHERE hash IS NULL").fetchone()[0]
+
+
 def measure(url: str, token: str, drain: Callable[[httpx.Client], int]) -> float:
     def one(_: int) -> int:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
             return drain(client)
 
+    return _timed(one)
+
+
+def _timed(one: Callable[[int], int]) -> float:
+    """Run ``PULLERS`` drains at once; the mailbox must come out fully acknowledged."""
     start = time.perf_counter()
     with ThreadPoolExecutor(PULLERS) as pool:
         taken = sum(pool.map(one, range(PULLERS)))
@@ -122,17 +180,36 @@ def main() -> None:
         )
         raw = portal.envelope(sample_appeal(1))
         rates = {}
-        for face, drain in (("rest", drain_rest), ("soap", drain_soap)):
+        for face, drain in (("raw_sql", None), ("rest", drain_rest), ("soap", drain_soap)):
             log(f"filling {AGENCY}'s mailbox with {MAILBOX} messages…")
             fill(bench.database_url, raw)
             log(f"draining over {face.upper()} with {PULLERS} pullers, batches of {BATCH}…")
-            rates[face] = measure(bench.url, bench.tokens[AGENCY], drain)
+            if drain is None:
+                rates[face] = measure_sql(bench.database_url)
+            else:
+                rates[face] = measure(bench.url, bench.tokens[AGENCY], drain)
+        # The chain's cost: the raw statements with its trigger off, then on again, back to back.
+        for phase, chained in (("raw_sql_unchained", False), ("raw_sql_again", True)):
+            log(f"filling again; raw statements, the audit chain's trigger {'on' if chained else 'off'}…")
+            fill(bench.database_url, raw)
+            set_chain(bench.database_url, enabled=chained)
+            try:
+                rates[phase] = measure_sql(bench.database_url)
+            finally:
+                set_chain(bench.database_url, enabled=True)
+        log(f"  audit records left unchained by the trigger-off run: {unchained(bench.database_url)}")
     print(json.dumps({"machine": machine()}), file=sys.stderr)
     result = {
         "bench": "pull",
         "rest_msgs_per_s": round(rates["rest"], 1),
         "soap_msgs_per_s": round(rates["soap"], 1),
         "soap_rest_ratio": round(rates["soap"] / rates["rest"], 3),
+        "raw_sql_msgs_per_s": round(rates["raw_sql"], 1),
+        "rest_ratio": round(rates["rest"] / rates["raw_sql"], 3),
+        "soap_ratio": round(rates["soap"] / rates["raw_sql"], 3),
+        "raw_sql_unchained_msgs_per_s": round(rates["raw_sql_unchained"], 1),
+        "raw_sql_again_msgs_per_s": round(rates["raw_sql_again"], 1),
+        "chain_cost_pct": round(100 * (1 - rates["raw_sql_again"] / rates["raw_sql_unchained"]), 1),
     }
     print(json.dumps(result))
 

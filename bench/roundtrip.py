@@ -7,8 +7,15 @@ appeal, the same appeal's events 15 s apart — and the fake cabinet (on a real 
 process) notes when each signed update arrives. Latency is from the moment the EDMS sent the
 event to the moment the cabinet had the update; ``lost`` counts updates that never arrived.
 
+Beside it, the floor under that latency: the first ``FLOOR_CALLS`` of the same updates, read from
+the outbox as the worker read them, each handed straight to the cabinet connector
+(``connectors/portal/cabinet_rest.py``: sign, PUT, read the answer) one at a time against a fresh
+fake cabinet — no outbox poll, relay, RabbitMQ or Celery. What the hub's p50 and p99 add above
+``floor_p50_ms`` is the pipeline's own cost.
+
 Needs RabbitMQ (BROKER_URL, default amqp://guest:guest@127.0.0.1:5672//).
-Last line: {"bench":"roundtrip","events_per_s":…,"p50_ms":…,"p99_ms":…,"lost":0}
+Last line: {"bench":"roundtrip","events_per_s":…,"p50_ms":…,"p99_ms":…,"lost":0,
+"floor_p50_ms":…,"floor_p99_ms":…}
 """
 
 from __future__ import annotations
@@ -23,9 +30,13 @@ from datetime import date, datetime
 
 import httpx
 import psycopg
-from _harness import log, machine, running_hub, running_worker
+from _harness import Bench, log, machine, running_hub, running_worker
+from psycopg.rows import dict_row
 from pull import AGENCY, drain_rest, fill
 
+from connectors.portal.cabinet_rest import CabinetRestConnector
+from gateway.domain.delivery import OutgoingMessage
+from gateway.service.cabinet_updates import CABINET
 from gateway.simulators.cabinet import FakeCabinet
 from gateway.simulators.portal import Portal, Signer
 from gateway.simulators.samples import sample_appeal
@@ -35,6 +46,7 @@ DURATION = 60  # seconds
 EVENTS = ("registered", "assigned", "declined", "closed")
 APPEALS = RATE * DURATION // len(EVENTS)
 SENDERS = 16
+FLOOR_CALLS = 1000
 
 
 def _fields(kind: str, appeal_id: str) -> dict[str, str]:
@@ -103,6 +115,8 @@ def main() -> None:
                 latencies.append((when - at) * 1000)
                 last = max(last, when)
         first = min(sent.values())
+        log(f"the floor: {FLOOR_CALLS} of the same updates, one direct signed call each…")
+        floor = statistics.quantiles(direct_calls(bench), n=100)
     print(json.dumps({"machine": machine(), "duplicates_absorbed": cabinet.duplicates}), file=sys.stderr)
     quantiles = statistics.quantiles(latencies, n=100)
     print(json.dumps({
@@ -111,7 +125,34 @@ def main() -> None:
         "p50_ms": round(quantiles[49], 1),
         "p99_ms": round(quantiles[98], 1),
         "lost": len(sent) - len(latencies),
+        "floor_p50_ms": round(floor[49], 1),
+        "floor_p99_ms": round(floor[98], 1),
     }))  # fmt: skip
+
+
+def direct_calls(bench: Bench) -> list[float]:
+    """Milliseconds per call of the cabinet connector alone, on updates the hub really produced."""
+    with psycopg.connect(bench.database_url, row_factory=dict_row) as conn:
+        rows = conn.execute(
+            "SELECT id, appeal_id, seq, idempotency_key, payload, created_at FROM outbox_message"
+            " WHERE connector = %s ORDER BY id LIMIT %s",
+            (CABINET, FLOOR_CALLS),
+        ).fetchall()
+    timings = []
+    with (
+        FakeCabinet(bench.pki.hub_cert.read_bytes()) as cabinet,
+        CabinetRestConnector(
+            cabinet.url, bench.pki.hub_key.read_bytes(), bench.pki.hub_cert.read_bytes()
+        ) as rest,
+    ):
+        for row in rows:
+            message = OutgoingMessage(connector=CABINET, attempt=1, **row)
+            start = time.perf_counter()
+            rest.deliver(message)
+            timings.append((time.perf_counter() - start) * 1000)
+        if cabinet.calls != len(rows) or cabinet.duplicates:
+            raise SystemExit(f"{len(rows)} direct calls, the cabinet counted {cabinet.calls}")
+    return timings
 
 
 def _arrived(cabinet: FakeCabinet, sent: dict[tuple[str, int], float]) -> int:
