@@ -19,13 +19,11 @@ Last line: {"bench":"ingest","rsa":{"accepted_per_s":…,"p50_ms":…,"p99_ms":�
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,13 +31,13 @@ from pathlib import Path
 import psycopg
 from _harness import log, machine, running_hub
 from _load import closed_loop, open_loop, request_bytes
+from _signed import median_us, take_apart
 from lxml import etree
 
 from gateway.adapters.pki import ensure_gost_dev_pki
 from gateway.adapters.xmlsec import gost
 from gateway.adapters.xmlsec.envelope import load_schema, q, read_message, validate
 from gateway.adapters.xmlsec.parsing import parse_hardened
-from gateway.adapters.xmlsec.signature import DS, PORTAL, _certificates
 from gateway.adapters.xmlsec.suites import CLASSIC, GOST, Anchors
 from gateway.config import PROJECT_ROOT
 from gateway.simulators.portal import Portal, Signer
@@ -87,46 +85,27 @@ def _cpu_seconds(parent_pid: int) -> float:
     return total
 
 
-def _median_us(action: Callable[[], object], n: int = 300) -> float:
-    for _ in range(20):
-        action()
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1e6
-
-
 def floor_steps(database_url: str, anchors: Anchors, suite, envelopes: list[bytes]) -> dict[str, float]:
     """The necessary parts of one intake, in µs, each timed alone on a real envelope of this suite."""
     raw = envelopes[0]
     schema = load_schema(PROJECT_ROOT / "schemas" / "appeal-envelope-1.xsd")
-    root = parse_hardened(raw, max_depth=48)
-    message = root.find(q("Message"))
-    signature = root.find(f"{q('PortalSignature')}/{{{DS}}}Signature")
-    signed_info = signature.find(f"{{{DS}}}SignedInfo")
-    method = signed_info.find(f"{{{DS}}}SignatureMethod").get("Algorithm")
-    digest_method = signed_info.find(f".//{{{DS}}}DigestMethod").get("Algorithm")
-    certificates = _certificates(signature, PORTAL)
-    canonical = etree.tostring(message, method="c14n", exclusive=True)
-    signed_bytes = etree.tostring(signed_info, method="c14n", exclusive=True)
-    value = base64.b64decode(signature.findtext(f"{{{DS}}}SignatureValue"))
-    signed_message = etree.fromstring(canonical)
+    p = take_apart(raw)
+    signed_message = etree.fromstring(p.canonical)
     now = datetime.now(UTC)
     steps = {
-        "hardened_parse": _median_us(lambda: parse_hardened(raw, max_depth=48)),
-        "xsd": _median_us(lambda: validate(root, schema)),
-        "c14n": _median_us(lambda: etree.tostring(message, method="c14n", exclusive=True)),
-        "digest": _median_us(lambda: suite.digest(digest_method, canonical)),
-        "signature": _median_us(
+        "hardened_parse": median_us(lambda: parse_hardened(raw, max_depth=48), 300),
+        "xsd": median_us(lambda: validate(p.root, schema), 300),
+        "c14n": median_us(lambda: etree.tostring(p.message, method="c14n", exclusive=True), 300),
+        "digest": median_us(lambda: suite.digest(p.digest_method, p.canonical), 300),
+        "signature": median_us(
             lambda: (
-                etree.tostring(signed_info, method="c14n", exclusive=True),
-                suite.verify_value(certificates[0], method, signed_bytes, value),
-            )
+                etree.tostring(p.signed_info, method="c14n", exclusive=True),
+                suite.verify_value(p.certificates[0], p.method, p.signed_bytes, p.value),
+            ),
+            300,
         ),
-        "chain": _median_us(lambda: suite.check_chain(certificates, anchors, now)),
-        "read_message": _median_us(lambda: (etree.fromstring(canonical), read_message(signed_message))),
+        "chain": median_us(lambda: suite.check_chain(p.certificates, anchors, now), 300),
+        "read_message": median_us(lambda: (etree.fromstring(p.canonical), read_message(signed_message)), 300),
     }
     with psycopg.connect(database_url) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS floor_appeal (id uuid PRIMARY KEY, raw bytea, data text)")

@@ -12,24 +12,23 @@ Last line: {"bench":"signature","rsa":{...µs},"ec":{...},"gost-256":{...}} (med
 
 from __future__ import annotations
 
-import base64
 import json
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from _harness import log, machine
+from _signed import median_us, take_apart
 from cryptography import x509
 from lxml import etree
 
 from gateway.adapters.pki import ensure_dev_pki, ensure_gost_dev_pki
 from gateway.adapters.xmlsec import gost
-from gateway.adapters.xmlsec.envelope import build_envelope, load_schema, q, validate
+from gateway.adapters.xmlsec.envelope import build_envelope, load_schema, validate
 from gateway.adapters.xmlsec.parsing import parse_hardened
-from gateway.adapters.xmlsec.signature import DS, PORTAL, EnvelopeVerifier, _certificates
+from gateway.adapters.xmlsec.signature import PORTAL, EnvelopeVerifier, _certificates
 from gateway.adapters.xmlsec.signing import sign_envelope
 from gateway.adapters.xmlsec.suites import CLASSIC, GOST, Anchors
 from gateway.config import PROJECT_ROOT
@@ -42,43 +41,25 @@ N = 400
 
 
 def _median_us(action: Callable[[], object], n: int = N) -> float:
-    for _ in range(20):
-        action()
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - start)
-    return round(statistics.median(samples) * 1e6, 1)
+    return round(median_us(action, n), 1)
 
 
 def _steps(envelope: bytes, anchors: Anchors, suite) -> dict[str, float]:
-    root = parse_hardened(envelope, max_depth=48)
+    p = take_apart(envelope)
     schema = load_schema(PROJECT_ROOT / "schemas" / "appeal-envelope-1.xsd")
-    message = root.find(q("Message"))
-    signature = root.find(f"{q('PortalSignature')}/{{{DS}}}Signature")
-    signed_info = signature.find(f"{{{DS}}}SignedInfo")
-    method = signed_info.find(f"{{{DS}}}SignatureMethod").get("Algorithm")
-    digest_method = signed_info.find(f".//{{{DS}}}DigestMethod").get("Algorithm")
-    certificates = _certificates(signature, PORTAL)
-    canonical = etree.tostring(message, method="c14n", exclusive=True)
-    signed_bytes = etree.tostring(signed_info, method="c14n", exclusive=True)
-    value = base64.b64decode(signature.findtext(f"{{{DS}}}SignatureValue"))
-    from datetime import UTC, datetime
-
     now = datetime.now(UTC)
     return {
         "parse_hardened": _median_us(lambda: parse_hardened(envelope, max_depth=48)),
-        "xsd": _median_us(lambda: validate(root, schema)),
-        "c14n_message": _median_us(lambda: etree.tostring(message, method="c14n", exclusive=True)),
-        "digest": _median_us(lambda: suite.digest(digest_method, canonical)),
-        "c14n_signed_info": _median_us(lambda: etree.tostring(signed_info, method="c14n", exclusive=True)),
+        "xsd": _median_us(lambda: validate(p.root, schema)),
+        "c14n_message": _median_us(lambda: etree.tostring(p.message, method="c14n", exclusive=True)),
+        "digest": _median_us(lambda: suite.digest(p.digest_method, p.canonical)),
+        "c14n_signed_info": _median_us(lambda: etree.tostring(p.signed_info, method="c14n", exclusive=True)),
         "signature_value": _median_us(
-            lambda: suite.verify_value(certificates[0], method, signed_bytes, value)
+            lambda: suite.verify_value(p.certificates[0], p.method, p.signed_bytes, p.value)
         ),
-        "chain": _median_us(lambda: suite.check_chain(certificates, anchors, now)),
-        "certificate_parse": _median_us(lambda: _certificates(signature, PORTAL)),
-        "reparse_signed": _median_us(lambda: etree.fromstring(canonical)),
+        "chain": _median_us(lambda: suite.check_chain(p.certificates, anchors, now)),
+        "certificate_parse": _median_us(lambda: _certificates(p.signature, PORTAL)),
+        "reparse_signed": _median_us(lambda: etree.fromstring(p.canonical)),
     }
 
 
