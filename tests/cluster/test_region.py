@@ -64,6 +64,9 @@ def test_a_region_keeps_its_promises_through_a_lost_node_broker_and_database(
         # an attempt whose worker died, or whose outcome the lost primary never recorded, is taken
         # again once its claim runs out (the relay sweeps every 10 s): 120 s by default
         "GATEWAY_DELIVERY_CLAIM_SECONDS": "10",
+        # one published but never claimed (its task lost with the broker's leader, or its claim's
+        # transaction cut by the failover) is counted lost after this: 900 s by default
+        "GATEWAY_DELIVERY_LOST_AFTER_SECONDS": "20",
         "GATEWAY_RELAY_POLL_SECONDS": "0.2",
         "GATEWAY_WORKER_CONCURRENCY": "2",
     }
