@@ -121,8 +121,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "An attachment's size differs from the one in the document.",
     ),
     Code.ATTACHMENT_INFECTED: (
-        "Антивирус нашёл во вложении вредоносный код; обращение не принято.",
-        "The antivirus found malware in an attachment; the appeal was not accepted.",
+        "Антивирус нашёл во вложении вредоносный код; документ не принят.",
+        "The antivirus found malware in an attachment; the document was not accepted.",
     ),
     Code.ATTACHMENT_TYPE_NOT_ALLOWED: (
         "Тип вложения по его содержимому не совпадает с заявленным или не разрешён.",

@@ -2,10 +2,11 @@
 
 The answer is verified with the certificate the registry holds for the agency (pinned, not
 chained: any other certificate the same CA issued must not answer in this agency's name), then
-held to the appeal it claims to answer, then its attachment parts to the headers it signs. Only
-then are the signed bytes and the attachments stored, content-addressed, in the event's own
-transaction (see :func:`gateway.service.events.record`): either the appeal is answered with its
-whole answer, or nothing changed.
+held to the appeal it claims to answer, then its attachment parts to the headers it signs, and
+the parts are scanned by the antivirus as an appeal's are (``screening.scan_answer``). Only then
+are the signed bytes and the attachments stored, content-addressed, in the event's own transaction
+(see :func:`gateway.service.events.record`): either the appeal is answered with its whole answer,
+or nothing changed.
 
 The answer's text is the applicant's business: it travels inside the signed document only. What
 the hub records of it (event details, audit) is ids, digests, sizes and the date.
@@ -33,7 +34,7 @@ from gateway.domain import events as ev
 from gateway.domain.attachments import check_parts
 from gateway.domain.errors import Code, Rejection
 from gateway.domain.model import Agency, AnswerDocument, AttachmentHeader
-from gateway.service import attachments
+from gateway.service import attachments, screening
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +118,12 @@ def accept(
         registered_on=appeal["registered_on"],
         today=today,
     )
-    check_parts(
-        document.attachments, event.parts, settings.max_attachment_bytes, ev.SIGNED_DOCUMENT + "/Attachments"
-    )
+    pointer = ev.SIGNED_DOCUMENT + "/Attachments"
+    check_parts(document.attachments, event.parts, settings.max_attachment_bytes, pointer)
+    # Scanned here, after the signature and the parts are checked and before anything is stored:
+    # the scan holds the appeal's row and one pooled connection for its length, which an answer
+    # (one per appeal, rarely large) can afford and which keeps a repeated event free of a scan.
+    screening.scan_answer(settings, document.attachments, event.parts, pointer)
     digest = hashlib.sha256(event.answer).digest()
     blobs.put(conn, digest, len(event.answer), io.BytesIO(event.answer))
     for header in document.attachments:

@@ -88,6 +88,25 @@ def screen(
     return False
 
 
+def scan_answer(
+    settings: Settings, headers: Sequence[AttachmentHeader], parts: Mapping[str, AttachmentPart], pointer: str
+) -> None:
+    """Scan an agency's answer attachments before they are stored: the applicant opens them, so they
+    pass the same clamd as an appeal's. Always fail-closed, whatever ``antivirus_outage`` says: an
+    answer cannot be held back like an appeal (the event would be recorded and the cabinet told
+    without its attachments), while an EDMS already sends the same event again on a 503 and the
+    event id makes that repeat safe. Not typed: agencies attach what their EDMS produces (signature
+    files, scans), and the applicant's side has no list of accepted types to hold them to.
+
+    ``pointer`` is the path of the signed ``Attachments`` list; parts were already held to it.
+    """
+    clamd = scanner(settings)
+    if clamd is None:
+        return
+    for n, header in enumerate(headers, start=1):
+        _scan(clamd, parts[header.content_id].file, f"{pointer}/Attachment[{n}]", "refuse")
+
+
 def infection(settings: Settings, data: bytes) -> str | None:
     """The signature clamd finds in ``data`` (a whole e-mail: clamd reads MIME and unpacks every
     attachment), or None; raises :class:`ScannerUnavailable` when it gives no verdict, so the caller

@@ -25,6 +25,7 @@ from gateway.simulators.edms import Edms, Refused, signed_answer
 from gateway.simulators.edms_soap import SoapEdms
 from gateway.simulators.portal import answer_attachment, give_feedback, push, withdraw
 from gateway.simulators.samples import attachment_header, sample_answer, sample_appeal
+from tests.clamd import EICAR
 from tests.conftest import OPERATOR_TOKEN
 from tests.e2e.pushing import push_samples as _push
 
@@ -508,6 +509,7 @@ def test_a_redirected_appeal_moves_to_the_competent_agency(client, hub, portal, 
 ACT = b"%PDF-1.7 act of inspection\n" * 40
 SCAN = bytes(range(256)) * 5000  # 1.2 MiB: two storage chunks
 FILES = {"act-1": ACT, "scan-2": SCAN}
+INFECTED = {"act-1": ACT, "scan-2": EICAR}  # the hub under test scans through the tests' clamd
 
 
 @pytest.fixture(scope="session")
@@ -641,6 +643,7 @@ ANSWER_AT_FAULT: dict[str, tuple[dict, str | None, Callable[[bytes], bytes] | No
     "size": ({}, "agency", None, {**FILES, "scan-2": SCAN[:-1]}, ("attachment-size-mismatch", AT + "[2]")),
     "missing": ({}, "agency", None, {"act-1": ACT}, ("attachment-missing", AT + "[2]")),
     "extra": ({}, "agency", None, {**FILES, "act-3": ACT}, ("attachment-unexpected", None)),
+    "infected": ({"files": INFECTED}, "agency", None, INFECTED, ("attachment-infected", AT + "[2]")),
 }  # fmt: skip
 
 

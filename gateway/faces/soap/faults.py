@@ -40,7 +40,12 @@ UNAVAILABLE_FAULT = Fault(
 
 
 def of_rejection(rejection: Rejection) -> Fault:
-    faultcode = rejection.faultcode if isinstance(rejection, EnvelopeRejection) else FaultCode.CLIENT
+    """A refusal as a fault: ``soap:Server`` for a condition of the hub's side that a retry may clear
+    (``antivirus-unavailable``, REST's 503s), ``soap:Client`` for what the request must change."""
+    if isinstance(rejection, EnvelopeRejection):
+        faultcode = rejection.faultcode
+    else:
+        faultcode = FaultCode.SERVER if rejection.http_status >= 500 else FaultCode.CLIENT
     return Fault(faultcode, rejection.detail, rejection.code.value, rejection.pointer)
 
 

@@ -142,3 +142,10 @@ def test_a_whole_body_is_no_abort(log_lines):
     assert sent[0]["status"] == 201
     assert [line["event"] for line in log_lines() if line["logger"].startswith("gateway")] == ["request"]
     assert _aborts() == before
+
+
+def test_a_refusal_a_retry_may_clear_is_a_server_fault_and_a_clients_mistake_a_client_fault():
+    away = faults.of_rejection(Rejection(Code.ANTIVIRUS_UNAVAILABLE, "scan later", "/answer"))
+    wrong = faults.of_rejection(Rejection(Code.ATTACHMENT_INFECTED, "the antivirus found X", "/answer"))
+    assert (away.faultcode, away.code) == (faults.FaultCode.SERVER, "antivirus-unavailable")
+    assert (wrong.faultcode, wrong.code) == (faults.FaultCode.CLIENT, "attachment-infected")
