@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import date
 
 import httpx
+import psycopg
 import pytest
 
 from gateway.service import monitoring
@@ -168,6 +169,48 @@ def test_updates_committed_while_the_relay_is_down_are_published_when_it_returns
                 lambda: _all_delivered(cabinet, appeal_ids), 60, "every update at the cabinet", worker, relay
             )
             _check_final(cabinet, hub, appeal_ids, worker, relay)
+
+
+def _claims_waiting(database_url: str) -> list[int]:
+    """The sessions waiting for an outbox row's lock: workers claiming while the test holds them."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            """SELECT pid FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock'
+                  AND query LIKE '%%FROM outbox_message%%FOR UPDATE%%'"""
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+def _published(hub) -> int:
+    with hub.pool.connection() as conn:
+        return conn.execute(
+            "SELECT count(*) AS n FROM outbox_message"
+            " WHERE connector = 'cabinet' AND published_at IS NOT NULL"
+        ).fetchone()["n"]
+
+
+def test_a_claim_whose_database_session_dies_is_tried_again_in_seconds_not_at_the_lost_sweep(
+    env, tmp_path, hub, cabinet, portal, portal_client, edms
+) -> None:
+    """A failover under a claim: the task is sent again after a few seconds. Were it failed (and so
+    acknowledged), only the relay's sweep of lost deliveries, 15 minutes on, would deliver it."""
+    url = hub.settings.database_url
+    with running(["relay"], env, tmp_path) as relay:
+        appeal_ids = _work_through(portal_client, portal, edms, 1)
+        wait_for(lambda: _published(hub) == UPDATES_PER_APPEAL, 30, "the updates published", relay)
+        with psycopg.connect(url) as holder:  # every row's lock held: the workers' claims wait on it
+            holder.execute("SELECT id FROM outbox_message FOR UPDATE").fetchall()
+            with running(["worker", "--no-relay"], env, tmp_path) as worker:
+                wait_for(lambda: _claims_waiting(url), 30, "a worker's claim to wait", worker, relay)
+                with psycopg.connect(url, autocommit=True) as admin:
+                    for pid in _claims_waiting(url):
+                        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                holder.rollback()
+                wait_for(lambda: _all_delivered(cabinet, appeal_ids), 30, "every update at the cabinet",
+                         worker, relay)  # fmt: skip
+                _check_final(cabinet, hub, appeal_ids, worker, relay)
+                assert "sending the task again" in worker.output()
 
 
 def test_a_delivery_the_cabinet_refuses_is_dead_until_replayed_from_the_cli(
