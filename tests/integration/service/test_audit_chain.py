@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 import uuid
 from datetime import date
 from urllib.parse import urlsplit, urlunsplit
@@ -21,6 +22,7 @@ from gateway.adapters.db import audit as audit_db
 from gateway.adapters.db.audit import append_audit
 from gateway.domain.audit_chain import Fault, record_hash
 from gateway.domain.events import parse_event
+from gateway.faces.worker.relay import start_audit_sealer
 from gateway.service import events, intake, mailbox
 from gateway.service.audit_chain import seal, verify
 from gateway.simulators.samples import sample_appeal
@@ -348,6 +350,26 @@ def test_concurrent_appends_and_rollbacks_keep_one_chain(hub, portal) -> None:
     assert sum(1 for r in records if r["action"] == "concurrent") == sum(committed)
     assert len(appeals) == 2 and report.records == len(records)
     assert [r["at"] for r in records] == sorted(r["at"] for r in records)
+
+
+def test_the_relays_sealer_thread_chains_what_commits(hub) -> None:
+    settings = hub.settings.model_copy(update={"audit_seal_interval_seconds": 0.05})
+    stop = threading.Event()
+    thread = start_audit_sealer(hub, settings, stop)
+    try:
+        with hub.pool.connection() as conn:
+            append_audit(conn, None, "tests", "sealed-by-the-relay")
+            deadline = time.monotonic() + 10
+            while audit_db.unchained(conn).records and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    report = verify(hub)
+    assert report.intact and report.records == 1 and report.unchained.records == 0
+    off = hub.settings.model_copy(update={"audit_seal_interval_seconds": 0})
+    assert start_audit_sealer(hub, off, stop) is None
 
 
 def _seal_until(hub, stop: threading.Event) -> None:

@@ -299,8 +299,9 @@ def test_the_audit_records_waiting_to_be_chained_and_the_oldest_s_wait(hub, port
             "INSERT INTO audit_record (actor, action, at) "
             "VALUES ('tests', 'old', now() - interval '90 seconds')"
         )
+        written = conn.execute("SELECT count(*) AS n FROM audit_record").fetchone()["n"]
     series = scrape(hub)
-    assert value(series, "appeals_gateway_audit_unchained_records") == 2
+    assert written >= 2 and value(series, "appeals_gateway_audit_unchained_records") == written
     assert 90 <= value(series, "appeals_gateway_audit_unchained_oldest_seconds") < 150
 
     seal(hub)
