@@ -257,7 +257,7 @@ class Settings(BaseSettings):
         default=2, ge=0, description="an appeal due today or within this many days counts as at risk"
     )
 
-    # --- the audit chain (docs/operations.md#the-audit-trail) ---
+    # --- the audit chain (docs/audit.md) ---
     audit_seal_interval_seconds: float = Field(
         default=0.2, ge=0, description="the relay chains newly committed audit records this often (0: never)"
     )

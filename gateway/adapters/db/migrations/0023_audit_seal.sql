@@ -74,6 +74,9 @@ BEGIN
         RAISE EXCEPTION 'audit_chain_seal() must run at READ COMMITTED, not %',
             current_setting('transaction_isolation');
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM audit_record WHERE id >= audit_provisional_base()) THEN
+        RETURN 0;  -- nothing waits: no lock, no write (every relay asks five times a second)
+    END IF;
     SELECT ctid, hash INTO head_at, link FROM audit_chain_head WHERE singleton FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
         IF EXISTS (SELECT 1 FROM audit_chain_head) THEN
