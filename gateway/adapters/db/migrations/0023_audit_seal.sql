@@ -12,8 +12,8 @@
 -- writers nothing measurable; what bounds them is the server's WAL flush. The writers' wait events
 -- say why: with the trigger 44 % of their time was on the head's row lock (Lock:transactionid,
 -- 17 % more on Lock:tuple); sealed after commit, WALWrite 57 % and WALSync 36 %, as with no chain.
--- The sealer chains 11,700–30,000 records/s (a backlog, by run); the window was p99 0.21 s, max
--- 0.45 s (bench/RESULTS.md, "audit chain sealed in batches").
+-- The sealer chains 6,500–30,000 records/s (a 50,000-record backlog, by load); the window was
+-- p99 0.21 s, max 0.45 s (bench/RESULTS.md, "audit chain sealed in batches").
 --
 -- Chaining each statement as it runs (a trigger not deferred) would hold the head's lock from the
 -- insert to the commit instead: longer, and against row locks that lease, acknowledge and events
