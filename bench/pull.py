@@ -2,9 +2,10 @@
 over REST and then over SOAP, in one run against the same hub; and, in the same run on the same
 database, the limit both faces are measured against: the hub's own lease and ack statements
 (``gateway/adapters/db/mailbox.py``, with the agency-activity touch the service adds) driven
-directly with psycopg by two clients, no HTTP, no service layer — first with the audit chain's
-trigger as deployed; last, with the trigger disabled on this bench's own scratch database and
-then enabled again, back to back, to show what the chain costs.
+directly with psycopg by two clients, no HTTP, no service layer — first as the bench's hub runs
+(no relay, so nothing seals the audit chain); last, with no sealer and then with the relay's
+sealer chaining the records every GATEWAY_AUDIT_SEAL_INTERVAL_SECONDS beside the drain, back to
+back, to show what the chain costs (migration 0023).
 
 The mailbox is filled through the hub's own storage adapter (the bench measures pulling, not
 intake). Two pullers work concurrently, as an EDMS with two workers would. The SOAP puller
@@ -14,16 +15,18 @@ a general SOAP toolkit on the client side would measure the client.
 Last line: {"bench":"pull","rest_msgs_per_s":…,"soap_msgs_per_s":…,"soap_rest_ratio":…,
 "raw_sql_msgs_per_s":…,"rest_ratio":…,"soap_ratio":…,"raw_sql_unchained_msgs_per_s":…,
 "raw_sql_again_msgs_per_s":…,"chain_cost_pct":…} — ``rest_ratio`` and ``soap_ratio`` are each
-face's rate over the raw rate; ``chain_cost_pct`` compares the trigger-off run with the run right
-after it, trigger on.
+face's rate over the raw rate; ``chain_cost_pct`` compares the run without a sealer with the run
+right after it, sealer on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from uuid import uuid4
@@ -35,10 +38,13 @@ from lxml import etree
 from psycopg.rows import dict_row
 
 from gateway.adapters.db import appeals as appeals_db
+from gateway.adapters.db import audit as audit_db
 from gateway.adapters.db import mailbox as mailbox_db
 from gateway.adapters.db import monitoring as monitoring_db
 from gateway.config import Settings
 from gateway.domain.lifecycle import Transition, sources, target
+from gateway.service.audit_chain import PeriodicSeal
+from gateway.service.hub import open_hub
 from gateway.simulators.portal import Portal, Signer
 from gateway.simulators.samples import message_header, sample_appeal
 
@@ -48,7 +54,6 @@ PULLERS = 2
 AGENCY = "ADM-CHEBOKSARY"
 SED = "urn:appeals-gateway:sed:1"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-CHAIN_TRIGGER = "audit_record_chained"  # gateway/adapters/db/migrations/0010_audit_chain.sql
 
 
 def fill(database_url: str, raw: bytes, count: int = MAILBOX) -> None:
@@ -141,16 +146,27 @@ def measure_sql(database_url: str) -> float:
     return _timed(one)
 
 
-def set_chain(database_url: str, enabled: bool) -> None:
-    """Switch the audit chain's trigger on this bench's scratch database (never a shared one)."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f"ALTER TABLE audit_record {'ENABLE' if enabled else 'DISABLE'} TRIGGER {CHAIN_TRIGGER}")
+@contextlib.contextmanager
+def set_chain(database_url: str, enabled: bool) -> Iterator[None]:
+    """Run the relay's sealer (gateway.service.audit_chain.PeriodicSeal) beside what runs inside."""
+    if not enabled:
+        yield
+        return
+    stop, hub = threading.Event(), open_hub(Settings(database_url=database_url), apply_migrations=False)
+    sealer = threading.Thread(target=PeriodicSeal(hub, Settings().audit_seal_interval_seconds, stop).run)
+    sealer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        sealer.join()
+        hub.close()
 
 
 def unchained(database_url: str) -> int:
-    """Proof the trigger really was off: records the chain never sealed."""
-    with psycopg.connect(database_url) as conn:
-        return conn.execute("SELECT count(*) FROM audit_record WHERE hash IS NULL").fetchone()[0]
+    """Proof the sealer really was off, then on: records not chained yet."""
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        return audit_db.unchained(conn).records
 
 
 def measure(url: str, token: str, drain: Callable[[httpx.Client], int]) -> float:
@@ -188,16 +204,13 @@ def main() -> None:
                 rates[face] = measure_sql(bench.database_url)
             else:
                 rates[face] = measure(bench.url, bench.tokens[AGENCY], drain)
-        # The chain's cost: the raw statements with its trigger off, then on again, back to back.
+        # The chain's cost: the raw statements with no sealer, then with the relay's, back to back.
         for phase, chained in (("raw_sql_unchained", False), ("raw_sql_again", True)):
-            log(f"filling again; raw statements, the audit chain's trigger {'on' if chained else 'off'}…")
+            log(f"filling again; raw statements, the audit chain's sealer {'on' if chained else 'off'}…")
             fill(bench.database_url, raw)
-            set_chain(bench.database_url, enabled=chained)
-            try:
+            with set_chain(bench.database_url, enabled=chained):
                 rates[phase] = measure_sql(bench.database_url)
-            finally:
-                set_chain(bench.database_url, enabled=True)
-        log(f"  audit records left unchained by the trigger-off run: {unchained(bench.database_url)}")
+            log(f"  audit records not chained after it: {unchained(bench.database_url)}")
     print(json.dumps({"machine": machine()}), file=sys.stderr)
     result = {
         "bench": "pull",

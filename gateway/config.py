@@ -257,6 +257,16 @@ class Settings(BaseSettings):
         default=2, ge=0, description="an appeal due today or within this many days counts as at risk"
     )
 
+    # --- the audit chain (docs/audit.md) ---
+    audit_seal_interval_seconds: float = Field(
+        default=0.2, ge=0, description="the relay chains newly committed audit records this often (0: never)"
+    )
+    audit_seal_max_age_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="an audit record not chained this long after its insert is a fault (audit verify)",
+    )
+
     # --- analytics (docs/analytics.md) ---
     analyst_tokens_sha256: list[str] = Field(
         default_factory=list, description="SHA-256 hex of analysts' tokens (/analytics/v1)"

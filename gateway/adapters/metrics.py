@@ -252,6 +252,8 @@ class HubState:
     clock: Sequence[ClockCounts]
     at_risk_days: int
     certificates: Sequence[Certificate]
+    audit_unchained: int = 0  # audit records committed but not chained yet (the sealer's window)
+    audit_unchained_oldest_s: float = 0.0
 
 
 DELIVERY_STATUSES = ("pending", "retrying", "in-flight", "dead")
@@ -319,6 +321,7 @@ class StateCollector(Collector):
         yield from _delivery_families(state)
         yield from _clock_families(state)
         yield _certificate_family(state.certificates)
+        yield from _audit_families(state)
 
 
 def _mailbox_families(mailboxes: Iterable[Mailbox]) -> Iterator[Metric]:
@@ -405,6 +408,20 @@ def _clock_families(state: HubState) -> Iterator[Metric]:
             overdue.add_metric([agency, deadline], c.overdue if c else 0)
             at_risk.add_metric([agency, deadline], c.at_risk if c else 0)
     return iter((overdue, at_risk))
+
+
+def _audit_families(state: HubState) -> Iterator[Metric]:
+    yield GaugeMetricFamily(
+        PREFIX + "audit_unchained_records",
+        "Audit records committed but not chained into the hash chain yet (the relay seals them)",
+        value=state.audit_unchained,
+    )
+    yield GaugeMetricFamily(
+        PREFIX + "audit_unchained_oldest_seconds",
+        "How long the oldest audit record not chained yet has waited (0: none waits); an edit to it "
+        "would not be found",
+        value=state.audit_unchained_oldest_s,
+    )
 
 
 def _certificate_family(certificates: Iterable[Certificate]) -> Metric:

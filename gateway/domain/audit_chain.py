@@ -1,9 +1,9 @@
 """The audit trail's hash chain, as X-Road keeps its message log: the canonical form of a record,
 and the walk that finds the first record where the chain breaks.
 
-The database chains records as they commit (``migrations/0010_audit_chain.sql`` computes the hash
-in a trigger); this module computes the same hash on its own, so the verifier never takes the
-database's word for a hash. Both follow one canonical form, version 1: SHA-256
+The database chains records after they commit (``audit_chain_seal()``, run by the relay, computes
+the hash: migrations 0010 and 0023); this module computes the same hash on its own, so the
+verifier never takes the database's word for a hash. Both follow one canonical form, version 1: SHA-256
 over eight fields, each a 4-byte big-endian signed length and then its bytes (length -1 and no
 bytes for NULL):
 
@@ -63,7 +63,7 @@ def _text(value: str | None) -> bytes | None:
 
 
 def record_hash(record: ChainedRecord) -> bytes:
-    """The SHA-256 the chain's trigger gives ``record`` (over its content and its link)."""
+    """The SHA-256 the sealer gives ``record`` (over its content and its link)."""
     fields = (
         _text(FORM_TAG),
         _text(str(record.id)),
@@ -129,8 +129,8 @@ def short(digest: bytes | None) -> str:
 class ChainWalk:
     """Feed records in id order with :meth:`add`, then call :meth:`finish`; the first break wins.
 
-    Ids follow the chain (the trigger gives the final id under the chain's lock) and are dense
-    but for the odd unused one (a commit that failed after its trigger ran, sequence values lost
+    Ids follow the chain (the sealer gives the final id under the chain's lock) and are dense
+    but for the odd unused one (a sealing transaction that failed, sequence values lost
     in a crash). So when a record does not link to the one before it:
 
     * it links to what that one links to: that one is not in the chain (inserted);
@@ -190,9 +190,7 @@ class ChainWalk:
                 f"not in the chain: #{r.id} after it links to the record before it",
             )  # fmt: skip
         if r.hash is None:
-            return ChainBreak(
-                r.id, r.action, Fault.INSERTED, "it has no hash: written around the chain's trigger"
-            )
+            return ChainBreak(r.id, r.action, Fault.INSERTED, "it has no hash: written around the sealer")
         if record_hash(r) != r.hash:
             return ChainBreak(r.id, r.action, Fault.EDITED, "its content does not match its hash")
         if linked:
@@ -245,7 +243,7 @@ class ChainWalk:
             where = "names no record" if head is None or head.last_id is None else f"is #{head.last_id}"
             return ChainBreak(
                 beyond.id, beyond.action, Fault.INSERTED,
-                f"past the chain's head, which {where}: written around the chain's trigger",
+                f"past the chain's head, which {where}: written around the sealer",
             )  # fmt: skip
         if not self._anchor_met:
             return ChainBreak(

@@ -14,7 +14,7 @@ Attachments are included, not referenced: the signatures bind them by digest onl
 meant to outlive the database must still hold what the digests name.
 
 The audit records of the period are the stretch of the chain from the first record written at or
-after its start to the last written before its end (the trigger stamps times in chain order). Each
+after its start to the last written before its end (the sealer stamps times in chain order). Each
 line holds the fields as the chain hashes them, so the stretch is checked without the database,
 from the manifest's ``start_hash`` to its ``end_hash``. The stretch is checked while it is written:
 a broken chain fails the export rather than archiving the break.

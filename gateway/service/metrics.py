@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.adapters import broker_status, metrics
+from gateway.adapters.db import audit as audit_db
 from gateway.adapters.db import metrics as metrics_db
 from gateway.adapters.db import monitoring as monitoring_db
 from gateway.domain.lifecycle import Transition, sources
@@ -58,6 +59,7 @@ def hub_state(hub: Hub) -> metrics.HubState:
             )
         ]
         answer_certificates = metrics_db.answer_certificates(conn)
+        unchained = audit_db.unchained(conn)
     certificates = [
         *_from_file(settings.trust_anchor_file, "trust-anchor"),
         *_from_file(settings.hub_certificate_file, "hub-signing"),
@@ -73,6 +75,8 @@ def hub_state(hub: Hub) -> metrics.HubState:
         clock=clock,
         at_risk_days=settings.at_risk_days,
         certificates=certificates,
+        audit_unchained=unchained.records,
+        audit_unchained_oldest_s=unchained.oldest_age_s or 0.0,
     )
 
 

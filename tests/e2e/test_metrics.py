@@ -33,6 +33,7 @@ from gateway.adapters.pki import issue_certificate, make_ca
 from gateway.config import PROJECT_ROOT
 from gateway.domain.delivery import DeliveryError, OutgoingMessage, RetryPolicy
 from gateway.service import delivery
+from gateway.service.audit_chain import seal
 from gateway.simulators.edms import Edms
 from gateway.simulators.portal import push
 from gateway.simulators.samples import sample_appeal
@@ -153,7 +154,11 @@ def client(metrics_url, hub) -> Iterator[httpx.Client]:
 
 def _age(hub, table: str, minutes: int) -> None:
     """Time passing, which no call can make: the rows of ``table`` become ``minutes`` older."""
-    columns = {"mailbox_message": ("created_at",), "outbox_message": ("created_at", "next_attempt_at")}[table]
+    columns = {
+        "mailbox_message": ("created_at",),
+        "outbox_message": ("created_at", "next_attempt_at"),
+        "audit_record": ("at",),
+    }[table]
     moved = ", ".join(f"{c} = {c} - make_interval(mins => %(m)s)" for c in columns)
     with hub.pool.connection() as conn:
         conn.execute(f"UPDATE {table} SET {moved}", {"m": minutes})
@@ -256,6 +261,19 @@ def test_outbox_lag(client, hub, portal, registry) -> None:
     scraped = alerting.scrape(client)
     assert scraped.value("appeals_gateway_outbox_lag_seconds") > 600
     alerting.assert_fires(scraped, "OutboxLag", "critical")
+
+
+def test_audit_not_chained(client, hub, portal, registry) -> None:
+    _registered(client, portal, registry, date.today())  # no relay runs: its records wait
+    _age(hub, "audit_record", 10)  # ... for 10 minutes
+
+    scraped = alerting.scrape(client)
+    assert scraped.value("appeals_gateway_audit_unchained_records") > 0
+    assert scraped.value("appeals_gateway_audit_unchained_oldest_seconds") > 600
+    alerting.assert_fires(scraped, "AuditNotChained", "critical")
+
+    seal(hub)
+    alerting.assert_silent(alerting.scrape(client), "AuditNotChained")
 
 
 def test_delivery_workers_down(client, hub, portal, registry) -> None:

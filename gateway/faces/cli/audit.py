@@ -1,5 +1,5 @@
-"""``appeals-gateway audit verify`` and ``appeals-gateway archive export``: the audit trail's
-integrity, and a period's evidence written out for long-term storage."""
+"""``appeals-gateway audit verify``, ``audit seal`` and ``appeals-gateway archive export``: the audit
+trail's integrity, and a period's evidence written out for long-term storage."""
 
 from __future__ import annotations
 
@@ -38,9 +38,11 @@ def verify(
 ) -> None:
     """Check the audit trail's hash chain; name the first record edited, inserted or deleted.
 
-    Every record is checked against its hash, its link to the record before it, and the chain's head.
+    Every record is checked against its hash, its link to the record before it, and the chain's head;
+    then the records not chained yet (the relay chains them within a second) are counted.
     Exit 0 with a one-line summary when the chain is intact;
-    exit 1 naming the first bad record, what was done to it and how it shows, when not.
+    exit 1 naming the first bad record, what was done to it and how it shows, when not;
+    exit 1 too when a record has waited longer than GATEWAY_AUDIT_SEAL_MAX_AGE_SECONDS to be chained.
     """
     from gateway.service.audit_chain import verify as verify_chain
 
@@ -48,9 +50,12 @@ def verify(
         anchor_bytes = None if anchor is None else bytes.fromhex(anchor)
     except ValueError:
         raise typer.BadParameter("--anchor is a SHA-256 in hex") from None
+    settings = get_settings()
     hub = _hub()
     try:
-        report = verify_chain(hub, anchor=anchor_bytes, progress=_progress)
+        report = verify_chain(
+            hub, anchor=anchor_bytes, progress=_progress, max_age_s=settings.audit_seal_max_age_seconds
+        )
     finally:
         hub.close()
     if report.broken is not None:
@@ -58,14 +63,44 @@ def verify(
         record = "the chain" if b.record_id is None else f"record #{b.record_id} ({b.action or 'missing'})"
         typer.echo(f"audit chain BROKEN at {record}: {b.fault} — {b.reason}")
         raise typer.Exit(1)
+    window = _window(report.unchained)
+    if report.sealed_late:
+        typer.echo(
+            f"audit records not chained within {report.max_age_s:g} s: {window}; is the relay running?"
+        )
+        raise typer.Exit(1)
     if report.records == 0:
-        typer.echo("audit chain intact: no records yet")
+        typer.echo(f"audit chain intact: no records chained yet; {window}")
         return
     end_hash = report.end_hash.hex() if report.end_hash else ""
     typer.echo(
         f"audit chain intact: {report.records:,} records, #{report.first_id} to #{report.last_id}, "
-        f"head {end_hash}"
+        f"head {end_hash}; {window}"
     )
+
+
+def _window(unchained) -> str:
+    if unchained.records == 0:
+        return "none waits to be chained"
+    return f"{unchained.records:,} not chained yet, the oldest for {unchained.oldest_age_s:.1f} s"
+
+
+@audit_app.command()
+def seal() -> None:
+    """Chain the audit records committed so far into the hash chain, now.
+
+    The relay does this every GATEWAY_AUDIT_SEAL_INTERVAL_SECONDS; run this when no relay runs
+    (before `audit verify` on a copy of the database, say). Safe beside running relays: one seals
+    at a time, and a record is never chained twice.
+    """
+    from gateway.service.audit_chain import seal as seal_chain
+
+    hub = _hub()
+    try:
+        sealed = seal_chain(hub)
+    finally:
+        hub.close()
+    typer.echo(f"audit records chained: {sealed:,}")
 
 
 DAY = ["%Y-%m-%d"]

@@ -54,18 +54,26 @@ def audit_verify(
     tz: TZ = "UTC",
     stale_after: STALE = 120,
 ) -> None:
-    """``audit verify`` once per hour or day across all nodes; exit 1 when the chain is broken."""
+    """``audit verify`` once per hour or day across all nodes; exit 1 when the chain is broken or a
+    record waits longer than GATEWAY_AUDIT_SEAL_MAX_AGE_SECONDS to be chained."""
     from gateway.service import scheduled
     from gateway.service.audit_chain import verify as verify_chain
     from gateway.service.hub import open_hub
 
-    hub = open_hub(get_settings(), apply_migrations=False)
+    settings = get_settings()
+    hub = open_hub(settings, apply_migrations=False)
 
     def work() -> scheduled.Outcome:
-        report = verify_chain(hub)
+        report = verify_chain(hub, max_age_s=settings.audit_seal_max_age_seconds)
         if report.broken is not None:
             b = report.broken
             return scheduled.Outcome(False, f"audit chain BROKEN at record #{b.record_id}: {b.fault}")
+        if report.sealed_late:
+            age = report.unchained.oldest_age_s
+            return scheduled.Outcome(
+                False, f"audit records not chained within {report.max_age_s:g} s (the oldest {age:.0f} s): "
+                "is the relay running?",
+            )  # fmt: skip
         return scheduled.Outcome(True, f"audit chain intact: {report.records:,} records")
 
     try:

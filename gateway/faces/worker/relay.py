@@ -72,6 +72,7 @@ def serve_relay(hub: Hub, settings: Settings, stop: threading.Event) -> None:
     poller = start_mail_poller(hub, settings, stop)
     releaser = start_hold_releaser(hub, settings, stop)
     folder = start_analytics_folder(hub, settings, stop)
+    sealer = start_audit_sealer(hub, settings, stop)
     try:
         run_relay(hub, broker.TaskPublisher(app), settings, stop)
     finally:
@@ -81,6 +82,8 @@ def serve_relay(hub: Hub, settings: Settings, stop: threading.Event) -> None:
             releaser.join(timeout=settings.clamd_timeout_seconds)
         if folder is not None:
             folder.join(timeout=30)
+        if sealer is not None:
+            sealer.join(timeout=30)
 
 
 def start_hold_releaser(hub: Hub, settings: Settings, stop: threading.Event) -> threading.Thread | None:
@@ -136,5 +139,20 @@ def start_analytics_folder(hub: Hub, settings: Settings, stop: threading.Event) 
 
     thread = threading.Thread(target=PeriodicFold(hub, settings.analytics_fold_seconds, stop).run,
                               name="analytics-fold", daemon=True)  # fmt: skip
+    thread.start()
+    return thread
+
+
+def start_audit_sealer(hub: Hub, settings: Settings, stop: threading.Event) -> threading.Thread | None:
+    """Chain the committed audit records into the hash chain on a short timer, in a thread of this
+    process (as the analytics fold): the relay runs wherever the hub does, so the window in which
+    a record is not chained yet stays under a second. Several relays may seal: one at a time (the
+    chain head's row lock, skipped by the others)."""
+    if settings.audit_seal_interval_seconds <= 0:
+        return None
+    from gateway.service.audit_chain import PeriodicSeal
+
+    thread = threading.Thread(target=PeriodicSeal(hub, settings.audit_seal_interval_seconds, stop).run,
+                              name="audit-sealer", daemon=True)  # fmt: skip
     thread.start()
     return thread

@@ -9,6 +9,7 @@ import tarfile
 from datetime import UTC, datetime
 
 from gateway.service import intake, mailbox
+from gateway.service.audit_chain import seal
 from gateway.simulators.samples import sample_appeal
 
 AGENCY = "ADM-CHEBOKSARY"
@@ -19,6 +20,7 @@ def _trail(hub, portal) -> None:
         intake.accept(hub, portal.envelope(sample_appeal(i)))
     for m in mailbox.lease(hub, AGENCY, 10):
         mailbox.acknowledge_one(hub, AGENCY, mailbox.Ack(m.message_id, m.lease_token))
+    seal(hub)
 
 
 def test_verify_says_intact_in_one_line_then_names_the_tampered_record(hub, portal, cli) -> None:
@@ -35,6 +37,29 @@ def test_verify_says_intact_in_one_line_then_names_the_tampered_record(hub, port
     code, out, _ = cli("audit", "verify")
     assert code == 1
     assert f"record #{victim['id']} (leased): edited" in out
+
+
+def test_seal_chains_what_waits_and_verify_faults_a_record_waiting_too_long(hub, portal, cli) -> None:
+    _trail(hub, portal)
+    with hub.pool.connection() as conn:
+        conn.execute("INSERT INTO audit_record (actor, action) VALUES ('tests', 'young')")
+    code, out, err = cli("audit", "verify")
+    assert code == 0, err
+    assert "1 not chained yet" in out
+
+    with hub.pool.connection() as conn:  # as if no relay had run for two minutes
+        conn.execute(
+            "INSERT INTO audit_record (actor, action, at) "
+            "VALUES ('tests', 'old', now() - interval '2 minutes')"
+        )
+    code, out, _ = cli("audit", "verify")
+    assert code == 1
+    assert "not chained within 60 s: 2 not chained yet" in out and "is the relay running?" in out
+
+    code, out, err = cli("audit", "seal")
+    assert (code, out) == (0, "audit records chained: 2\n"), err
+    code, out, err = cli("audit", "verify")
+    assert code == 0 and "none waits to be chained" in out, out + err
 
 
 def test_export_writes_an_archive_its_manifest_accounts_for(hub, portal, cli, tmp_path) -> None:

@@ -18,7 +18,7 @@ from gateway.domain.audit_chain import ChainedRecord, record_hash
 from gateway.domain.events import parse_event
 from gateway.service import events, intake, mailbox
 from gateway.service.archive import ExportFailed, export
-from gateway.service.audit_chain import verify
+from gateway.service.audit_chain import seal, verify
 from gateway.service.intake import IncomingAttachment
 from gateway.simulators.edms import signed_answer
 from gateway.simulators.samples import attachment_header, sample_answer, sample_appeal
@@ -34,7 +34,9 @@ def _part(content_id: str, data: bytes) -> IncomingAttachment:
 
 def received_with_a_scan(hub, portal) -> UUID:
     appeal = sample_appeal(1, attachments=(attachment_header("scan-1", "scan.pdf", "application/pdf", SCAN),))
-    return intake.accept(hub, portal.envelope(appeal), {"scan-1": _part("scan-1", SCAN)}).appeal_id
+    appeal_id = intake.accept(hub, portal.envelope(appeal), {"scan-1": _part("scan-1", SCAN)}).appeal_id
+    seal(hub)
+    return appeal_id
 
 
 def answered_with_an_act(hub, portal, dev_pki) -> tuple[UUID, bytes]:
@@ -47,6 +49,7 @@ def answered_with_an_act(hub, portal, dev_pki) -> tuple[UUID, bytes]:
     signed = signed_answer(document, dev_pki.agency_key.read_bytes(), dev_pki.agency_cert.read_bytes())
     answered = parse_event("ans", "answered", {}, answer=signed, parts={"act-1": _part("act-1", ACT)})
     events.record(hub, AGENCY, appeal_id, answered)
+    seal(hub)
     return appeal_id, signed
 
 
@@ -121,6 +124,7 @@ def test_a_period_is_archived_byte_for_byte_with_its_stretch_of_the_chain(
 def test_a_period_holds_what_was_received_and_written_in_it_only(hub, portal, tmp_path) -> None:
     received_with_a_scan(hub, portal)
     later = intake.accept(hub, portal.envelope(sample_appeal(3))).appeal_id
+    seal(hub)  # its records are stamped when chained: after the first appeal's, after `later` arrived
     with hub.pool.connection() as conn:
         start = conn.execute(
             "SELECT received_at FROM inbound_message WHERE appeal_id = %s", (later,)
@@ -155,6 +159,28 @@ def test_an_empty_period_still_says_where_the_chain_stood(hub, portal, tmp_path)
     assert files == {"audit.jsonl": b""}
     assert manifest["audit"]["records"] == 0
     assert manifest["audit"]["start_hash"] == manifest["audit"]["end_hash"] == head.hash.hex()
+
+
+def test_records_not_chained_yet_wait_for_a_later_export(hub, portal, tmp_path) -> None:
+    """An unchained record has no place in the chain yet, so no period holds it: the export leaves
+    it out (and does not fail on it); it is stamped, and exported, when chained."""
+    received_with_a_scan(hub, portal)
+    with hub.pool.connection() as conn:
+        conn.execute("INSERT INTO audit_record (actor, action) VALUES ('tests', 'not-chained-yet')")
+
+    export(hub, *_now_window(), tmp_path / "before.tar")
+    manifest, files = read_archive(tmp_path / "before.tar")
+    before = audit_lines(files["audit.jsonl"])
+    assert "not-chained-yet" not in {r.action for r in before}
+    assert manifest["audit"]["end_hash"] == manifest["chain_head"]["hash"]
+
+    seal(hub)
+    export(hub, *_now_window(), tmp_path / "after.tar")
+    manifest, files = read_archive(tmp_path / "after.tar")
+    after = audit_lines(files["audit.jsonl"])
+    assert [r.action for r in after] == [*(r.action for r in before), "not-chained-yet"]
+    assert after[-1].prev_hash == before[-1].hash and record_hash(after[-1]) == after[-1].hash
+    assert manifest["audit"]["end_hash"] == after[-1].hash.hex() == verify(hub).head.hash.hex()
 
 
 def test_a_broken_chain_is_not_archived(hub, portal, tmp_path) -> None:

@@ -288,3 +288,23 @@ def test_serve_empties_the_multiprocess_directory(tmp_path, monkeypatch) -> None
     monkeypatch.setenv(adapter.MULTIPROC_ENV, str(tmp_path))
     adapter.reset_multiprocess_dir()
     assert not stale.exists()
+
+
+def test_the_audit_records_waiting_to_be_chained_and_the_oldest_s_wait(hub, portal) -> None:
+    from gateway.service.audit_chain import seal
+
+    intake.accept(hub, portal.envelope(sample_appeal(1)))  # its audit record waits: no relay runs
+    with hub.pool.connection() as conn:
+        conn.execute(
+            "INSERT INTO audit_record (actor, action, at) "
+            "VALUES ('tests', 'old', now() - interval '90 seconds')"
+        )
+        written = conn.execute("SELECT count(*) AS n FROM audit_record").fetchone()["n"]
+    series = scrape(hub)
+    assert written >= 2 and value(series, "appeals_gateway_audit_unchained_records") == written
+    assert 90 <= value(series, "appeals_gateway_audit_unchained_oldest_seconds") < 150
+
+    seal(hub)
+    series = scrape(hub)
+    assert value(series, "appeals_gateway_audit_unchained_records") == 0
+    assert value(series, "appeals_gateway_audit_unchained_oldest_seconds") == 0

@@ -138,7 +138,7 @@ def test_a_record_without_a_hash_is_inserted() -> None:
     assert (broken.record_id, broken.fault) == (4, Fault.INSERTED)
 
 
-def test_a_record_past_the_head_was_written_around_the_trigger() -> None:
+def test_a_record_past_the_head_was_written_around_the_sealer() -> None:
     records = _chain(3)
     forged = _rehashed(records[-1], id=4, action="forged", prev_hash=records[-1].hash)
     broken = _walk(records, _head(records), beyond=forged)
