@@ -17,19 +17,34 @@ Last line: {"bench":"pull","rest_msgs_per_s":…,"soap_msgs_per_s":…,"soap_res
 "raw_sql_again_msgs_per_s":…,"chain_cost_pct":…} — ``rest_ratio`` and ``soap_ratio`` are each
 face's rate over the raw rate; ``chain_cost_pct`` compares the run without a sealer with the run
 right after it, sealer on.
+
+The lease statement is the very one both faces send: PostgreSQL writes each leased message's JSON
+document and the hub passes it on (REST as it is, SOAP rewritten as XML), so the raw client gets
+the same documents and parses them with ``json.loads`` to read ids and tokens, as the REST
+puller's ``response.json()`` does; raw, REST and SOAP thus differ by the hub and HTTP alone.
+
+The machine is shared, so each face is drained ``PULL_ROUNDS`` times (default 2), alternating
+(raw, REST, SOAP, SOAP, REST, raw), and the three rates above are medians (each run's rate is in
+``runs_msgs_per_s``). Each drain also counts the CPU seconds spent by PostgreSQL's backends for
+this database, by the hub's workers and by this process (the pullers): ``cpu_us_per_msg`` per face
+(medians), and ``cpu_rest_ratio`` / ``cpu_soap_ratio``, the raw CPU per message over the face's.
+Load elsewhere on the machine moves those much less than the rates.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
+import statistics
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from uuid import uuid4
+from pathlib import Path
+from uuid import UUID, uuid4
 
 import httpx
 import psycopg
@@ -43,6 +58,7 @@ from gateway.adapters.db import mailbox as mailbox_db
 from gateway.adapters.db import monitoring as monitoring_db
 from gateway.config import Settings
 from gateway.domain.lifecycle import Transition, sources, target
+from gateway.service import mailbox
 from gateway.service.audit_chain import PeriodicSeal
 from gateway.service.hub import open_hub
 from gateway.simulators.portal import Portal, Signer
@@ -54,6 +70,8 @@ PULLERS = 2
 AGENCY = "ADM-CHEBOKSARY"
 SED = "urn:appeals-gateway:sed:1"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+# Each face drained this many times, alternating (see _order); the rates reported are medians.
+ROUNDS = int(os.environ.get("PULL_ROUNDS", "2"))
 
 
 def fill(database_url: str, raw: bytes, count: int = MAILBOX) -> None:
@@ -121,29 +139,42 @@ def drain_soap(client: httpx.Client) -> int:
 
 def drain_sql(conn: psycopg.Connection) -> int:
     """What ``gateway/service/mailbox.py`` sends PostgreSQL for one lease and one all-accepted ack,
-    on an autocommit connection returning dicts as the hub's pool does: the floor under both faces."""
+    on an autocommit connection returning dicts as the hub's pool does: the floor under both faces.
+
+    The lease statement is the one both faces send (``mailbox_db.lease``): PostgreSQL writes each
+    message's JSON document, and the hub passes it on. The documents are parsed here with
+    ``json.loads`` to read ids and tokens, as the REST puller's ``response.json()`` parses them."""
     actor, lease_seconds = "agency:" + AGENCY, Settings.model_fields["lease_seconds"].default
     first_delivery = (sources(Transition.LEASE), target(Transition.LEASE))
     taken_move = (sources(Transition.ACKNOWLEDGE), target(Transition.ACKNOWLEDGE))
     taken = 0
     while True:
-        rows = mailbox_db.lease(
-            conn, AGENCY, BATCH, lease_seconds, actor=actor, first_delivery=first_delivery
-        )
+        documents = mailbox_db.lease(
+            conn, AGENCY, BATCH, lease_seconds, actor=actor, first_delivery=first_delivery,
+            attachment_href=mailbox.ATTACHMENT_HREF,
+        )  # fmt: skip
         monitoring_db.touch_pull(conn, AGENCY)
-        if not rows:
+        if not documents:
             return taken
-        acks = [(r["message_id"], r["lease_token"]) for r in rows]
+        messages = [json.loads(d) for d in documents]
+        acks = [(UUID(m["message_id"]), UUID(m["lease_token"])) for m in messages]
         taken += len(mailbox_db.acknowledge(conn, AGENCY, acks, actor=actor, taken=taken_move))
         monitoring_db.touch_ack(conn, AGENCY)
 
 
-def measure_sql(database_url: str) -> float:
-    def one(_: int) -> int:
-        with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:
-            return drain_sql(conn)
-
-    return _timed(one)
+def measure_sql(database_url: str, meter: CpuMeter | None = None) -> float:
+    """``PULLERS`` connections opened first (the hub's pool is warm too), then drained at once."""
+    conns = [psycopg.connect(database_url, autocommit=True, row_factory=dict_row) for _ in range(PULLERS)]
+    try:
+        if meter is not None:
+            meter.start()
+        rate = _timed(lambda i: drain_sql(conns[i]))
+        if meter is not None:
+            meter.stop()
+        return rate
+    finally:
+        for conn in conns:
+            conn.close()
 
 
 @contextlib.contextmanager
@@ -169,12 +200,79 @@ def unchained(database_url: str) -> int:
         return audit_db.unchained(conn).records
 
 
-def measure(url: str, token: str, drain: Callable[[httpx.Client], int]) -> float:
-    def one(_: int) -> int:
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
-            return drain(client)
+def measure(
+    url: str, token: str, drain: Callable[[httpx.Client], int], meter: CpuMeter | None = None
+) -> float:
+    headers = {"Authorization": f"Bearer {token}"}
+    clients = [httpx.Client(base_url=url, headers=headers, timeout=60) for _ in range(PULLERS)]
+    try:
+        if meter is not None:
+            meter.start()
+        rate = _timed(lambda i: drain(clients[i]))
+        if meter is not None:
+            meter.stop()
+        return rate
+    finally:
+        for client in clients:
+            client.close()
 
-    return _timed(one)
+
+class CpuMeter:
+    """CPU seconds spent during one drain, by whom: PostgreSQL's backends serving this bench's
+    database, the hub's worker processes, and this process (the pullers). Wall-clock rates swing
+    with whatever else the shared machine runs; CPU per message much less, and it says where the
+    time goes: a face's rate over the raw rate is roughly the raw CPU per message over the face's.
+    """
+
+    def __init__(self, database_url: str, hub_pid: int | None) -> None:
+        self.database_url, self.hub_pid = database_url, hub_pid
+        self.seconds: dict[str, float] = {}
+        self._begin: dict[str, dict[int, float]] = {}
+
+    def _pids(self) -> dict[str, list[int]]:
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            backends = [
+                pid for (pid,) in conn.execute(
+                    """SELECT pid FROM pg_stat_activity
+                        WHERE datname = current_database() AND pid <> pg_backend_pid()"""
+                )
+            ]  # fmt: skip
+        hub = _children(self.hub_pid) if self.hub_pid else []
+        return {"pg": backends, "hub": hub, "client": [os.getpid()]}
+
+    def _snapshot(self) -> dict[str, dict[int, float]]:
+        return {who: {pid: _cpu_seconds(pid) for pid in pids} for who, pids in self._pids().items()}
+
+    def start(self) -> None:
+        self._begin = self._snapshot()
+
+    def stop(self) -> None:
+        end = self._snapshot()
+        self.seconds = {
+            who: sum(max(0.0, t - self._begin[who].get(pid, 0.0)) for pid, t in times.items())
+            for who, times in end.items()
+        }
+
+    def per_message_us(self) -> dict[str, float]:
+        per = {who: round(1e6 * s / MAILBOX, 1) for who, s in self.seconds.items()}
+        return {**per, "total": round(sum(per.values()), 1)}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
 
 
 def _timed(one: Callable[[int], int]) -> float:
@@ -189,21 +287,40 @@ def _timed(one: Callable[[int], int]) -> float:
     return taken / elapsed
 
 
+FACES = ("raw_sql", "rest", "soap")
+
+
+def _order(rounds: int) -> list[str]:
+    """raw, REST, SOAP, then SOAP, REST, raw, …: each face early and late alike, against drift."""
+    return [face for r in range(rounds) for face in (FACES if r % 2 == 0 else FACES[::-1])]
+
+
+def _median_cpu(measured: list[dict[str, float]]) -> dict[str, float]:
+    return {who: round(statistics.median(m[who] for m in measured), 1) for who in measured[0]}
+
+
 def main() -> None:
     with running_hub(workers=2) as bench:
         portal = Portal(
             "EPGU", Signer(bench.pki.portal_rsa_key.read_bytes(), bench.pki.portal_rsa_cert.read_bytes())
         )
         raw = portal.envelope(sample_appeal(1))
-        rates = {}
-        for face, drain in (("raw_sql", None), ("rest", drain_rest), ("soap", drain_soap)):
+        rates: dict[str, float] = {}
+        runs: dict[str, list[float]] = {face: [] for face in FACES}
+        cpu: dict[str, list[dict[str, float]]] = {face: [] for face in FACES}
+        for face in _order(ROUNDS):
             log(f"filling {AGENCY}'s mailbox with {MAILBOX} messages…")
             fill(bench.database_url, raw)
             log(f"draining over {face.upper()} with {PULLERS} pullers, batches of {BATCH}…")
-            if drain is None:
-                rates[face] = measure_sql(bench.database_url)
+            meter = CpuMeter(bench.database_url, bench.process.pid)
+            if face == "raw_sql":
+                runs[face].append(measure_sql(bench.database_url, meter))
             else:
-                rates[face] = measure(bench.url, bench.tokens[AGENCY], drain)
+                drain = drain_rest if face == "rest" else drain_soap
+                runs[face].append(measure(bench.url, bench.tokens[AGENCY], drain, meter))
+            cpu[face].append(meter.per_message_us())
+            log(f"  CPU µs per message: {cpu[face][-1]}")
+        rates.update({face: statistics.median(r) for face, r in runs.items()})
         # The chain's cost: the raw statements with no sealer, then with the relay's, back to back.
         for phase, chained in (("raw_sql_unchained", False), ("raw_sql_again", True)):
             log(f"filling again; raw statements, the audit chain's sealer {'on' if chained else 'off'}…")
@@ -223,7 +340,13 @@ def main() -> None:
         "raw_sql_unchained_msgs_per_s": round(rates["raw_sql_unchained"], 1),
         "raw_sql_again_msgs_per_s": round(rates["raw_sql_again"], 1),
         "chain_cost_pct": round(100 * (1 - rates["raw_sql_again"] / rates["raw_sql_unchained"]), 1),
+        "rounds": ROUNDS,
+        "runs_msgs_per_s": {face: [round(r, 1) for r in r_] for face, r_ in runs.items()},
+        "cpu_us_per_msg": {face: _median_cpu(c) for face, c in cpu.items()},
     }
+    raw_cpu = result["cpu_us_per_msg"]["raw_sql"]["total"]
+    for face in ("rest", "soap"):
+        result[f"cpu_{face}_ratio"] = round(raw_cpu / result["cpu_us_per_msg"][face]["total"], 3)
     print(json.dumps(result))
 
 

@@ -23,6 +23,7 @@ needs more time asks for a longer ``lease_seconds`` when it pulls.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import time
 from collections import Counter
@@ -33,6 +34,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+import msgspec
 import structlog
 from psycopg import Connection
 
@@ -52,6 +54,9 @@ APPEAL_MESSAGE = "appeal"
 WITHDRAWAL_NOTICE = "withdrawal"
 FEEDBACK_NOTICE = "feedback"
 MAX_REFUSAL_REASON = 2000
+# Where an agency fetches an attachment's bytes, named in each leased message (the REST face
+# serves it; SOAP's GetAttachment takes the same appeal id and number).
+ATTACHMENT_HREF = "/sed/v1/appeals/{appeal_id}/attachments/{n}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +135,14 @@ class QueueStatistics:
 
 def lease(hub: Hub, agency_code: str, limit: int, lease_seconds: int | None = None) -> list[LeasedMessage]:
     """Lease up to ``limit`` of the agency's pending messages, oldest first."""
+    documents = lease_documents(hub, agency_code, limit, lease_seconds)
+    return [leased_message(document) for document in documents]
+
+
+def lease_documents(hub: Hub, agency_code: str, limit: int, lease_seconds: int | None = None) -> list[bytes]:
+    """:func:`lease`, each message as the JSON document an EDMS receives (``docs/edms-rest.md``,
+    UTF-8): what the faces send, so the hub passes PostgreSQL's documents on instead of decoding
+    and encoding every message (``adapters/db/mailbox.py``)."""
     settings = hub.settings
     if not 1 <= limit <= settings.max_pull_batch:
         raise Rejection(Code.INVALID_REQUEST, f"limit must be 1 to {settings.max_pull_batch}", "/limit")
@@ -140,34 +153,41 @@ def lease(hub: Hub, agency_code: str, limit: int, lease_seconds: int | None = No
         )
     started = time.perf_counter()
     with hub.pool.connection() as conn:
-        rows = mailbox_db.lease(
+        documents = mailbox_db.lease(
             conn,
             agency_code,
             limit,
             seconds,
             actor="agency:" + agency_code,
             first_delivery=(sources(Transition.LEASE), target(Transition.LEASE)),
+            attachment_href=ATTACHMENT_HREF,
         )
         monitoring_db.touch_pull(conn, agency_code)
-    metrics.pulled(agency_code, len(rows), time.perf_counter() - started)
+    metrics.pulled(agency_code, len(documents), time.perf_counter() - started)
     # An empty poll is only an access line, unless debugging: EDMS poll all day.
-    (log.info if rows else log.debug)("mailbox leased", agency=agency_code, count=len(rows))
-    return [_leased(row) for row in rows]
+    (log.info if documents else log.debug)("mailbox leased", agency=agency_code, count=len(documents))
+    return documents
 
 
-def _leased(row: dict[str, Any]) -> LeasedMessage:
+def leased_message(document: bytes) -> LeasedMessage:
+    """One of :func:`lease_documents`' documents as the service's own value."""
+    message = msgspec.json.decode(document)
+    kind = message["kind"]
     return LeasedMessage(
-        message_id=row["message_id"],
-        kind=row["kind"],
-        appeal_id=row["appeal_id"],
-        lease_token=row["lease_token"],
-        lease_expires_at=row["lease_expires_at"],
-        delivery_count=row["delivery_count"],
-        received_at=row["received_at"],
-        appeal=row["appeal"],
-        signed_xml=bytes(row["signed_xml"]),
-        attachments=tuple(AttachmentRef(**a) for a in row["attachments"]),
-        notice=row["notice"],
+        message_id=UUID(message["message_id"]),
+        kind=kind,
+        appeal_id=UUID(message["appeal_id"]),
+        lease_token=UUID(message["lease_token"]),
+        lease_expires_at=datetime.fromisoformat(message["lease_expires_at"]),
+        delivery_count=message["delivery_count"],
+        received_at=datetime.fromisoformat(message["received_at"]),
+        appeal=message["appeal"],
+        signed_xml=base64.b64decode(message["signed_xml_base64"]),
+        attachments=tuple(
+            AttachmentRef(a["n"], a["file_name"], a["media_type"], a["size"], a["sha256"])
+            for a in message["attachments"]
+        ),
+        notice=message.get(kind),
     )
 
 
@@ -199,7 +219,7 @@ def acknowledge(hub: Hub, agency_code: str, acks: Sequence[Ack]) -> list[AckResu
                 actor=actor,
                 taken=(sources(Transition.ACKNOWLEDGE), target(Transition.ACKNOWLEDGE)),
             )
-            outcomes.update((row["id"], AckOutcome.ACKNOWLEDGED) for row in taken)
+            outcomes.update((message_id, AckOutcome.ACKNOWLEDGED) for message_id in taken)
             for ack in refusals:
                 row = mailbox_db.refuse(conn, agency_code, ack.message_id, ack.lease_token, ack.reason or "")
                 if row is not None:

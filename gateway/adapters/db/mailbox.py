@@ -16,6 +16,9 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from psycopg import Connection
+from psycopg.abc import Buffer
+from psycopg.adapt import Loader
+from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 
@@ -34,23 +37,7 @@ def post(
     return message_id
 
 
-def lease(
-    conn: Connection,
-    agency_code: str,
-    limit: int,
-    lease_seconds: int,
-    *,
-    actor: str,
-    first_delivery: tuple[frozenset[str], str],
-) -> list[dict[str, Any]]:
-    """Lease up to ``limit`` pending messages, oldest first, with what an EDMS needs to take them.
-
-    One statement: the lease, the appeals' move on their first delivery (``first_delivery`` is
-    the lifecycle's (source states, target state)) and an audit record per lease.
-    """
-    sources, target = first_delivery
-    return conn.execute(
-        """WITH picked AS (
+_LEASE = """WITH picked AS (
                SELECT id FROM mailbox_message
                WHERE agency_code = %(agency)s AND acked_at IS NULL AND refused_at IS NULL
                  AND visible_at <= clock_timestamp()
@@ -76,49 +63,83 @@ def lease(
                SELECT appeal_id, %(actor)s, 'leased',
                       jsonb_build_object('mailbox_message', id, 'delivery', delivery_count)
                FROM leased ORDER BY created_at, id
+           ), documents AS (
+               SELECT l.created_at, l.id, l.kind,
+                      json_build_object(
+                          'message_id', l.id, 'kind', l.kind, 'appeal_id', l.appeal_id,
+                          'lease_token', l.lease_token, 'lease_expires_at', l.visible_at,
+                          'delivery_count', l.delivery_count, 'received_at', a.received_at,
+                          'appeal', a.data,
+                          'signed_xml_base64', translate(encode(i.raw, 'base64'), chr(10), ''),
+                          'attachments', coalesce((
+                              SELECT json_agg(json_build_object(
+                                         'n', t.n, 'file_name', t.file_name,
+                                         'media_type', t.media_type, 'size', t.size,
+                                         'sha256', encode(t.sha256, 'hex'),
+                                         'href', replace(replace(%(href)s, '{appeal_id}', l.appeal_id::text),
+                                                         '{n}', t.n::text)) ORDER BY t.n)
+                                FROM attachment t WHERE t.appeal_id = l.appeal_id), '[]'::json)
+                      )::text AS document,
+                      (SELECT jsonb_object_agg(d.key, d.value) FROM jsonb_each(l.details) d
+                        WHERE jsonb_typeof(l.details) = 'object' AND d.value <> 'null'::jsonb
+                          AND l.kind IN ('withdrawal', 'feedback')) AS notice
+               FROM leased l
+               JOIN appeal a ON a.id = l.appeal_id
+               JOIN inbound_message i ON i.appeal_id = l.appeal_id
            )
-           SELECT l.id AS message_id, l.appeal_id, l.kind, l.details AS notice, l.created_at,
-                  l.lease_token, l.visible_at AS lease_expires_at, l.delivery_count, a.data AS appeal,
-                  a.received_at, a.sender_id, i.raw AS signed_xml,
-                  coalesce((SELECT jsonb_agg(jsonb_build_object(
-                               'n', t.n, 'file_name', t.file_name, 'media_type', t.media_type,
-                               'size', t.size, 'sha256', encode(t.sha256, 'hex')) ORDER BY t.n)
-                            FROM attachment t WHERE t.appeal_id = l.appeal_id), '[]'::jsonb)
-                      AS attachments
-           FROM leased l
-           JOIN appeal a ON a.id = l.appeal_id
-           JOIN inbound_message i ON i.appeal_id = l.appeal_id
-           ORDER BY l.created_at, l.id""",
-        {
+           SELECT CASE WHEN notice IS NULL THEN document
+                       ELSE left(document, -1) || ', ' || to_json(kind)::text || ': ' || notice::text || '}'
+                  END
+           FROM documents
+           ORDER BY created_at, id"""
+
+
+def lease(
+    conn: Connection,
+    agency_code: str,
+    limit: int,
+    lease_seconds: int,
+    *,
+    actor: str,
+    first_delivery: tuple[frozenset[str], str],
+    attachment_href: str = "",
+) -> list[bytes]:
+    """Lease up to ``limit`` pending messages, oldest first: each as the JSON document an EDMS
+    receives (``docs/edms-rest.md``), as UTF-8 bytes.
+
+    One statement: the lease, the appeals' move on their first delivery (``first_delivery`` is
+    the lifecycle's (source states, target state)) and an audit record per lease.
+
+    PostgreSQL writes the documents, and the hub passes them on: decoding the rows into Python
+    objects only to encode them again was most of what the hub spent per message between the
+    database and the wire (``bench/pull.py``, ``bench/RESULTS.md``), on the cores PostgreSQL needs.
+    ``attachment_href`` is where an attachment's bytes are fetched, with ``{appeal_id}`` and
+    ``{n}`` in it. A notice's members (``withdrawal`` or ``feedback``, named by its kind) are
+    spliced in only when it has any: the document has no member for what a message is not.
+    """
+    sources, target = first_delivery
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.adapters.register_loader("text", _Utf8Bytes)
+        params = {
             "agency": agency_code,
             "limit": limit,
             "seconds": lease_seconds,
             "actor": actor,
             "sources": list(sources),
             "target": target,
-        },
-    ).fetchall()
+            "href": attachment_href,
+        }
+        return [document for (document,) in cur.execute(_LEASE, params)]
 
 
-def acknowledge(
-    conn: Connection,
-    agency_code: str,
-    acks: Sequence[tuple[UUID, UUID]],
-    *,
-    actor: str,
-    taken: tuple[frozenset[str], str],
-) -> list[dict[str, Any]]:
-    """Take the messages whose (id, token) still match an unacknowledged lease; returns those taken.
+class _Utf8Bytes(Loader):
+    """A text column as its UTF-8 bytes, not decoded: the documents go to the wire as they are."""
 
-    One statement: the acknowledgements, the appeals' move (``taken`` is the lifecycle's
-    (source states, target state)) and an audit record per acknowledged message.
-    """
-    if not acks:
-        return []
-    ids, tokens = zip(*acks, strict=True)
-    sources, target = taken
-    return conn.execute(
-        """WITH acked AS (
+    def load(self, data: Buffer) -> bytes:
+        return bytes(data)
+
+
+_ACKNOWLEDGE = """WITH acked AS (
                UPDATE mailbox_message m SET acked_at = clock_timestamp()
                FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[]) AS a(id, token)
                WHERE m.id = a.id AND m.lease_token = a.token AND m.agency_code = %(agency)s
@@ -133,20 +154,39 @@ def acknowledge(
                SELECT appeal_id, %(actor)s, 'acknowledged', jsonb_build_object('mailbox_message', id)
                FROM acked
            )
-           SELECT id, appeal_id, kind FROM acked""",
-        {
-            "ids": list(ids),
-            "tokens": list(tokens),
-            "agency": agency_code,
-            "actor": actor,
-            "sources": list(sources),
-            "target": target,
-        },
+           SELECT id FROM acked"""
+
+
+def acknowledge(
+    conn: Connection,
+    agency_code: str,
+    acks: Sequence[tuple[UUID, UUID]],
+    *,
+    actor: str,
+    taken: tuple[frozenset[str], str],
+) -> list[UUID]:
+    """Take the messages whose (id, token) still match an unacknowledged lease; returns the ids taken.
+
+    One statement: the acknowledgements, the appeals' move (``taken`` is the lifecycle's
+    (source states, target state)) and an audit record per acknowledged message.
+    """
+    if not acks:
+        return []
+    ids, tokens = zip(*acks, strict=True)
+    sources, target = taken
+    params = {
+        "ids": list(ids),
+        "tokens": list(tokens),
+        "agency": agency_code,
+        "actor": actor,
+        "sources": list(sources),
+        "target": target,
+    }
+    with conn.cursor(row_factory=tuple_row) as cur:
         # A generic (prepared) plan cannot see the array's length and walks the agency's whole
         # open mailbox once per acked row; a custom plan joins on the primary key (measured:
         # 130 ms → 3 ms per 100 acks at 7,000 open messages).
-        prepare=False,
-    ).fetchall()
+        return [message_id for (message_id,) in cur.execute(_ACKNOWLEDGE, params, prepare=False)]
 
 
 def refuse(

@@ -3,7 +3,6 @@ report events. Only translation happens here; the rules live in the service laye
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
@@ -12,7 +11,7 @@ from uuid import UUID
 
 import anyio
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import Provide
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import Body, Parameter
@@ -75,36 +74,6 @@ class EventBody:
     comment: str | None = None
     earlier_appeal_id: str | None = None  # declined, ground repeated: the appeal it repeats
     result: str | None = None  # answered, closed: the result category (optional; docs/analytics.md)
-
-
-def _message_json(m: mailbox.LeasedMessage) -> dict[str, Any]:
-    return {
-        "message_id": str(m.message_id),
-        "kind": m.kind,
-        "appeal_id": str(m.appeal_id),
-        "lease_token": str(m.lease_token),
-        "lease_expires_at": m.lease_expires_at.isoformat(),
-        "delivery_count": m.delivery_count,
-        "received_at": m.received_at.isoformat(),
-        "appeal": m.appeal,
-        "signed_xml_base64": base64.b64encode(m.signed_xml).decode("ascii"),
-        "attachments": [
-            {
-                "n": a.n,
-                "file_name": a.file_name,
-                "media_type": a.media_type,
-                "size": a.size,
-                "sha256": a.sha256,
-                "href": f"/sed/v1/appeals/{m.appeal_id}/attachments/{a.n}",
-            }
-            for a in m.attachments
-        ],
-        **{
-            kind: notice
-            for kind, notice in (("withdrawal", m.withdrawal), ("feedback", m.feedback))
-            if notice
-        },
-    }
 
 
 def _event_body(raw: bytes) -> EventBody:
@@ -184,9 +153,10 @@ class SedController(Controller):
         agency: str,
         limit: int = Parameter(default=10, ge=1),
         lease_seconds: int | None = Parameter(default=None, ge=1),
-    ) -> dict[str, Any]:
-        leased = await anyio.to_thread.run_sync(mailbox.lease, hub, agency, limit, lease_seconds)
-        return {"messages": [_message_json(m) for m in leased]}
+    ) -> Response[bytes]:
+        # The messages are PostgreSQL's documents, passed on as they are (adapters/db/mailbox.py).
+        leased = await anyio.to_thread.run_sync(mailbox.lease_documents, hub, agency, limit, lease_seconds)
+        return Response(b'{"messages":[' + b",".join(leased) + b"]}", media_type=MediaType.JSON)
 
     @post(
         "/messages/{message_id:uuid}/ack",

@@ -33,12 +33,13 @@ def _base64_size(n: int) -> int:
     return 4 * -(-n // 3)
 
 
-Operation = Callable[[Hub, str, etree._Element], etree._Element]
+# A response is an element, or one written as text already (UTF-8): see ``soapenv.write``.
+Operation = Callable[[Hub, str, etree._Element], etree._Element | bytes]
 
 
-def get_messages(hub: Hub, agency: str, payload: etree._Element) -> etree._Element:
+def get_messages(hub: Hub, agency: str, payload: etree._Element) -> bytes:
     limit, lease_seconds = codec.lease_args(payload)
-    return codec.messages_response(mailbox.lease(hub, agency, limit, lease_seconds))
+    return codec.messages_response(mailbox.lease_documents(hub, agency, limit, lease_seconds))
 
 
 def ack(hub: Hub, agency: str, payload: etree._Element) -> etree._Element:

@@ -20,6 +20,11 @@ SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
 # SOAP 1.1 answers are text/xml in UTF-8. Litestar appends "; charset=utf-8" to every text/* media
 # type it is given, so the charset is not written here: strict clients (.NET's WCF) refuse two.
 MEDIA_TYPE = "text/xml"
+# What lxml writes around a payload (``write``), for payloads written as text.
+_OPEN = (
+    f"<?xml version='1.0' encoding='UTF-8'?>\n<soap:Envelope xmlns:soap=\"{SOAP_ENV}\"><soap:Body>".encode()
+)
+_CLOSE = b"</soap:Body></soap:Envelope>"
 
 
 class FaultCode(StrEnum):
@@ -75,8 +80,11 @@ def read(root: etree._Element, understood: Collection[str]) -> SoapRequest:
     return SoapRequest(entries, payload[0])
 
 
-def write(body: etree._Element) -> bytes:
-    """A SOAP 1.1 envelope around ``body`` (a payload or a Fault), serialised as UTF-8."""
+def write(body: etree._Element | bytes) -> bytes:
+    """A SOAP 1.1 envelope around ``body`` (a payload or a Fault), serialised as UTF-8; ``body`` may
+    come serialised already (UTF-8, no declaration), and is then wrapped as lxml would wrap it."""
+    if isinstance(body, bytes):
+        return _OPEN + body + _CLOSE
     envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV})
     etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body").append(body)
     return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")

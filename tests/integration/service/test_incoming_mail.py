@@ -144,7 +144,8 @@ def test_a_registered_e_mail_is_an_appeal_in_the_agencys_mailbox_with_its_clock(
         incoming_mail.Registration(AGENCY, TOPIC, TERRITORY, "complaint"),
     )
 
-    (message,) = mailbox.lease(mail_hub, AGENCY, 10)
+    (document,) = mailbox.lease_documents(mail_hub, AGENCY, 10)
+    message = mailbox.leased_message(document)
     assert message.appeal_id == appeal_id and message.kind == "appeal"
     # The evidence: the e-mail exactly as the server held it (IMAP stores lines ending in CRLF).
     assert message.signed_xml == raw.replace(b"\n", b"\r\n")
@@ -163,7 +164,7 @@ def test_a_registered_e_mail_is_an_appeal_in_the_agencys_mailbox_with_its_clock(
     (attachment,) = message.attachments
     assert (attachment.file_name, attachment.size) == ("акт осмотра.pdf", len(samples.PDF))
     # The SOAP face carries it within its schema, as it carries a portal appeal.
-    SED_SCHEMA.assertValid(codec.messages_response([message]))
+    SED_SCHEMA.assertValid(etree.fromstring(codec.messages_response([document])))
 
     with mail_hub.pool.connection() as conn:
         stored = conn.execute(
