@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import anyio
 from litestar import Controller, get, post
 from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 
 from gateway.domain.errors import Code, Rejection
 from gateway.faces.rest import contract
@@ -226,7 +226,7 @@ class OpsController(Controller):
         self,
         hub: Hub,
         operator: str,
-        mail_state: str | None = Parameter(query="state", default=None),
+        mail_state: Annotated[str | None, QueryParameter(name="state")] = None,
         limit: int = Parameter(default=100, ge=1, le=1000),
     ) -> dict[str, Any]:
         rows = await anyio.to_thread.run_sync(incoming_mail.queue, hub, mail_state, limit)
@@ -275,7 +275,7 @@ class OpsController(Controller):
         self,
         hub: Hub,
         operator: str,
-        postal_state: str = Parameter(query="state", default=postal_answers.PENDING),
+        postal_state: Annotated[str, QueryParameter(name="state")] = postal_answers.PENDING,
         limit: int = Parameter(default=500, ge=1, le=1000),
     ) -> dict[str, Any]:
         rows = await anyio.to_thread.run_sync(postal_answers.answers_to_post, hub, postal_state, limit)
