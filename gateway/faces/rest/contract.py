@@ -56,6 +56,7 @@ from gateway.service.incoming_mail import (
 )
 from gateway.service.incoming_mail import STATES as INCOMING_MAIL_STATES
 from gateway.service.mailbox import MAX_REFUSAL_REASON
+from gateway.service.monitoring import MAX_REF
 from gateway.service.postal_answers import DISPATCHED as POSTAL_DISPATCHED
 from gateway.service.postal_answers import PENDING as POSTAL_PENDING
 
@@ -669,6 +670,13 @@ def nonblank(max_chars: int = MAX_CHARS) -> dict[str, Any]:
     }
 
 
+def stripped(max_chars: int) -> dict[str, Any]:
+    """Text of 1 to ``max_chars`` characters once the white space around it is stripped (an
+    operator's lookup): a first character that is not white space, the rest of the text rule."""
+    body = f"[^{_REFUSED}{_SPACE}][^{_REFUSED}]{{0,{max_chars - 1}}}"
+    return {"pattern": f"^[{_SPACE}]*{body}[{_SPACE}]*$", "max_length": MAX_CHARS}
+
+
 def printable(max_chars: int, description: str) -> OpenAPISchema:
     """Printable characters (``str.isprintable``), at least one once the white space around them is
     stripped (as the hub strips it), at most ``max_chars`` of them: an applicant's request id, a
@@ -926,6 +934,7 @@ def _parameter_rules(settings: Settings) -> dict[tuple[str, str], dict[str, Any]
         ("/sed/v1/messages", "lease_seconds"): {"maximum": settings.max_lease_seconds},
         ("/ops/v1/incoming-mail", "state"): one_of(INCOMING_MAIL_STATES),
         ("/ops/v1/postal-answers", "state"): one_of((POSTAL_PENDING, POSTAL_DISPATCHED)),
+        ("/ops/v1/timeline", "ref"): stripped(MAX_REF),
         ("/analytics/v1/reports", "period"): period,
         ("/analytics/v1/reports", "by"): _dimensions(),
         ("/analytics/v1/reports", "format"): one_of(("json", "csv", "xlsx")),
