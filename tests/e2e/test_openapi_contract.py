@@ -82,7 +82,9 @@ def _schemathesis(hub_url: str, token: str, path_regex: str, report: Path) -> su
         "--suppress-health-check", "too_slow",
     ]  # fmt: skip
     env = {**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false", "COLUMNS": "200"}
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
+    # The agency's run is the longest (the registration number's Unicode class): minutes, on a busy machine.
+    timeout = 120 + 60 * MAX_EXAMPLES
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout, check=False)
 
 
 @pytest.fixture(scope="module")
