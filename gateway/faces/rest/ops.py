@@ -27,6 +27,9 @@ from gateway.service import (
 )
 from gateway.service.hub import Hub
 
+# outbox_message.id is a bigserial: a larger id is refused as a bad parameter, not sent to PostgreSQL.
+MAX_BIGSERIAL = 2**63 - 1
+
 
 @dataclass
 class AssignBody:
@@ -157,7 +160,12 @@ class OpsController(Controller):
         summary="Send a dead delivery again",
         responses=contract.answers(contract.Replayed, 401, 404, 409),
     )
-    async def replay(self, hub: Hub, operator: str, outbox_id: int) -> dict[str, Any]:
+    async def replay(
+        self,
+        hub: Hub,
+        operator: str,
+        outbox_id: Annotated[int, Parameter(ge=1, le=MAX_BIGSERIAL, schema_extra={"maximum": MAX_BIGSERIAL})],
+    ) -> dict[str, Any]:
         revived = await anyio.to_thread.run_sync(lambda: delivery.replay(hub, operator, ids=[outbox_id]))
         if not revived:
             raise Rejection(Code.ILLEGAL_TRANSITION, "no dead delivery with this id", "/outbox_id")
