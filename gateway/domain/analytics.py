@@ -90,7 +90,7 @@ def parse_period(text: str | None, pointer: str = "/period") -> Period:
             period = Period(date(int(m[1]), 1, 1), date(int(m[1]) + 1, 1, 1), text)
         else:
             raise ValueError
-    except ValueError:
+    except (ValueError, OverflowError):  # the day after 9999-12-31 overflows: not a period either
         raise Rejection(
             Code.INVALID_REQUEST,
             "period must be a day (2026-11-25), a month (2026-11), a quarter (2026-Q4), a year (2026) "

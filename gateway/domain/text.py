@@ -37,8 +37,17 @@ from typing import Any
 from gateway.domain.errors import Code, Rejection
 
 MAX_CHARS = 10_000
-# The complement of XML 1.0's Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].
-_REFUSED = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# The complement of XML 1.0's Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF],
+# as inclusive ranges of code points: the one statement of the rule, which the REST contract also
+# publishes (as a JSON Schema ``pattern``, gateway/faces/rest/contract.py).
+REFUSED_RANGES: tuple[tuple[int, int], ...] = (
+    (0x0000, 0x0008),  # NUL and the C0 controls before TAB
+    (0x000B, 0x000C),  # VT, FF
+    (0x000E, 0x001F),  # the C0 controls after CR
+    (0xD800, 0xDFFF),  # UTF-16 surrogates
+    (0xFFFE, 0xFFFF),  # non-characters
+)
+_REFUSED = re.compile("[" + "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in REFUSED_RANGES) + "]")
 
 
 def refused_character(value: str) -> str | None:

@@ -79,15 +79,16 @@ REJECTED_TEMPLATE = "mail-rejected"
 MAX_COMMENT = 2000
 
 # Why an e-mail is not registered (59-FZ art. 11 and 300-З art. 15 grounds, and the channel).
+OTHER_REASON = "other"  # the one rejection reason that needs the operator's comment
 REJECTION_REASONS = {
     "anonymous": "the sender is not named",
     "no-return-address": "no address to answer to",
     "not-an-appeal": "the message is not an appeal (advertising, a notice, an automatic message)",
     "channel-not-allowed": "e-mail is not a legal channel for appeals; file through the portal",
-    "other": "another reason, in the comment",
+    OTHER_REASON: "another reason, in the comment",
 }
-_TOPIC = r"^[0-9]{4}(\.[0-9]{4}){3,4}$"
-_TERRITORY = r"^([0-9]{8}|[0-9]{10}|[0-9]{11})$"
+TOPIC_CODE = r"^[0-9]{4}(\.[0-9]{4}){3,4}$"
+TERRITORY_CODE = r"^([0-9]{8}|[0-9]{10}|[0-9]{11})$"
 
 
 # --- the poller ------------------------------------------------------------------------------
@@ -388,7 +389,7 @@ def reject(hub: Hub, operator: str, mail_id: UUID, reason: str, comment: str | N
             Code.INVALID_REQUEST, f"reason must be one of {', '.join(REJECTION_REASONS)}", "/reason"
         )
     comment = check(comment.strip(), "/comment", MAX_COMMENT) if comment and comment.strip() else None
-    if reason == "other" and comment is None:
+    if reason == OTHER_REASON and comment is None:
         raise Rejection(Code.INVALID_REQUEST, "reason `other` needs a comment", "/comment")
     with hub.pool.connection() as conn, conn.transaction():
         row = _waiting(conn, mail_id)
@@ -440,9 +441,9 @@ def _answerable(row: dict[str, Any]) -> bool:
 
 
 def _check_registration(reg: Registration) -> None:
-    if not re.match(_TOPIC, reg.topic_code or ""):
+    if not re.match(TOPIC_CODE, reg.topic_code or ""):
         raise Rejection(Code.INVALID_REQUEST, "topic_code must be 0000.0000.0000.0000[.0000]", "/topic_code")
-    if not re.match(_TERRITORY, reg.territory_code or ""):
+    if not re.match(TERRITORY_CODE, reg.territory_code or ""):
         raise Rejection(
             Code.INVALID_REQUEST,
             "territory_code must be an OKTMO (8 or 11 digits) or SOATO (10)",

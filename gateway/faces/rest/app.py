@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         logging_config=None,  # configure_logging owns logging: JSON lines, no personal data
     )
-    contract.complete(app.openapi_schema)  # built now, before the first request serves it
+    contract.complete(app.openapi_schema, settings)  # built now, before the first request serves it
     # Outside routing, so requests no route matched get their request id and access line too;
     # outermost, what a proxy vouches for is settled before anything reads the request.
     app.asgi_handler = TrustedProxies(

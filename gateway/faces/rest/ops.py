@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import anyio
 from litestar import Controller, get, post
 from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 
 from gateway.domain.errors import Code, Rejection
 from gateway.faces.rest import contract
@@ -26,6 +26,9 @@ from gateway.service import (
     postal_answers,
 )
 from gateway.service.hub import Hub
+
+# outbox_message.id is a bigserial: a larger id is refused as a bad parameter, not sent to PostgreSQL.
+MAX_BIGSERIAL = 2**63 - 1
 
 
 @dataclass
@@ -157,7 +160,12 @@ class OpsController(Controller):
         summary="Send a dead delivery again",
         responses=contract.answers(contract.Replayed, 401, 404, 409),
     )
-    async def replay(self, hub: Hub, operator: str, outbox_id: int) -> dict[str, Any]:
+    async def replay(
+        self,
+        hub: Hub,
+        operator: str,
+        outbox_id: Annotated[int, Parameter(ge=1, le=MAX_BIGSERIAL, schema_extra={"maximum": MAX_BIGSERIAL})],
+    ) -> dict[str, Any]:
         revived = await anyio.to_thread.run_sync(lambda: delivery.replay(hub, operator, ids=[outbox_id]))
         if not revived:
             raise Rejection(Code.ILLEGAL_TRANSITION, "no dead delivery with this id", "/outbox_id")
@@ -226,7 +234,7 @@ class OpsController(Controller):
         self,
         hub: Hub,
         operator: str,
-        mail_state: str | None = Parameter(query="state", default=None),
+        mail_state: Annotated[str | None, QueryParameter(name="state")] = None,
         limit: int = Parameter(default=100, ge=1, le=1000),
     ) -> dict[str, Any]:
         rows = await anyio.to_thread.run_sync(incoming_mail.queue, hub, mail_state, limit)
@@ -275,7 +283,7 @@ class OpsController(Controller):
         self,
         hub: Hub,
         operator: str,
-        postal_state: str = Parameter(query="state", default=postal_answers.PENDING),
+        postal_state: Annotated[str, QueryParameter(name="state")] = postal_answers.PENDING,
         limit: int = Parameter(default=500, ge=1, le=1000),
     ) -> dict[str, Any]:
         rows = await anyio.to_thread.run_sync(postal_answers.answers_to_post, hub, postal_state, limit)

@@ -32,7 +32,19 @@ def test_periods(text, start, end):
     assert (period.start, period.end) == (start, end)
 
 
-@pytest.mark.parametrize("text", ["", "2026-13", "2026-Q5", "26", "2026-03-10..2026-01-15", "2000..2030"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "2026-13",
+        "2026-Q5",
+        "26",
+        "2026-03-10..2026-01-15",
+        "2000..2030",
+        "9999-12-31",
+        "2026-01-01..9999-12-31",
+    ],
+)
 def test_bad_periods_are_refused_at_the_field(text):
     with pytest.raises(Rejection) as refused:
         parse_period(text)

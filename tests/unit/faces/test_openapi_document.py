@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import sys
+
+import jsonschema
 import pytest
 
 from gateway.config import Settings
-from gateway.domain.errors import Code
+from gateway.domain.errors import Code, Rejection
+from gateway.domain.events import check_registration_number
+from gateway.domain.text import refused_character
 from gateway.faces.rest.app import create_app
+from gateway.faces.rest.contract import TEXT_PATTERN
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +76,52 @@ def test_bodies_read_by_hand_are_described_and_downloads_are_binary(document):
     }
     lookup = document["paths"]["/public/v1/status"]["get"]["responses"]["429"]
     assert "Retry-After" in lookup["headers"]
+
+
+def test_the_text_pattern_is_the_hubs_text_rule_character_for_character():
+    allowed = re.compile(TEXT_PATTERN[1:-1].removesuffix("*"))  # the class, as Python reads the same escapes
+    for code in (*range(0xD800), *range(0xE000, sys.maxunicode + 1)):  # surrogates: no JSON Schema string
+        char = chr(code)
+        assert bool(allowed.fullmatch(char)) == (refused_character(char) is None), hex(code)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["П-2026-000457", " w-1 \u00a0", "a b", "x" * 64, "x" * 65, "", "   ", "a\tb", "a\u200bb", "\U00034043"],
+)
+def test_a_registration_number_is_valid_in_the_document_exactly_when_the_hub_takes_it(document, value):
+    schema = {**document["components"]["schemas"]["RegistrationNumber"], "components": document["components"]}
+    try:
+        check_registration_number(value)
+        taken = True
+    except Rejection:
+        taken = False
+    assert jsonschema.Draft202012Validator(schema).is_valid(value) == taken
+
+
+def test_every_string_a_request_carries_keeps_the_text_rule(document):
+    def strings(schema, seen):
+        if "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[-1]
+            if name not in seen:
+                seen.add(name)
+                yield from strings(document["components"]["schemas"][name], seen)
+            return
+        for key in ("oneOf", "anyOf", "allOf"):
+            for branch in schema.get(key, []):
+                yield from strings(branch, seen)
+        for member in schema.get("properties", {}).values():
+            yield from strings(member, seen)
+        if isinstance(schema.get("items"), dict):
+            yield from strings(schema["items"], seen)
+        if schema.get("type") == "string" and not {"format", "enum", "const"} & set(schema):
+            yield schema
+        if schema.get("type") == "object":
+            assert "propertyNames" in schema and "additionalProperties" in schema, schema.get("title")
+
+    for method, path, operation in _operations(document):
+        for parameter in operation.get("parameters", []):  # bounded by the HTTP head, not by maxLength
+            assert all(s.get("pattern") for s in strings(parameter["schema"], set())), (method, path)
+        for content in operation.get("requestBody", {}).get("content", {}).values():
+            for string in strings(content["schema"], set()):
+                assert string.get("pattern") and string.get("maxLength"), (method, path, string)
