@@ -23,7 +23,9 @@ cheap part — the level check, the bound context, the exception's objects — a
 on a queue; one writer thread per process (:class:`_Writer`, a ``QueueListener``) renders it
 (the processors above, JSON) and writes it. Profiles of the hub under load had the stream
 handler's lock and the JSON rendering among the top frames of the request threads. One queue and
-one writer keep the lines of each thread in the order it wrote them. Nothing is lost on the way
+one writer keep the lines of each thread in the order it wrote them. The queue is bounded: a
+process logging faster than its writer writes waits for it rather than dropping lines or growing
+without limit. Nothing is lost on the way
 out: the writer is drained at exit (``atexit``), before a fork the writer is held between two
 lines (a child must not inherit a half-written line's locks), and a forked child that logs gets
 a writer of its own. A process that leaves by ``os._exit`` (Celery's pool processes do) calls
@@ -208,7 +210,7 @@ class _Writer(logging.handlers.QueueListener):
     """
 
     def __init__(self, handler: logging.Handler) -> None:
-        super().__init__(queue.SimpleQueue(), handler, respect_handler_level=True)
+        super().__init__(queue.Queue(MAX_QUEUED_LINES), handler, respect_handler_level=True)
         self.handler = handler
         self._pid: int | None = None
         self._lock = threading.Lock()
@@ -220,14 +222,14 @@ class _Writer(logging.handlers.QueueListener):
             return
         if self._pid != os.getpid():
             self._start_here()
-        self.queue.put_nowait(item)
+        self.queue.put(item)  # blocks while the queue is full: the writer holds the loggers back
 
     def _start_here(self) -> None:
         with self._lock:
             if self._pid == os.getpid():
                 return
             if self._pid is not None:  # forked: the parent's queue and thread stay the parent's
-                self.queue = queue.SimpleQueue()
+                self.queue = queue.Queue(MAX_QUEUED_LINES)
                 self._thread = None
             self._pid = os.getpid()
             self.start()
@@ -243,8 +245,11 @@ class _Writer(logging.handlers.QueueListener):
         if self._pid != os.getpid() or self._thread is None:
             return  # nothing was logged in this process yet
         marker = _Flush()
-        self.queue.put_nowait(marker)
+        self.queue.put(marker)
         marker.done.wait(timeout)
+
+    def enqueue_sentinel(self) -> None:
+        self.queue.put(self._sentinel)  # after what is queued, however full the queue is
 
     def stop(self) -> None:
         self._stopped = True
@@ -258,6 +263,9 @@ class _Writer(logging.handlers.QueueListener):
 
 _writer: _Writer | None = None
 FLUSH_TIMEOUT_SECONDS = 10.0
+# Lines queued at most; past it a thread that logs waits for the writer (no line is dropped, and
+# a process logging faster than it can write does not grow without bound).
+MAX_QUEUED_LINES = 10_000
 
 
 def flush(timeout: float = FLUSH_TIMEOUT_SECONDS) -> None:
