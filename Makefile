@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python bench/signature.py
 	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/analytics.py
+	$(BIN)/python bench/logs.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -2,7 +2,8 @@
 
 ``DATABASE_URL`` set → a fresh database is created on that server and dropped afterwards;
 unset → the embedded PostgreSQL under ``var/bench-pg``. The hub runs as it would in
-production: ``uvicorn`` with N worker processes on a real socket.
+production: ``appeals-gateway serve --workers N`` (uvicorn worker processes, each on its own
+``SO_REUSEPORT`` socket) on a real port.
 """
 
 from __future__ import annotations
@@ -94,10 +95,10 @@ def running_hub(workers: int = 2, log_to_file: bool = False, **env_overrides: st
             **env_overrides,
         }
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "gateway.faces.rest.app:create_app", "--host",
-             "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
-             "--no-access-log"],
-            cwd=PROJECT_ROOT, env=env, stderr=(workdir / "hub.log").open("wb") if log_to_file else None,
+            [sys.executable, "-m", "gateway.faces.cli.main", "serve", "--host", "127.0.0.1", "--port",
+             str(port), "--workers", str(workers)],
+            cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
+            stderr=(workdir / "hub.log").open("wb") if log_to_file else None,
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         try:

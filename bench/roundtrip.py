@@ -13,9 +13,18 @@ the outbox as the worker read them, each handed straight to the cabinet connecto
 fake cabinet — no outbox poll, relay, RabbitMQ or Celery. What the hub's p50 and p99 add above
 ``floor_p50_ms`` is the pipeline's own cost.
 
+Where the time goes, per delivered update (``stages_p50_ms`` / ``stages_p99_ms``, and
+``tail_stages_ms``: each stage's mean over the slowest 1 % of updates), from the bench's clock and
+the timestamps the hub writes anyway: ``answered`` (the EDMS's call, until its 2xx), ``queued``
+(the call's start until the outbox row was written, ``outbox_message.created_at``), ``published``
+(until the relay marked it published, ``published_at``: the relay's wake-up and the broker's
+confirm), ``claimed`` (until a Celery worker claimed the attempt, ``delivery_attempt.started_at``:
+the broker, the worker's prefetch, the row lock the relay's commit releases) and ``delivered``
+(until the cabinet had it: reading the message, signing, the PUT).
+
 Needs RabbitMQ (BROKER_URL, default amqp://guest:guest@127.0.0.1:5672//).
 Last line: {"bench":"roundtrip","events_per_s":…,"p50_ms":…,"p99_ms":…,"lost":0,
-"floor_p50_ms":…,"floor_p99_ms":…}
+"floor_p50_ms":…,"floor_p99_ms":…,"stages_p50_ms":{…},"stages_p99_ms":{…},"tail_stages_ms":{…}}
 """
 
 from __future__ import annotations
@@ -58,9 +67,13 @@ def _fields(kind: str, appeal_id: str) -> dict[str, str]:
     }[kind]
 
 
-def offer(url: str, token: str, appeal_ids: list[str]) -> dict[tuple[str, int], float]:
-    """Send every event on schedule; returns when each (appeal, seq) was sent (wall clock)."""
+def offer(
+    url: str, token: str, appeal_ids: list[str]
+) -> tuple[dict[tuple[str, int], float], dict[tuple[str, int], float]]:
+    """Send every event on schedule; returns when each (appeal, seq) was sent and when its answer
+    came (wall clock)."""
     sent: dict[tuple[str, int], float] = {}
+    answered: dict[tuple[str, int], float] = {}
     lock = threading.Lock()
     local = threading.local()
     start = time.monotonic() + 0.5
@@ -79,13 +92,15 @@ def offer(url: str, token: str, appeal_ids: list[str]) -> dict[tuple[str, int], 
         body = {"event_id": f"rt-{k}", "type": kind, **_fields(kind, appeal_id)}
         response = client.post(f"/sed/v1/appeals/{appeal_id}/events", json=body)
         response.raise_for_status()
+        done = time.time()
         with lock:
             sent[(appeal_id, response.json()["seq"])] = at
+            answered[(appeal_id, response.json()["seq"])] = done
 
     with ThreadPoolExecutor(SENDERS) as pool:
         for future in [pool.submit(send, k) for k in range(APPEALS * len(EVENTS))]:
             future.result()
-    return sent
+    return sent, answered
 
 
 def main() -> None:
@@ -103,22 +118,25 @@ def main() -> None:
         with running_worker(bench, cabinet.url):
             time.sleep(5)  # the worker's start-up is not what is measured
             log(f"offering {RATE} events/s for {DURATION} s ({APPEALS * len(EVENTS)} events)…")
-            sent = offer(bench.url, token, appeal_ids)
+            sent, answered = offer(bench.url, token, appeal_ids)
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and _arrived(cabinet, sent) < len(sent):
                 time.sleep(0.5)
-        latencies, last = [], 0.0
+        latencies, last, stages = [], 0.0, []
+        marks = _marks(bench.database_url)
         for (appeal_id, seq), at in sent.items():
             arrived = [r for r in cabinet.history(appeal_id) if r.update["seq"] == seq]
             if arrived:
                 when = datetime.fromisoformat(arrived[0].received_at).timestamp()
                 latencies.append((when - at) * 1000)
                 last = max(last, when)
+                stages.append(_stages(at, answered[(appeal_id, seq)], marks.get((appeal_id, seq)), when))
         first = min(sent.values())
         log(f"the floor: {FLOOR_CALLS} of the same updates, one direct signed call each…")
         floor = statistics.quantiles(direct_calls(bench), n=100)
     print(json.dumps({"machine": machine(), "duplicates_absorbed": cabinet.duplicates}), file=sys.stderr)
     quantiles = statistics.quantiles(latencies, n=100)
+    tail = [s for s, ms in zip(stages, latencies, strict=True) if ms >= quantiles[98] and s]
     print(json.dumps({
         "bench": "roundtrip",
         "events_per_s": round(len(latencies) / (last - first), 1),
@@ -127,6 +145,9 @@ def main() -> None:
         "lost": len(sent) - len(latencies),
         "floor_p50_ms": round(floor[49], 1),
         "floor_p99_ms": round(floor[98], 1),
+        "stages_p50_ms": {k: _quantile([s[k] for s in stages if s], 49) for k in STAGES},
+        "stages_p99_ms": {k: _quantile([s[k] for s in stages if s], 98) for k in STAGES},
+        "tail_stages_ms": {k: round(statistics.fmean(s[k] for s in tail), 1) for k in STAGES} if tail else {},
     }))  # fmt: skip
 
 
@@ -153,6 +174,40 @@ def direct_calls(bench: Bench) -> list[float]:
         if cabinet.calls != len(rows) or cabinet.duplicates:
             raise SystemExit(f"{len(rows)} direct calls, the cabinet counted {cabinet.calls}")
     return timings
+
+
+STAGES = ("answered", "queued", "published", "claimed", "delivered")
+
+
+def _marks(database_url: str) -> dict[tuple[str, int], tuple[float, float, float]]:
+    """When the hub wrote each cabinet update to its outbox, published it and a worker claimed
+    its first attempt (wall clock, from the database's own timestamps)."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            """SELECT o.appeal_id, o.seq, extract(epoch FROM o.created_at),
+                      extract(epoch FROM o.published_at), extract(epoch FROM a.started_at)
+                 FROM outbox_message o
+                 JOIN delivery_attempt a ON a.outbox_id = o.id AND a.attempt = 1
+                WHERE o.connector = %s""",
+            (CABINET,),
+        ).fetchall()
+    return {(str(r[0]), r[1]): (float(r[2]), float(r[3]), float(r[4])) for r in rows if r[3] is not None}
+
+
+def _stages(
+    sent: float, answered: float, marks: tuple[float, float, float] | None, arrived: float
+) -> dict[str, float] | None:
+    """One update's time in each stage, in milliseconds (None when the hub's marks are missing)."""
+    if marks is None:
+        return None
+    created, published, claimed = marks
+    points = (answered, created, published, claimed, arrived)
+    starts = (sent, sent, created, published, claimed)
+    return {k: (end - start) * 1000 for k, end, start in zip(STAGES, points, starts, strict=True)}
+
+
+def _quantile(values: list[float], index: int) -> float | None:
+    return round(statistics.quantiles(values, n=100)[index], 1) if len(values) > 1 else None
 
 
 def _arrived(cabinet: FakeCabinet, sent: dict[tuple[str, int], float]) -> int:

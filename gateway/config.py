@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         default=1000, description="records per status upload (one transaction: the batch is atomic)"
     )
     db_pool_size: int = 10
+    worker_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="threads per hub process that run requests' service calls (default: the cores + 4, "
+        "at most db_pool_size; see thread_tokens)",
+    )
     status_lookups_per_minute: int = Field(
         default=30, description="public status lookups per client address and minute, all nodes together"
     )
@@ -303,6 +309,24 @@ class Settings(BaseSettings):
         default="rsa-ecdsa",
         description="what the dev portal EPGU signs with in the demo (gost-2012 needs the GOST engine)",
     )
+
+    @property
+    def thread_tokens(self) -> int:
+        """How many threads of one hub process run the service calls of requests at once: anyio's
+        default limiter (the handlers' ``anyio.to_thread.run_sync``; 40 unless set) and the event
+        loop's default executor (Litestar's sync dependencies; cores + 4 unless set).
+
+        ``worker_threads`` when set; else the cores + 4 (the standard library's own default for
+        threads that wait on I/O), and never more than ``db_pool_size``. A service call spends
+        its time parsing, verifying signatures and rendering (Python: one thread at a time per
+        process, under the GIL) and waiting for PostgreSQL: a few threads overlap the waits with
+        the work. Past the pool's size, threads only queue for a connection while holding their
+        request's memory, and switching among 40 threads for the GIL costs the CPU the requests
+        need.
+        """
+        if self.worker_threads is not None:
+            return self.worker_threads
+        return max(2, min(self.db_pool_size, (os.cpu_count() or 1) + 4))
 
     @property
     def pki_dir(self) -> Path:

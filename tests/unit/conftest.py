@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import structlog
 
-from gateway.adapters.logs import QUIET_LIBRARIES, configure_logging
+from gateway.adapters.logs import QUIET_LIBRARIES, configure_logging, flush, stop_writing
 from gateway.config import Settings
 
 LogLines = Callable[[], list[dict[str, Any]]]
@@ -25,6 +25,7 @@ def restore_logging() -> Iterator[None]:
     last_resort = logging.lastResort
     levels = {name: logging.getLogger(name).level for name in QUIET_LIBRARIES}
     yield
+    stop_writing()
     root.handlers, access.disabled = handlers, access_disabled
     root.setLevel(level)
     logging.lastResort = last_resort
@@ -38,7 +39,12 @@ def restore_logging() -> Iterator[None]:
 @pytest.fixture
 def log_lines(restore_logging: None) -> LogLines:
     """Logging configured as the hub's (JSON) at DEBUG, into a buffer: a function returning what
-    was written so far, one parsed object per line."""
+    was written so far, one parsed object per line (after the writer thread wrote what is queued)."""
     buffer = io.StringIO()
     configure_logging(Settings(log_level="DEBUG", log_format="json"), stream=buffer)
-    return lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
+
+    def lines() -> list[dict[str, Any]]:
+        flush()
+        return [json.loads(line) for line in buffer.getvalue().splitlines()]
+
+    return lines

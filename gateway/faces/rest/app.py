@@ -5,7 +5,9 @@ Run with ``appeals-gateway serve`` or ``uvicorn --factory gateway.faces.rest.app
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import anyio
@@ -37,12 +39,23 @@ def _provide_hub(state: State) -> Hub:
     return state.hub
 
 
+def size_thread_pools(threads: int) -> None:
+    """Run at most ``threads`` service calls at once, in either pool a request's sync code runs
+    in: anyio's (the handlers' ``anyio.to_thread.run_sync``) and the event loop's default
+    executor (Litestar's ``sync_to_thread`` dependencies). Why that many: Settings.thread_tokens."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=threads, thread_name_prefix="handler")
+    )
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        size_thread_pools(settings.thread_tokens)
         hub = await anyio.to_thread.run_sync(open_hub, settings)
         app.state.hub = hub
         try:

@@ -8,7 +8,8 @@ response returns it in ``X-Request-Id``.
 The access line names the route's path template (``/sed/v1/appeals/{appeal_id}/events``), never
 the query string (the public status lookup carries a registration number and an access code
 there), and the appeal and the authenticated caller (an agency code, a portal sender id, an
-operator's token prefix: ids, not personal data) when the request named them. uvicorn's own access
+operator's token prefix: ids, not personal data) when the request named them, and the ``pid`` of
+the worker process that served it (which of ``serve --workers N`` got the connection). uvicorn's own access
 log is switched off (``gateway.adapters.logs``): it would print the query.
 
 It wraps Litestar's whole ASGI handler, outside routing, because Litestar's middleware runs only
@@ -25,6 +26,7 @@ service layer.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from contextvars import ContextVar
@@ -147,6 +149,7 @@ class RequestLog:
                         path=scope.get("path_template") or path[:MAX_LOGGED_PATH],
                         status=status,
                         duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                        pid=os.getpid(),
                         **({"appeal_id": str(appeal_id)} if appeal_id else {}),
                         **facts,
                     )

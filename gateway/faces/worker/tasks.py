@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 from celery import Celery, Task, signals
 
-from gateway.adapters import broker
+from gateway.adapters import broker, logs
 from gateway.adapters.db.outage import RETRY_AFTER_SECONDS, is_outage
 from gateway.adapters.logs import configure_logging
 from gateway.config import get_settings
@@ -36,6 +36,12 @@ broker.configure(app, get_settings())
 @signals.setup_logging.connect
 def _configure_logging(**_: Any) -> None:
     configure_logging(get_settings())
+
+
+@signals.worker_process_shutdown.connect
+def _flush_logs(**_: Any) -> None:
+    """A pool process leaves by ``os._exit`` (no ``atexit``): its last lines are written first."""
+    logs.flush()
 
 
 @cache

@@ -9,7 +9,7 @@ import logging
 import pytest
 import structlog
 
-from gateway.adapters.logs import REDACTED_QUERY, configure_logging, without_query_strings
+from gateway.adapters.logs import REDACTED_QUERY, configure_logging, flush, without_query_strings
 from gateway.config import Settings
 
 SECRET = "Petrova-Anna-secret-7731"
@@ -123,6 +123,7 @@ def test_the_console_format_is_for_people(restore_logging):
     buffer = io.StringIO()
     configure_logging(Settings(log_format="console", log_level="info"), stream=buffer)
     structlog.get_logger("gateway.test").info("appeal accepted", appeal_id="a-1")
+    flush()  # the writer thread writes it
     text = buffer.getvalue()
     assert "appeal accepted" in text and "appeal_id=a-1" in text and not text.startswith("{")
 

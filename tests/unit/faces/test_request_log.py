@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from uuid import UUID
 
@@ -53,6 +54,7 @@ def test_the_access_line_names_the_route_the_appeal_and_the_caller_never_the_que
         "status": 200,
         "appeal_id": str(APPEAL),
         "caller": "ADM-CHEBOKSARY",
+        "pid": os.getpid(),  # which worker process served it
     }
 
 
