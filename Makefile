@@ -21,7 +21,7 @@ run: install
 
 ## test: the whole suite (embedded PostgreSQL unless DATABASE_URL is set)
 test: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 lint: install
 	$(BIN)/ruff check .
