@@ -41,8 +41,8 @@ from _harness import fresh_database, log, machine
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from gateway.adapters.db import MIGRATIONS_DIR, migrate
 from gateway.adapters.db import audit as audit_db
-from gateway.adapters.db import migrate
 from gateway.config import Settings
 from gateway.domain.audit_chain import ChainWalk
 
@@ -51,37 +51,18 @@ ROUND_SECONDS = 5.0
 ROUNDS = 4  # of each kind, alternating: 20 s of each, both sides seeing the same noisy machine
 BACKLOG = 50_000
 
-# 0010_audit_chain.sql's trigger, as it was: for the comparison only, on the scratch database.
-OLD_TRIGGER = """
-CREATE FUNCTION bench_audit_record_chain() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    head_at tid;
-    head_hash bytea;
-    chained_id bigint;
-    chained_at timestamptz;
-    chained_hash bytea;
-BEGIN
-    SELECT ctid, hash INTO head_at, head_hash FROM audit_chain_head WHERE singleton FOR UPDATE;
-    IF NOT FOUND THEN
-        INSERT INTO audit_chain_head (singleton) VALUES (true) ON CONFLICT DO NOTHING;
-        SELECT ctid, hash INTO head_at, head_hash FROM audit_chain_head WHERE singleton FOR UPDATE;
-    END IF;
-    chained_id := nextval('audit_record_id_seq');
-    chained_at := clock_timestamp();
-    UPDATE audit_record
-       SET id = chained_id, at = chained_at, prev_hash = head_hash,
-           hash = audit_record_hash(chained_id, appeal_id, actor, action, chained_at, details, head_hash)
-     WHERE id = NEW.id
-    RETURNING hash INTO chained_hash;
-    IF FOUND THEN
-        UPDATE audit_chain_head SET last_id = chained_id, hash = chained_hash WHERE ctid = head_at;
-    END IF;
-    RETURN NULL;
-END $$;
-CREATE CONSTRAINT TRIGGER bench_audit_record_chained AFTER INSERT ON audit_record
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bench_audit_record_chain();
-ALTER TABLE audit_record DISABLE TRIGGER bench_audit_record_chained;
-"""
+
+def old_trigger() -> str:
+    """0010_audit_chain.sql's trigger, read from the migration itself (0023 dropped it), renamed
+    and created disabled: for the comparison only, on the scratch database."""
+    sql = (MIGRATIONS_DIR / "0010_audit_chain.sql").read_text()
+    function = sql[sql.index("CREATE FUNCTION audit_record_chain()") :]
+    return (
+        function.replace("audit_record_chain()", "bench_audit_record_chain()").replace(
+            "audit_record_chained", "bench_audit_record_chained"
+        )
+        + "\nALTER TABLE audit_record DISABLE TRIGGER bench_audit_record_chained;\n"
+    )
 
 
 def writer(url: str, seconds: float, n: int, label: str, async_commit: bool) -> int:
@@ -247,7 +228,7 @@ def main() -> None:
     with fresh_database() as url:
         migrate(url)
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(OLD_TRIGGER)
+            conn.execute(old_trigger())
             conn.execute("CREATE TABLE bench_plain (LIKE audit_record INCLUDING DEFAULTS)")
             conn.execute("CREATE SEQUENCE bench_plain_id")
             conn.execute("ALTER TABLE bench_plain ALTER COLUMN id SET DEFAULT nextval('bench_plain_id')")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import psycopg
@@ -137,10 +138,7 @@ def start_analytics_folder(hub: Hub, settings: Settings, stop: threading.Event) 
         return None
     from gateway.service.analytics import PeriodicFold
 
-    thread = threading.Thread(target=PeriodicFold(hub, settings.analytics_fold_seconds, stop).run,
-                              name="analytics-fold", daemon=True)  # fmt: skip
-    thread.start()
-    return thread
+    return _in_thread("analytics-fold", PeriodicFold(hub, settings.analytics_fold_seconds, stop).run)
 
 
 def start_audit_sealer(hub: Hub, settings: Settings, stop: threading.Event) -> threading.Thread | None:
@@ -152,7 +150,11 @@ def start_audit_sealer(hub: Hub, settings: Settings, stop: threading.Event) -> t
         return None
     from gateway.service.audit_chain import PeriodicSeal
 
-    thread = threading.Thread(target=PeriodicSeal(hub, settings.audit_seal_interval_seconds, stop).run,
-                              name="audit-sealer", daemon=True)  # fmt: skip
+    return _in_thread("audit-sealer", PeriodicSeal(hub, settings.audit_seal_interval_seconds, stop).run)
+
+
+def _in_thread(name: str, run: Callable[[], None]) -> threading.Thread:
+    """``run`` started in a daemon thread of this process named ``name`` (the relay's timers)."""
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     return thread
