@@ -94,11 +94,11 @@ def configure(app: Celery, settings: Settings) -> None:
         # Acknowledge after the attempt, and hand the task back if the worker process dies in it.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        # Two per process: each has the next task at hand when it finishes one, instead of
-        # waiting for its ack to reach the broker and the next delivery to come back (with one,
-        # the processes sat idle half the time while tasks queued). Not more: a prefetched task
-        # waits behind the running one, and all must be acked within the consumer timeout.
-        worker_prefetch_multiplier=2,
+        # One per process: a prefetched task waits behind the running one, and a delivery to a
+        # receiver that hangs holds it up to the delivery timeout (an applicant's SMS behind a
+        # cabinet call timing out). Two per process gave no measurable gain on the roundtrip bench
+        # (bench/RESULTS.md, issue 18 on the merged main) and made such waits possible.
+        worker_prefetch_multiplier=1,
         task_time_limit=time_limit(settings),
         task_soft_time_limit=time_limit(settings) * 0.9,
         worker_hijack_root_logger=False,

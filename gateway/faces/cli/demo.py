@@ -321,7 +321,7 @@ def _channels_view(url: str, data_dir: Path, operator_token: str, before: tuple[
         typer.echo("  no dev SMTP server or SMSC under var/dev (make run starts them): skipped")
         return
     operator = {"Authorization": f"Bearer {operator_token}"}
-    for _ in range(100):  # the worker sends within moments of each event
+    for _ in range(300):  # the worker sends within moments of each event; a busy machine, a minute
         open_ = httpx.get(f"{url}/ops/v1/deliveries", headers=operator, timeout=10).json()["connectors"]
         if not [c for c in open_ if c["connector"].startswith("applicant-") and c["pending"] + c["in_flight"]
                 + c["retrying"]]:  # fmt: skip
